@@ -1,0 +1,1 @@
+"""nova_runtime: an OpenStack-style compute service with cells v2."""

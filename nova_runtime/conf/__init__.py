@@ -1,0 +1,44 @@
+"""The options of nova.conf, one module per group.
+
+Nothing here touches a global ConfigOpts: entry points create their own and call
+``register_all`` on it.  ``list_opts`` feeds ``oslo-config-generator``
+(namespace ``nova_runtime``, see pyproject.toml).
+"""
+
+from nova_runtime.conf import (
+    api,
+    database,
+    default,
+    filter_scheduler,
+    glance,
+    keystone_authtoken,
+    libvirt,
+    oslo_concurrency,
+    placement,
+    scheduler,
+    vnc,
+)
+
+_MODULES = (
+    default,
+    api,
+    database,
+    filter_scheduler,
+    glance,
+    keystone_authtoken,
+    libvirt,
+    oslo_concurrency,
+    placement,
+    scheduler,
+    vnc,
+)
+
+
+def register_all(conf):
+    for module in _MODULES:
+        module.register_opts(conf)
+
+
+def list_opts():
+    """[(group name, [opts])] for every option nova_runtime declares."""
+    return [pair for module in _MODULES for pair in module.list_opts()]

@@ -1,0 +1,68 @@
+"""[DEFAULT]: identity of this host, its services and the resources it offers."""
+
+import socket
+
+from oslo_config import cfg, types
+from oslo_utils import netutils
+
+COMPUTE_DRIVERS = ("fake.FakeDriver", "libvirt.LibvirtDriver")
+API_NAMES = ("osapi_compute", "metadata")
+NOOP_FIREWALL = "nova.virt.firewall.NoopFirewallDriver"
+
+opts = [
+    cfg.HostDomainOpt(
+        "host", default=socket.gethostname(), sample_default="<current_hostname>",
+        help="Name of this node, used in the services and compute_nodes tables and as RPC topic suffix."),
+    cfg.IPOpt(
+        "my_ip", default=netutils.get_my_ipv4(), sample_default="<host_ipv4>",
+        help="This host's address on the management network."),
+    cfg.StrOpt(
+        "state_path", default="/var/lib/nova",
+        help="Top-level directory for nova's state on this host."),
+    cfg.StrOpt(
+        "instances_path", default="$state_path/instances",
+        help="Where the libvirt driver keeps instance disks."),
+    cfg.ListOpt(
+        "enabled_apis", item_type=types.String(choices=API_NAMES), default=list(API_NAMES),
+        help="APIs that nova-api serves: osapi_compute on 8774, metadata on 8775."),
+    cfg.HostAddressOpt("osapi_compute_listen", default="0.0.0.0"),
+    cfg.PortOpt("osapi_compute_listen_port", default=8774),
+    cfg.HostAddressOpt("metadata_listen", default="0.0.0.0"),
+    cfg.PortOpt("metadata_listen_port", default=8775),
+    cfg.BoolOpt(
+        "use_neutron", default=False,
+        help="Accepted so that existing nova.conf files load. nova_runtime has no Neutron "
+             "integration: instances always get their fixed address from nova's own flat network."),
+    cfg.StrOpt(
+        "firewall_driver", default=NOOP_FIREWALL, choices=[NOOP_FIREWALL],
+        help="Only the no-op driver exists: packet filtering belongs to the network service."),
+    cfg.StrOpt(
+        "compute_driver", default="libvirt.LibvirtDriver", choices=COMPUTE_DRIVERS,
+        help="The virt driver nova-compute uses."),
+    cfg.IntOpt(
+        "report_interval", default=10, min=1,
+        help="Seconds between two heartbeats of a service into the services table."),
+    cfg.IntOpt(
+        "service_down_time", default=60, min=1,
+        help="A service whose last heartbeat is older than this many seconds is down."),
+    cfg.FloatOpt(
+        "cpu_allocation_ratio", default=16.0, min=0.0,
+        help="Virtual CPUs per physical CPU that CoreFilter and Placement allow."),
+    cfg.FloatOpt(
+        "ram_allocation_ratio", default=1.5, min=0.0,
+        help="Virtual RAM per physical RAM that RamFilter and Placement allow."),
+    cfg.FloatOpt(
+        "disk_allocation_ratio", default=1.0, min=0.0,
+        help="Virtual disk per physical disk that DiskFilter and Placement allow."),
+    cfg.IntOpt("reserved_host_cpus", default=0, min=0),
+    cfg.IntOpt("reserved_host_memory_mb", default=512, min=0),
+    cfg.IntOpt("reserved_host_disk_mb", default=0, min=0),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(opts)
+
+
+def list_opts():
+    return [("DEFAULT", opts)]

@@ -1,0 +1,28 @@
+"""[scheduler]: the scheduler service and periodic host discovery."""
+
+from oslo_config import cfg
+
+GROUP = "scheduler"
+
+opts = [
+    cfg.StrOpt(
+        "driver", default="filter_scheduler", choices=("filter_scheduler", "chance_scheduler"),
+        help="filter_scheduler filters and weighs hosts; chance_scheduler picks any host "
+             "that is up and enabled."),
+    cfg.IntOpt(
+        "max_attempts", default=3, min=1,
+        help="How many hosts one build may try before it fails (RetryFilter's limit)."),
+    cfg.IntOpt(
+        "discover_hosts_in_cells_interval", default=-1, min=-1,
+        help="Seconds between two runs of host discovery in the scheduler; -1 disables it, "
+             "leaving discovery to 'nova-manage cell_v2 discover_hosts'."),
+    cfg.IntOpt("workers", min=1, help="Scheduler worker processes; default: one."),
+]
+
+
+def register_opts(conf):
+    conf.register_opts(opts, group=GROUP)
+
+
+def list_opts():
+    return [(GROUP, opts)]

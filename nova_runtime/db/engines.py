@@ -1,0 +1,59 @@
+"""One SQLAlchemy engine per database URL, shared by the whole process.
+
+Cells make the set of databases dynamic (each cell mapping names one), so
+engines are looked up by URL rather than configured once.
+"""
+
+import re
+import threading
+
+from oslo_db import exception as db_exc
+from oslo_db.sqlalchemy import engines as oslo_engines
+
+_engines = {}
+_lock = threading.Lock()
+
+
+class DatabaseUnavailable(Exception):
+    """The database server cannot be reached or refused the login."""
+
+
+def get_engine(url, *, attempts=1, retry_interval=0):
+    """The engine for ``url``, created and connection-tested on first use.
+
+    oslo.db sets MySQL's sql_mode and recycles pooled connections. Commands make
+    one attempt to fail fast; daemons pass attempts=-1 to wait for the database.
+    """
+    with _lock:
+        engine = _engines.get(url)
+        if engine is None:
+            try:
+                engine = oslo_engines.create_engine(
+                    url, max_retries=attempts, retry_interval=retry_interval)
+            except db_exc.DBConnectionError as exc:
+                raise DatabaseUnavailable(
+                    f"cannot connect to {mask_password(url)}: {_driver_error(exc)}") from None
+            _engines[url] = engine
+        return engine
+
+
+def dispose_all():
+    with _lock:
+        for engine in _engines.values():
+            engine.dispose()
+        _engines.clear()
+
+
+# user:password@ after the scheme or after a comma (transport URLs list several hosts)
+_CREDENTIALS = re.compile(r"(://|,)([^:/@,]*):([^@/]*)@")
+
+
+def mask_password(url):
+    """``url`` (database or transport) with every password replaced by ****."""
+    return _CREDENTIALS.sub(r"\1\2:****@", url)
+
+
+def _driver_error(exc):
+    """The DB driver's own message, e.g. PyMySQL's (2003, "Can't connect ...")."""
+    inner = getattr(exc, "inner_exception", None) or exc
+    return str(getattr(inner, "orig", None) or inner)

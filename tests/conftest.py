@@ -1,0 +1,39 @@
+import itertools
+
+import pytest
+
+from tests.mariadb import MariaDB
+
+_prefixes = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def mariadb():
+    server = MariaDB().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def nova_databases(mariadb):
+    """The seed's databases (<p>nova_api, <p>nova, <p>nova_cell0), with grants to
+    'nova'@'localhost' and 'nova'@'%', as the install guide creates them.
+
+    Returns a dict of URLs that log in as nova, never as root."""
+    prefix = f"t{next(_prefixes)}_"
+    password = "NOVA_DBPASS"
+    names = [f"{prefix}nova_api", f"{prefix}nova", f"{prefix}nova_cell0"]
+    statements = []
+    for name in names:
+        statements.append(f"CREATE DATABASE `{name}`;")
+        for host in ("localhost", "%"):
+            statements.append(
+                f"GRANT ALL PRIVILEGES ON `{name}`.* TO 'nova'@'{host}' IDENTIFIED BY '{password}';")
+    mariadb.sql("\n".join(statements))
+    yield {
+        "api": mariadb.url("nova", password, names[0]),
+        "main": mariadb.url("nova", password, names[1]),
+        "cell0": mariadb.url("nova", password, names[2]),
+        "names": names,
+    }
+    mariadb.sql("\n".join(f"DROP DATABASE `{name}`;" for name in names))
