@@ -190,6 +190,7 @@ def delete_cell(api_url, cell_uuid, force=False):
                 raise CellHasInstanceMappings(cell_uuid)
         for row in (*instance_mappings, *host_mappings):
             session.delete(row)
+        session.flush()  # the models declare no relationships: order the deletes by hand
         session.delete(cell)
 
 

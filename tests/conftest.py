@@ -16,13 +16,14 @@ def mariadb():
 
 @pytest.fixture
 def nova_databases(mariadb):
-    """The seed's databases (<p>nova_api, <p>nova, <p>nova_cell0), with grants to
+    """The seed's databases (<p>nova_api, <p>nova, <p>nova_cell0) and one for a
+    second cell (<p>nova_cell2), with grants to
     'nova'@'localhost' and 'nova'@'%', as the install guide creates them.
 
     Returns a dict of URLs that log in as nova, never as root."""
     prefix = f"t{next(_prefixes)}_"
     password = "NOVA_DBPASS"
-    names = [f"{prefix}nova_api", f"{prefix}nova", f"{prefix}nova_cell0"]
+    names = [f"{prefix}nova_api", f"{prefix}nova", f"{prefix}nova_cell0", f"{prefix}nova_cell2"]
     statements = []
     for name in names:
         statements.append(f"CREATE DATABASE `{name}`;")
@@ -34,6 +35,7 @@ def nova_databases(mariadb):
         "api": mariadb.url("nova", password, names[0]),
         "main": mariadb.url("nova", password, names[1]),
         "cell0": mariadb.url("nova", password, names[2]),
+        "cell2": mariadb.url("nova", password, names[3]),  # a second cell
         "names": names,
     }
     mariadb.sql("\n".join(f"DROP DATABASE `{name}`;" for name in names))

@@ -1,5 +1,6 @@
 """Console scripts: nova-manage, nova-status and the daemons."""
 
+import logging
 import sys
 
 
@@ -8,3 +9,10 @@ def not_implemented(daemon):
     print(f"{daemon}: not implemented yet in nova_runtime; see the project's open issues.",
           file=sys.stderr)
     return 3
+
+
+def quiet_library_logs():
+    """Commands report their own errors in one line; libraries' warnings along
+    the way (oslo.db's "SQL connection failed. 1 attempts left.") would only
+    repeat them, so only their errors reach stderr."""
+    logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")

@@ -8,11 +8,13 @@ not synced; one line on stderr says what to do).
 """
 
 import sys
+import types
 
+import oslo_messaging
 import prettytable
 from oslo_config import cfg
 
-from nova_runtime import cells, config
+from nova_runtime import cells, cmd, config
 from nova_runtime.db import engines, migration
 
 EXIT_OK = 0
@@ -115,7 +117,7 @@ def create_cell(conf, args):
             "Must specify --database_connection if [database]/connection is not set "
             "in the configuration file.")
     try:
-        cell = cells.create_cell(api_url, args.name, transport_url, connection,
+        cell = cells.create_cell(api_url, args.cell_name, transport_url, connection,
                                  disabled=args.disabled)
     except cells.CellExists as exc:
         raise CommandError(str(exc), code=2) from None
@@ -147,7 +149,7 @@ def update_cell(conf, args):
         _transport_url(conf, args.transport_url)
     disabled = True if args.disable else False if args.enable else None
     try:
-        cells.update_cell(_synced_api_url(conf), args.cell_uuid, name=args.name,
+        cells.update_cell(_synced_api_url(conf), args.cell_uuid, name=args.cell_name,
                           transport_url=args.transport_url,
                           database_connection=args.database_connection, disabled=disabled)
     except cells.CellError as exc:
@@ -230,18 +232,17 @@ def _main_url(conf):
 
 def _transport_url(conf, given):
     """The validated transport URL: ``given`` or [DEFAULT] transport_url."""
-    # oslo.messaging registers [DEFAULT] transport_url itself, in parse().
-    import oslo_messaging
-
-    try:
-        parsed = oslo_messaging.TransportURL.parse(conf, given)
-    except oslo_messaging.InvalidTransportURL as exc:
-        raise CommandError(f"Invalid transport URL: {exc}") from None
     url = given or conf.transport_url
-    if not url or not parsed.transport:
+    if not url:
         raise CommandError(
             "Must specify --transport-url if [DEFAULT]/transport_url is not set in the "
             "configuration file.")
+    try:
+        parsed = oslo_messaging.TransportURL.parse(conf, url)
+    except (oslo_messaging.InvalidTransportURL, ValueError) as exc:
+        raise CommandError(f"Invalid transport URL: {exc}") from None
+    if not parsed.transport:
+        raise CommandError(f"Invalid transport URL: {url} names no driver")
     return url
 
 
@@ -256,6 +257,7 @@ _CONNECTION = _arg("--database_connection", "--database-connection", dest="datab
                    help="database URL; defaults as described")
 _TRANSPORT = _arg("--transport-url", "--transport_url", dest="transport_url",
                   help="message queue URL; default [DEFAULT] transport_url")
+_NAME = _arg("--name", dest="cell_name", help="the cell's name")
 _VERSION = _arg("version", nargs="?", help="target schema revision; default: newest")
 
 # category -> action -> (function, arguments)
@@ -274,14 +276,14 @@ COMMANDS = {
         "map_cell0": (map_cell0, [_CONNECTION]),
         "simple_cell_setup": (simple_cell_setup, [_TRANSPORT]),
         "create_cell": (create_cell, [
-            _arg("--name"), _TRANSPORT, _CONNECTION,
+            _NAME, _TRANSPORT, _CONNECTION,
             _arg("--verbose", action="store_true", help="print the new cell's UUID"),
             _arg("--disabled", action="store_true", help="create the cell disabled"),
         ]),
         "list_cells": (list_cells, [
             _arg("--verbose", action="store_true", help="show passwords in URLs")]),
         "update_cell": (update_cell, [
-            _CELL_UUID, _arg("--name"), _TRANSPORT, _CONNECTION,
+            _CELL_UUID, _NAME, _TRANSPORT, _CONNECTION,
             _arg("--disable", action="store_true"), _arg("--enable", action="store_true"),
         ]),
         "delete_cell": (delete_cell, [
@@ -304,6 +306,11 @@ COMMANDS = {
 _NEEDS_CELL = {"update_cell", "delete_cell", "delete_host"}
 
 
+# oslo.config's subcommand namespace answers names such as "name" and "host"
+# with its own values, so every action argument is stored as "arg_<dest>".
+_PREFIX = "arg_"
+
+
 def _add_parsers(subparsers):
     for category, actions in COMMANDS.items():
         category_parser = subparsers.add_parser(category)
@@ -311,11 +318,23 @@ def _add_parsers(subparsers):
         action_parsers.required = True
         for action, (function, arguments) in actions.items():
             parser = action_parsers.add_parser(action, help=_summary(function))
-            parser.set_defaults(function=function)
+            dests = []
             for names, kwargs in arguments:
-                if action in _NEEDS_CELL and kwargs.get("dest") == "cell_uuid":
+                dest = kwargs.get("dest") or names[0].lstrip("-").replace("-", "_")
+                dests.append(dest)
+                if action in _NEEDS_CELL and dest == "cell_uuid":
                     kwargs = dict(kwargs, required=True)
-                parser.add_argument(*names, **kwargs)
+                if names[0].startswith("-"):
+                    parser.add_argument(*names, **dict(kwargs, dest=_PREFIX + dest))
+                else:  # a positional's name is its dest
+                    parser.add_argument(_PREFIX + dest, metavar=dest.upper(), **kwargs)
+            parser.set_defaults(function=function, dests=dests)
+
+
+def _action_args(category):
+    """The chosen action's arguments, under their own names."""
+    return types.SimpleNamespace(
+        **{dest: getattr(category, _PREFIX + dest) for dest in category.dests})
 
 
 def _summary(function):
@@ -323,12 +342,13 @@ def _summary(function):
 
 
 def main(argv=None):
+    cmd.quiet_library_logs()
     conf = config.new_conf()
     conf.register_cli_opt(cfg.SubCommandOpt(
         "category", title="categories", handler=_add_parsers, help="what to manage"))
     try:
         config.load(conf, sys.argv[1:] if argv is None else argv, prog="nova-manage")
-        return conf.category.function(conf, conf.category)
+        return conf.category.function(conf, _action_args(conf.category))
     except config.ConfigError as exc:
         return _fail(str(exc), EXIT_ERROR)
     except CommandError as exc:

@@ -12,7 +12,7 @@ from keystoneauth1 import loading as ks_loading
 from oslo_upgradecheck import upgradecheck
 from oslo_utils import versionutils
 
-from nova_runtime import cells, config
+from nova_runtime import cells, cmd, config
 from nova_runtime.db import engines, migration
 
 Code = upgradecheck.Code
@@ -27,12 +27,17 @@ class UpgradeChecks(upgradecheck.UpgradeCommands):
     def __init__(self, conf):
         self.conf = conf
 
-    def _check_cells_v2(self):
+    def _synced_api_url(self):
+        """[api_database] connection, once its schema is known to be current."""
         api_url = self.conf.api_database.connection
         if not api_url:
-            return Result(Code.FAILURE, "[api_database] connection is not set.")
+            raise migration.NotSynced("[api_database] connection is not set.")
+        migration.check_synced("api", api_url, "nova-manage api_db sync")
+        return api_url
+
+    def _check_cells_v2(self):
         try:
-            migration.check_synced("api", api_url, "nova-manage api_db sync")
+            api_url = self._synced_api_url()
             mappings = cells.list_cells(api_url)
             hosts = cells.list_hosts(api_url)
             unmapped = cells.unmapped_hosts(api_url)
@@ -59,10 +64,9 @@ class UpgradeChecks(upgradecheck.UpgradeCommands):
         return Result(Code.SUCCESS)
 
     def _check_unmapped_computes(self):
-        api_url = self.conf.api_database.connection
         try:
-            unmapped = cells.unmapped_hosts(api_url) if api_url else {}
-        except (engines.DatabaseUnavailable, cells.CellError) as exc:
+            unmapped = cells.unmapped_hosts(self._synced_api_url())
+        except (engines.DatabaseUnavailable, migration.NotSynced, cells.CellError) as exc:
             return Result(Code.FAILURE, str(exc))
         if not unmapped:
             return Result(Code.SUCCESS)
@@ -113,6 +117,7 @@ def _placement_max_version(conf):
 
 
 def main(argv=None):
+    cmd.quiet_library_logs()
     conf = config.new_conf()
     checks = UpgradeChecks(conf)
     upgradecheck.register_cli_options(conf, checks)

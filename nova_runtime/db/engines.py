@@ -29,7 +29,8 @@ def get_engine(url, *, attempts=1, retry_interval=0):
         if engine is None:
             try:
                 engine = oslo_engines.create_engine(
-                    url, max_retries=attempts, retry_interval=retry_interval)
+                    url, mysql_sql_mode="TRADITIONAL",
+                    max_retries=attempts, retry_interval=retry_interval)
             except db_exc.DBConnectionError as exc:
                 raise DatabaseUnavailable(
                     f"cannot connect to {mask_password(url)}: {_driver_error(exc)}") from None

@@ -30,6 +30,28 @@ def alembic_config(database, connection=None):
     return config
 
 
+def target_metadata(database):
+    """The models' metadata: what autogenerate and the model/migration check compare against."""
+    if database == "api":
+        from nova_runtime.db.api import models
+    else:
+        from nova_runtime.db.main import models
+    return models.Base.metadata
+
+
+def run_env(context):
+    """Body of each migrations/env.py: migrate over the connection the caller opened."""
+    config = context.config
+    database = os.path.basename(os.path.dirname(config.get_main_option("script_location")))
+    context.configure(
+        connection=config.attributes["connection"],
+        target_metadata=target_metadata(database),
+        render_as_batch=True,  # SQLite can only ALTER by copying the table
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
 def head_version(database):
     return ScriptDirectory.from_config(alembic_config(database)).get_current_head()
 
