@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Installs what nova_runtime and its tests need on a fresh Debian 12 machine:
-# Debian packages (MariaDB server for the tests) and a virtualenv at .venv with
-# nova_runtime installed editable. Safe to run again: it skips what is there.
+# Installs what nova_runtime, its toolkit and its tests need on a fresh Debian 12
+# machine: Debian packages (the controller's services, sshd and iproute2 for the
+# namespace lab, libvirt and QEMU) and a virtualenv at .venv with nova_runtime
+# (editable), Ansible and Molecule. Safe to run again: it skips what is there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(mariadb-server mariadb-client)
+APT_PACKAGES=(
+    mariadb-server mariadb-client rabbitmq-server memcached   # the controller's services
+    python3-venv python3-pymysql python3-apt                  # what the roles use on targets
+    openssh-server iproute2 rsync                             # the namespace lab
+    qemu-utils                                                # the test image
+    libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
+    qemu-system-x86 libvirt-dev pkg-config                    # the libvirt driver
+)
 
 missing=()
 for package in "${APT_PACKAGES[@]}"; do
@@ -15,6 +23,8 @@ done
 if [ ${#missing[@]} -gt 0 ]; then
     echo "bootstrap: installing ${missing[*]}"
     apt-get update -qq
+    # policy-rc.d keeps packages from starting their services: the roles and
+    # the tests start what they need.
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
@@ -25,8 +35,8 @@ fi
 # Reinstall only when the dependencies changed.
 stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
 if [ ! -e "$stamp" ]; then
-    echo "bootstrap: installing nova_runtime into .venv"
-    .venv/bin/pip install -q -e '.[test]'
+    echo "bootstrap: installing nova_runtime, Ansible and Molecule into .venv"
+    .venv/bin/pip install -q -e '.[test,deploy]'
     rm -f .venv/.installed-*
     touch "$stamp"
 fi
