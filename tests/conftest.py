@@ -2,7 +2,9 @@ import itertools
 
 import pytest
 
+from tests.keystone import compute_cloud, keystone  # noqa: F401 (session fixtures)
 from tests.mariadb import MariaDB
+from tests.rabbitmq import RabbitMQ
 
 _prefixes = itertools.count(1)
 
@@ -12,6 +14,14 @@ def mariadb():
     server = MariaDB().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def rabbitmq():
+    """A private RabbitMQ node (tests/rabbitmq.py); .url is a transport_url."""
+    server = RabbitMQ().start()
+    yield server
+    server.destroy()
 
 
 @pytest.fixture

@@ -7,32 +7,42 @@ Nothing here touches a global ConfigOpts: entry points create their own and call
 
 from nova_runtime.conf import (
     api,
+    availability_zone,
     database,
     default,
+    fake_driver,
     filter_scheduler,
     glance,
     keystone_authtoken,
     libvirt,
     messaging,
     oslo_concurrency,
+    oslo_policy,
     placement,
+    quota,
     scheduler,
     vnc,
+    wsgi,
 )
 
 _MODULES = (
     default,
+    availability_zone,
     api,
     database,
+    fake_driver,
     filter_scheduler,
     glance,
     keystone_authtoken,
     libvirt,
     messaging,
     oslo_concurrency,
+    oslo_policy,
     placement,
+    quota,
     scheduler,
     vnc,
+    wsgi,
 )
 
 

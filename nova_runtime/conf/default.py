@@ -5,7 +5,9 @@ import socket
 from oslo_config import cfg, types
 from oslo_utils import netutils
 
-COMPUTE_DRIVERS = ("fake.FakeDriver", "libvirt.LibvirtDriver")
+# The fake.*Fails* drivers fail on purpose, for tests of reschedules and failed resizes.
+COMPUTE_DRIVERS = ("fake.FakeDriver", "libvirt.LibvirtDriver",
+                   "fake.SpawnFailsDriver", "fake.MigrationFailsDriver")
 API_NAMES = ("osapi_compute", "metadata")
 NOOP_FIREWALL = "nova.virt.firewall.NoopFirewallDriver"
 
@@ -45,6 +47,10 @@ opts = [
     cfg.IntOpt(
         "service_down_time", default=60, min=1,
         help="A service whose last heartbeat is older than this many seconds is down."),
+    cfg.IntOpt(
+        "periodic_interval", default=60, min=1,
+        help="Seconds between two runs of a service's periodic tasks (nova-compute: "
+             "reporting its hypervisor's resources into compute_nodes)."),
     cfg.FloatOpt(
         "cpu_allocation_ratio", default=16.0, min=0.0,
         help="Virtual CPUs per physical CPU that CoreFilter and Placement allow."),

@@ -1,0 +1,143 @@
+"""Quota limits and usage.
+
+A limit is looked up in order: the user's own limit (project_user_quotas),
+the project's (quotas), the 'default' quota class (quota_classes), then
+[quota] in nova.conf. -1 means unlimited. Usage is counted where the
+resources are: instances, cores and ram in the cell databases, key pairs and
+server groups in the API database.
+"""
+
+import sqlalchemy as sa
+
+from nova_runtime.api import errors
+from nova_runtime.api.databases import CellDown
+from nova_runtime.db.api import models
+from nova_runtime.db.main import models as cell_models
+
+# API name -> [quota] option.
+CONFIGURED = {
+    "instances": "instances",
+    "cores": "cores",
+    "ram": "ram",
+    "metadata_items": "metadata_items",
+    "injected_files": "injected_files",
+    "injected_file_content_bytes": "injected_file_content_bytes",
+    "injected_file_path_bytes": "injected_file_path_length",
+    "key_pairs": "key_pairs",
+    "server_groups": "server_groups",
+    "server_group_members": "server_group_members",
+}
+# Network quotas that microversions before 2.36 still show. nova_runtime
+# does not enforce them: unlimited unless an operator stored a value.
+LEGACY_NETWORK = ("fixed_ips", "floating_ips", "security_groups", "security_group_rules")
+PERSONALITY = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
+RESOURCES = tuple(CONFIGURED) + LEGACY_NETWORK
+
+
+def resources_for(version):
+    """The quota names a microversion shows and accepts."""
+    names = list(RESOURCES)
+    if version >= "2.36":
+        names = [name for name in names if name not in LEGACY_NETWORK]
+    if version >= "2.57":
+        names = [name for name in names if name not in PERSONALITY]
+    return names
+
+
+def defaults(db, conf):
+    values = {name: getattr(conf.quota, option) for name, option in CONFIGURED.items()}
+    values.update({name: -1 for name in LEGACY_NETWORK})
+    with db.api() as session:
+        for row in session.scalars(sa.select(models.QuotaClass).filter_by(class_name="default")):
+            if row.resource in values and row.hard_limit is not None:
+                values[row.resource] = row.hard_limit
+    return values
+
+
+def limits(db, conf, project_id, user_id=None):
+    values = defaults(db, conf)
+    with db.api() as session:
+        for row in session.scalars(sa.select(models.Quota).filter_by(project_id=project_id)):
+            if row.resource in values and row.hard_limit is not None:
+                values[row.resource] = row.hard_limit
+        if user_id:
+            for row in session.scalars(sa.select(models.ProjectUserQuota).filter_by(
+                    project_id=project_id, user_id=user_id)):
+                if row.resource in values and row.hard_limit is not None:
+                    values[row.resource] = row.hard_limit
+    return values
+
+
+def limit_for(db, conf, project_id, resource, user_id=None):
+    return limits(db, conf, project_id, user_id)[resource]
+
+
+def usage(db, project_id, user_id=None):
+    """In-use counts of the countable resources; the others are 0."""
+    counts = {name: 0 for name in RESOURCES}
+
+    def count_instances(cell, session):
+        query = sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(cell_models.Instance.vcpus), 0),
+                          sa.func.coalesce(sa.func.sum(cell_models.Instance.memory_mb), 0)
+                          ).filter_by(project_id=project_id, deleted=0)
+        if user_id:
+            query = query.filter_by(user_id=user_id)
+        return session.execute(query).one()
+
+    for _cell, result in db.scatter(count_instances, include_cell0=True):
+        if isinstance(result, CellDown):
+            continue
+        instances, cores, ram = result
+        counts["instances"] += instances
+        counts["cores"] += int(cores)
+        counts["ram"] += int(ram)
+    with db.api() as session:
+        groups = sa.select(sa.func.count()).select_from(models.InstanceGroup).filter_by(
+            project_id=project_id)
+        if user_id:
+            groups = groups.filter_by(user_id=user_id)
+        counts["server_groups"] = session.scalar(groups)
+        if user_id:
+            counts["key_pairs"] = session.scalar(
+                sa.select(sa.func.count()).select_from(models.KeyPair).filter_by(user_id=user_id))
+    return counts
+
+
+def update(db, conf, project_id, new_limits, *, user_id=None, force=False):
+    """Store limits; unless force, refuse one below what is in use."""
+    if not force:
+        in_use = usage(db, project_id, user_id)
+        for resource, limit in new_limits.items():
+            if limit >= 0 and limit < in_use.get(resource, 0):
+                raise errors.BadRequest(
+                    f"Quota limit {limit} for {resource} must be greater than or equal to "
+                    f"already used and reserved {in_use[resource]}.")
+    with db.api() as session:
+        for resource, limit in new_limits.items():
+            if user_id:
+                row = session.scalar(sa.select(models.ProjectUserQuota).filter_by(
+                    project_id=project_id, user_id=user_id, resource=resource))
+                if row is None:
+                    session.add(models.ProjectUserQuota(
+                        project_id=project_id, user_id=user_id, resource=resource,
+                        hard_limit=limit))
+                    continue
+            else:
+                row = session.scalar(sa.select(models.Quota).filter_by(
+                    project_id=project_id, resource=resource))
+                if row is None:
+                    session.add(models.Quota(project_id=project_id, resource=resource,
+                                             hard_limit=limit))
+                    continue
+            row.hard_limit = limit
+    return limits(db, conf, project_id, user_id)
+
+
+def revert(db, project_id, user_id=None):
+    with db.api() as session:
+        if user_id:
+            session.execute(sa.delete(models.ProjectUserQuota).filter_by(
+                project_id=project_id, user_id=user_id))
+        else:
+            session.execute(sa.delete(models.Quota).filter_by(project_id=project_id))
+            session.execute(sa.delete(models.ProjectUserQuota).filter_by(project_id=project_id))

@@ -1,0 +1,77 @@
+"""The route table of Compute API v2.1: path template -> method -> handler.
+
+Paths are relative to /v2.1. A literal path is listed before a template that
+would also match it (/flavors/detail before /flavors/{flavor_id}).
+``Versioned`` limits a handler to a range of microversions; outside it the
+path is 404, as upstream answers.
+
+Servers and their sub-resources come with the scheduler and conductor slice.
+"""
+
+from nova_runtime.api.handlers import (
+    aggregates,
+    availability_zones,
+    flavors,
+    hypervisors,
+    keypairs,
+    limits,
+    quota_sets,
+    server_groups,
+    services,
+)
+from nova_runtime.api.router import Versioned
+
+ROUTES = {
+    "/flavors": {"GET": flavors.index, "POST": flavors.create},
+    "/flavors/detail": {"GET": flavors.detail},
+    "/flavors/{flavor_id}": {
+        "GET": flavors.show,
+        "PUT": Versioned(flavors.update, "2.55"),
+        "DELETE": flavors.delete,
+    },
+    "/flavors/{flavor_id}/action": {"POST": flavors.action},
+    "/flavors/{flavor_id}/os-flavor-access": {"GET": flavors.list_access},
+    "/flavors/{flavor_id}/os-extra_specs": {
+        "GET": flavors.list_extra_specs,
+        "POST": flavors.create_extra_specs,
+    },
+    "/flavors/{flavor_id}/os-extra_specs/{key}": {
+        "GET": flavors.show_extra_spec,
+        "PUT": flavors.update_extra_spec,
+        "DELETE": flavors.delete_extra_spec,
+    },
+    "/os-keypairs": {"GET": keypairs.index, "POST": keypairs.create},
+    "/os-keypairs/{keypair_name}": {"GET": keypairs.show, "DELETE": keypairs.delete},
+    "/os-services": {"GET": services.index},
+    # Before 2.53 {service_id} is an action: enable, disable, disable-log-reason, force-down.
+    "/os-services/{service_id}": {"PUT": services.update, "DELETE": services.delete},
+    "/os-hypervisors": {"GET": hypervisors.index},
+    "/os-hypervisors/detail": {"GET": hypervisors.detail},
+    "/os-hypervisors/statistics": {"GET": Versioned(hypervisors.statistics, maximum="2.87")},
+    "/os-hypervisors/{hypervisor_id}": {"GET": hypervisors.show},
+    "/os-availability-zone": {"GET": availability_zones.index},
+    "/os-availability-zone/detail": {"GET": availability_zones.detail},
+    "/os-aggregates": {"GET": aggregates.index, "POST": aggregates.create},
+    "/os-aggregates/{aggregate_id}": {
+        "GET": aggregates.show,
+        "PUT": aggregates.update,
+        "DELETE": aggregates.delete,
+    },
+    "/os-aggregates/{aggregate_id}/action": {"POST": aggregates.action},
+    "/os-aggregates/{aggregate_id}/images": {
+        "POST": Versioned(aggregates.cache_images, "2.81"),
+    },
+    "/os-server-groups": {"GET": server_groups.index, "POST": server_groups.create},
+    "/os-server-groups/{server_group_id}": {
+        "GET": server_groups.show,
+        "DELETE": server_groups.delete,
+    },
+    "/limits": {"GET": limits.index},
+    "/os-quota-sets/{tenant_id}": {
+        "GET": quota_sets.show,
+        "PUT": quota_sets.update,
+        "DELETE": quota_sets.delete,
+    },
+    "/os-quota-sets/{tenant_id}/defaults": {"GET": quota_sets.defaults},
+    "/os-quota-sets/{tenant_id}/detail": {"GET": quota_sets.detail},
+}

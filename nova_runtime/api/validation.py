@@ -1,0 +1,156 @@
+"""Request bodies and query strings checked against JSON schemas.
+
+Handlers call ``body(req, SCHEMA)``; a body that does not match is a 400 whose
+message names the field, in upstream's words: "Invalid input for
+field/attribute ram. Value: abc. 'abc' is not of type 'integer'". The
+schemas live in nova_runtime/api/schemas, one module per resource, with the
+shared types below.
+"""
+
+import json
+import re
+import uuid
+
+import jsonschema
+
+from nova_runtime.api import errors
+
+# --- shared types ---------------------------------------------------------------
+
+DB_INT_MAX = 2 ** 31 - 1
+
+# No leading or trailing whitespace, printable characters only.
+NAME = {
+    "type": "string", "minLength": 1, "maxLength": 255,
+    "pattern": r"^(?! )[^\x00-\x1f\x7f]*(?<! )$",
+}
+# Names of aggregates and availability zones may not contain ':' (the AZ:host:node form).
+AZ_NAME = {**NAME, "pattern": r"^(?! )[^\x00-\x1f\x7f:]*(?<! )$"}
+OPTIONAL_AZ_NAME = {**AZ_NAME, "type": ["string", "null"]}
+DESCRIPTION = {
+    "type": ["string", "null"], "minLength": 0, "maxLength": 65535,
+    "pattern": r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$",
+}
+BOOLEAN = {
+    "type": ["boolean", "string"],
+    "enum": [True, "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes",
+             False, "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no"],
+}
+NON_NEGATIVE_INTEGER = {
+    "type": ["integer", "string"], "pattern": r"^[0-9]*$", "minimum": 0,
+    "maximum": DB_INT_MAX, "minLength": 1,
+}
+POSITIVE_INTEGER = {**NON_NEGATIVE_INTEGER, "pattern": r"^[0-9]*$", "minimum": 1}
+QUOTA_LIMIT = {
+    "type": ["integer", "string"], "pattern": r"^-?[0-9]+$", "minimum": -1,
+    "maximum": DB_INT_MAX, "minLength": 1,
+}
+HOSTNAME = {"type": "string", "minLength": 1, "maxLength": 255,
+            "pattern": r"^[a-zA-Z0-9-._]*$"}
+METADATA_VALUE = {"type": ["string", "null"], "maxLength": 255}
+
+
+def to_bool(value):
+    """The boolean a BOOLEAN-typed field or query parameter means."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("true", "1", "on", "yes", "y", "t"):
+        return True
+    if text in ("false", "0", "off", "no", "n", "f"):
+        return False
+    raise errors.BadRequest(f"Invalid boolean value: {value}")
+
+
+# --- checking -------------------------------------------------------------------
+
+def _check(instance, schema):
+    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    error = jsonschema.exceptions.best_match(validator.iter_errors(instance),
+                                             key=_error_rank)
+    if error is None:
+        _check_numeric_strings(instance, schema)
+        return
+    if error.path:
+        field = error.path[-1]
+        raise errors.BadRequest(
+            f"Invalid input for field/attribute {field}. "
+            f"Value: {_show(error.instance)}. {error.message}")
+    raise errors.BadRequest(error.message)
+
+
+def _error_rank(error):
+    # Prefer errors deeper in the document: they name the field.
+    return (-len(error.path), jsonschema.exceptions.relevance(error))
+
+
+def _show(value):
+    return json.dumps(value) if isinstance(value, (dict, list)) else value
+
+
+def _check_numeric_strings(instance, schema, path=None):
+    """Integers may come as strings ("512"), as upstream accepts: check their
+    bounds once the schema has passed (jsonschema applies minimum/maximum to
+    numbers only)."""
+    if isinstance(instance, dict):
+        properties = schema.get("properties", {})
+        patterns = schema.get("patternProperties", {})
+        for key, value in instance.items():
+            sub = properties.get(key)
+            if sub is None:
+                sub = next((s for p, s in patterns.items() if re.search(p, key)), None)
+            if sub is None and isinstance(schema.get("additionalProperties"), dict):
+                sub = schema["additionalProperties"]
+            if sub is not None:
+                _check_numeric_strings(value, sub, key)
+        return
+    if isinstance(instance, str) and re.fullmatch(r"-?[0-9]+", instance.strip()):
+        number = int(instance)
+        if "minimum" in schema and number < schema["minimum"]:
+            raise errors.BadRequest(
+                f"Invalid input for field/attribute {path}. Value: {instance}. "
+                f"{instance} is less than the minimum of {schema['minimum']}")
+        if "maximum" in schema and number > schema["maximum"]:
+            raise errors.BadRequest(
+                f"Invalid input for field/attribute {path}. Value: {instance}. "
+                f"{instance} is greater than the maximum of {schema['maximum']}")
+
+
+def body(req, schema):
+    """The request's JSON body, checked against ``schema``."""
+    data = json_body(req)
+    _check(data, schema)
+    return data
+
+
+def json_body(req):
+    if not req.body:
+        raise errors.BadRequest("The request body is empty: a JSON object is expected.")
+    content_type = req.content_type or "application/json"
+    if content_type not in ("application/json", "application/vnd.openstack.compute+json"):
+        raise errors.UnsupportedMediaType("Unsupported Content-Type")
+    try:
+        return json.loads(req.body)
+    except ValueError:
+        raise errors.BadRequest("Malformed request body") from None
+
+
+def query(req, schema):
+    """The query parameters as {name: value} (the last of repeated ones),
+    checked against ``schema`` whose properties are all strings."""
+    params = {key: req.GET.getall(key)[-1] for key in req.GET.keys()}
+    _check(params, schema)
+    return params
+
+
+def is_uuid(value):
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except (TypeError, ValueError, AttributeError):
+        return False
+
+
+def check_uuid(value):
+    if not is_uuid(value):
+        raise errors.BadRequest(f"Invalid uuid {value}")
+    return value.lower()

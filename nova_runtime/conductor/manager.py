@@ -1,0 +1,110 @@
+"""nova-conductor's RPC endpoint: the cell database on behalf of the computes.
+
+Each method is a thin call to a nova_runtime.objects function on [database]
+connection, this cell's database. Errors the callers expect (not found, task
+state races) are declared with expected_exceptions so that the server does not
+log them as failures; they reach the caller with their own type.
+"""
+
+import functools
+import logging
+
+import oslo_messaging as messaging
+from oslo_db import exception as db_exc
+
+from nova_runtime import rpc, service
+from nova_runtime.db import engines
+from nova_runtime.objects import compute_nodes, exceptions, instance_actions, instances
+from nova_runtime.objects import services
+
+LOG = logging.getLogger(__name__)
+
+
+def _endpoint(method):
+    """An RPC method of the API. Record errors are answers, not failures: the
+    server logs no traceback for them. A database that does not answer
+    becomes DatabaseDown."""
+
+    @functools.wraps(method)
+    def endpoint(self, context, **kwargs):
+        try:
+            return method(self, context, **kwargs)
+        except (engines.DatabaseUnavailable, db_exc.DBConnectionError) as exc:
+            raise exceptions.DatabaseDown(
+                f"the cell database {engines.mask_password(self.db_url)} does not answer: "
+                f"{service.db_error_reason(exc)}") from None
+
+    return rpc.expose(messaging.expected_exceptions(exceptions.RecordError)(endpoint))
+
+
+class ConductorManager(service.Manager):
+    target = messaging.Target(version="1.0")
+
+    def __init__(self, conf, host, db_url):
+        super().__init__(conf, host)
+        self.db_url = db_url
+
+    # --- services ----------------------------------------------------------------
+
+    @_endpoint
+    def service_register(self, context, host, binary, topic, version):
+        record, created = services.register(
+            self.db_url, host=host, binary=binary, topic=topic, version=version)
+        if created:
+            LOG.info("Registered %s on host %s as service %s", binary, host, record["id"])
+        return record
+
+    @_endpoint
+    def service_heartbeat(self, context, service_id):
+        return services.heartbeat(self.db_url, service_id)
+
+    @_endpoint
+    def service_update(self, context, service_id, values):
+        return services.update(self.db_url, service_id, values)
+
+    # --- compute nodes -----------------------------------------------------------
+
+    @_endpoint
+    def compute_node_get_by_host_and_nodename(self, context, host, nodename):
+        return compute_nodes.get_by_host_and_nodename(self.db_url, host, nodename)
+
+    @_endpoint
+    def compute_node_create(self, context, uuid, values):
+        return compute_nodes.create(self.db_url, uuid, values)
+
+    @_endpoint
+    def compute_node_update(self, context, node_id, values):
+        return compute_nodes.update(self.db_url, node_id, values)
+
+    # --- instances -------------------------------------------------------------
+
+    @_endpoint
+    def instance_get_by_uuid(self, context, instance_uuid):
+        return instances.get_by_uuid(self.db_url, instance_uuid)
+
+    @_endpoint
+    def instance_get_all_by_host(self, context, host, node=None):
+        return instances.get_all_by_host(self.db_url, host, node)
+
+    @_endpoint
+    def instance_update(self, context, instance_uuid, values, expected_task_states=None):
+        return instances.update(self.db_url, instance_uuid, values, expected_task_states)
+
+    @_endpoint
+    def instance_fault_create(self, context, instance_uuid, code, message, details=None,
+                              host=None):
+        return instance_actions.fault_create(
+            self.db_url, instance_uuid=instance_uuid, code=code, message=message,
+            details=details, host=host)
+
+    @_endpoint
+    def action_event_start(self, context, instance_uuid, event, host=None):
+        return instance_actions.event_start(
+            self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
+            event=event, host=host)
+
+    @_endpoint
+    def action_event_finish(self, context, instance_uuid, event, result, traceback=None):
+        return instance_actions.event_finish(
+            self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
+            event=event, result=result, traceback=traceback)

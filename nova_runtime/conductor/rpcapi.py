@@ -1,0 +1,145 @@
+"""The client side of nova-conductor's RPC API (topic 'conductor').
+
+Version history:
+
+1.0 - ping, service_register, service_heartbeat, service_update,
+      compute_node_get_by_host_and_nodename, compute_node_create,
+      compute_node_update, instance_get_by_uuid, instance_get_all_by_host,
+      instance_update, instance_fault_create, action_event_start,
+      action_event_finish
+
+Every method returns records (dicts of column values, datetimes as datetime)
+and raises the nova_runtime.objects.exceptions errors with their own type.
+"""
+
+import oslo_messaging as messaging
+
+from nova_runtime import rpc, service
+from nova_runtime.objects import exceptions as record_exc
+
+TOPIC = "conductor"
+
+# How long a compute waits for nova-conductor's answer to a ping at start.
+PING_TIMEOUT = 10
+
+
+class ConductorAPI(rpc.RPCAPI):
+    TOPIC = TOPIC
+    VERSION = "1.0"
+
+    def ping(self, context, timeout=None):
+        return self._prepare("1.0", timeout=timeout or PING_TIMEOUT).call(context, "ping")
+
+    # --- services ----------------------------------------------------------------
+
+    def service_register(self, context, host, binary, topic, version):
+        return self._prepare("1.0").call(
+            context, "service_register", host=host, binary=binary, topic=topic, version=version)
+
+    def service_heartbeat(self, context, service_id):
+        return self._prepare("1.0").call(context, "service_heartbeat", service_id=service_id)
+
+    def service_update(self, context, service_id, values):
+        return self._prepare("1.0").call(
+            context, "service_update", service_id=service_id, values=values)
+
+    # --- compute nodes -----------------------------------------------------------
+
+    def compute_node_get_by_host_and_nodename(self, context, host, nodename):
+        return self._prepare("1.0").call(
+            context, "compute_node_get_by_host_and_nodename", host=host, nodename=nodename)
+
+    def compute_node_create(self, context, uuid, values):
+        return self._prepare("1.0").call(context, "compute_node_create", uuid=uuid, values=values)
+
+    def compute_node_update(self, context, node_id, values):
+        return self._prepare("1.0").call(
+            context, "compute_node_update", node_id=node_id, values=values)
+
+    # --- instances -------------------------------------------------------------
+
+    def instance_get_by_uuid(self, context, instance_uuid):
+        return self._prepare("1.0").call(
+            context, "instance_get_by_uuid", instance_uuid=instance_uuid)
+
+    def instance_get_all_by_host(self, context, host, node=None):
+        return self._prepare("1.0").call(context, "instance_get_all_by_host", host=host, node=node)
+
+    def instance_update(self, context, instance_uuid, values, expected_task_states=None):
+        return self._prepare("1.0").call(
+            context, "instance_update", instance_uuid=instance_uuid, values=values,
+            expected_task_states=expected_task_states)
+
+    def instance_fault_create(self, context, instance_uuid, code, message, details=None,
+                              host=None):
+        return self._prepare("1.0").call(
+            context, "instance_fault_create", instance_uuid=instance_uuid, code=code,
+            message=message, details=details, host=host)
+
+    def action_event_start(self, context, instance_uuid, event, host=None):
+        """Start step ``event`` of the action that context's request created."""
+        return self._prepare("1.0").call(
+            context, "action_event_start", instance_uuid=instance_uuid, event=event, host=host)
+
+    def action_event_finish(self, context, instance_uuid, event, result, traceback=None):
+        return self._prepare("1.0").call(
+            context, "action_event_finish", instance_uuid=instance_uuid, event=event,
+            result=result, traceback=traceback)
+
+
+# --- for nova-compute's Service ---------------------------------------------------
+
+def dependency(conductor, context_factory):
+    """nova-conductor answering a ping: what a compute waits for at start.
+
+    The first pings wait briefly (a conductor starting at the same time misses
+    the pings sent before its queue exists), later ones up to PING_TIMEOUT
+    (a busy conductor may answer slowly)."""
+    timeouts = service.growing(1, 2, PING_TIMEOUT)
+
+    def probe():
+        timeout = next(timeouts)
+        try:
+            conductor.ping(context_factory(), timeout=timeout)
+        except messaging.MessagingTimeout:
+            raise service.Unavailable(
+                f"no answer on topic '{TOPIC}' within {timeout} s; is nova-conductor "
+                "running for this cell, on this transport_url?") from None
+        except messaging.MessagingException as exc:
+            raise service.Unavailable(f"{type(exc).__name__}: {exc}") from None
+
+    return service.Dependency("nova-conductor", probe, service.constant(1))
+
+
+class ConductorRecords(service.ServiceRecords):
+    """Service records kept through nova-conductor (for nova-compute)."""
+
+    def __init__(self, conductor):
+        self.conductor = conductor
+
+    def register(self, context, *, host, binary, topic, version):
+        with conductor_errors():
+            return self.conductor.service_register(context, host, binary, topic, version)
+
+    def heartbeat(self, context, service_id):
+        with conductor_errors():
+            return self.conductor.service_heartbeat(context, service_id)
+
+
+class conductor_errors:
+    """nova-conductor not answering (or its database down) -> service.Unavailable."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            return False
+        if issubclass(exc_type, messaging.MessagingTimeout):
+            raise service.Unavailable(
+                f"nova-conductor did not answer within the RPC timeout ({exc})") from None
+        if issubclass(exc_type, record_exc.DatabaseDown):
+            raise service.Unavailable(f"nova-conductor: {exc}") from None
+        if issubclass(exc_type, messaging.MessagingException):
+            raise service.Unavailable(f"RPC to nova-conductor failed: {exc}") from None
+        return False

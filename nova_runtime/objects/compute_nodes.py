@@ -1,0 +1,65 @@
+"""Compute node records: a hypervisor's resources as its nova-compute reports them."""
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exc
+
+from nova_runtime.db.main.models import ComputeNode
+from nova_runtime.objects import exceptions
+from nova_runtime.objects._db import as_dict, check_fields, session
+
+# What nova-compute's resource tracker reports. Not 'mapped': only host
+# discovery (nova_runtime.cells) sets it.
+REPORTED = (
+    "service_id", "host", "hypervisor_hostname", "hypervisor_type", "hypervisor_version",
+    "cpu_info", "host_ip", "vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used",
+    "local_gb_used", "free_ram_mb", "free_disk_gb", "disk_available_least", "current_workload",
+    "running_vms", "supported_instances", "stats", "cpu_allocation_ratio",
+    "ram_allocation_ratio", "disk_allocation_ratio",
+)
+
+
+def get_by_host_and_nodename(url, host, nodename):
+    with session(url) as db:
+        row = db.scalar(sa.select(ComputeNode).filter_by(
+            host=host, hypervisor_hostname=nodename, deleted=0))
+        if row is None:
+            raise exceptions.ComputeNodeNotFound(
+                f"no compute node {nodename} on host {host}")
+        return as_dict(row)
+
+
+def get_all_by_host(url, host):
+    with session(url) as db:
+        return [as_dict(row) for row in db.scalars(
+            sa.select(ComputeNode).filter_by(host=host, deleted=0).order_by(ComputeNode.id))]
+
+
+def list_nodes(url):
+    with session(url) as db:
+        return [as_dict(row) for row in db.scalars(
+            sa.select(ComputeNode).filter_by(deleted=0).order_by(ComputeNode.id))]
+
+
+def create(url, uuid, values):
+    """A new node with the given uuid (stable across restarts: the caller keeps it)."""
+    check_fields(values, REPORTED, "a compute node")
+    try:
+        with session(url) as db:
+            row = ComputeNode(uuid=uuid, **values)
+            db.add(row)
+        return as_dict(row)
+    except db_exc.DBDuplicateEntry as exc:
+        raise exceptions.RecordError(
+            f"compute node {values.get('hypervisor_hostname')} on {values.get('host')} "
+            f"or uuid {uuid} exists already ({', '.join(exc.columns)})") from None
+
+
+def update(url, node_id, values):
+    check_fields(values, REPORTED, "a compute node")
+    with session(url) as db:
+        row = db.scalar(sa.select(ComputeNode).filter_by(id=node_id, deleted=0))
+        if row is None:
+            raise exceptions.ComputeNodeNotFound(f"compute node {node_id} does not exist")
+        for key, value in values.items():
+            setattr(row, key, value)
+        return as_dict(row)

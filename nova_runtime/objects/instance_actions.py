@@ -1,0 +1,71 @@
+"""What happened to an instance: action events (os-instance-actions) and faults."""
+
+import sqlalchemy as sa
+
+from nova_runtime.db.base import utcnow
+from nova_runtime.db.main.models import InstanceAction, InstanceActionEvent, InstanceFault
+from nova_runtime.objects import exceptions
+from nova_runtime.objects._db import as_dict, session
+
+# instance_faults.message is VARCHAR(255); details keep the rest.
+_MESSAGE_LENGTH = 255
+
+
+def fault_create(url, *, instance_uuid, code, message, details=None, host=None):
+    with session(url) as db:
+        row = InstanceFault(instance_uuid=instance_uuid, code=code,
+                            message=(message or "")[:_MESSAGE_LENGTH],
+                            details=details, host=host)
+        db.add(row)
+    return as_dict(row)
+
+
+def faults_for(url, instance_uuid):
+    """The instance's faults, newest first."""
+    with session(url) as db:
+        return [as_dict(row) for row in db.scalars(
+            sa.select(InstanceFault).filter_by(instance_uuid=instance_uuid, deleted=0)
+            .order_by(InstanceFault.created_at.desc(), InstanceFault.id.desc()))]
+
+
+def event_start(url, *, instance_uuid, request_id, event, host=None):
+    """Record that a step (e.g. compute_build_and_run_instance) of the action
+    that request ``request_id`` started on ``instance_uuid`` has begun."""
+    with session(url) as db:
+        action = _action(db, instance_uuid, request_id)
+        row = InstanceActionEvent(action_id=action.id, event=event, host=host,
+                                  start_time=utcnow())
+        db.add(row)
+    return as_dict(row)
+
+
+def event_finish(url, *, instance_uuid, request_id, event, result, traceback=None):
+    """Close the step: result 'Success' or 'Error'. An error marks the whole
+    action's message 'Error', as os-instance-actions shows it."""
+    with session(url) as db:
+        action = _action(db, instance_uuid, request_id)
+        row = db.scalar(
+            sa.select(InstanceActionEvent)
+            .filter_by(action_id=action.id, event=event, deleted=0)
+            .order_by(InstanceActionEvent.id.desc()))
+        if row is None:
+            raise exceptions.InstanceActionNotFound(
+                f"event {event} of request {request_id} on instance {instance_uuid} "
+                "was never started")
+        row.finish_time = utcnow()
+        row.result = result
+        row.traceback = traceback
+        if result.lower() == "error":
+            action.message = "Error"
+    return as_dict(row)
+
+
+def _action(db, instance_uuid, request_id):
+    action = db.scalar(
+        sa.select(InstanceAction)
+        .filter_by(instance_uuid=instance_uuid, request_id=request_id, deleted=0)
+        .order_by(InstanceAction.id.desc()))
+    if action is None:
+        raise exceptions.InstanceActionNotFound(
+            f"no action of request {request_id} on instance {instance_uuid}")
+    return action

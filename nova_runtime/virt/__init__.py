@@ -1,0 +1,1 @@
+"""Virt drivers: what nova-compute asks of a hypervisor (see driver.ComputeDriver)."""

@@ -1,0 +1,247 @@
+"""A virt driver without a hypervisor: instances live in the nova-compute process.
+
+FakeDriver honours the whole contract of driver.ComputeDriver, with every
+capability, and reports the resources [fake_driver] configures. Its subclasses
+fail on purpose, for tests of what nova does when a hypervisor fails:
+
+- SpawnFailsDriver: every spawn() raises InstanceSpawnError (reschedules);
+- MigrationFailsDriver: migrate_disk_and_power_off() raises MigrationError
+  (failed resizes and cold migrations).
+"""
+
+import dataclasses
+import json
+import threading
+
+from nova_runtime.compute import power_state, task_states
+from nova_runtime.virt import driver, exceptions
+
+HYPERVISOR_TYPE = "fake"
+HYPERVISOR_VERSION = 1000
+VNC_BASE_PORT = 5900
+
+# What the fake "host CPU" looks like to ComputeCapabilitiesFilter and friends.
+_CPU_MODEL = "Fake Processor"
+
+
+@dataclasses.dataclass
+class FakeInstance:
+    uuid: str
+    state: int
+    vcpus: int
+    memory_mb: int
+    disk_gb: int
+    console_port: int
+    console_log: list = dataclasses.field(default_factory=list)
+
+
+class FakeDriver(driver.ComputeDriver):
+    capabilities = {key: True for key in driver.CAPABILITIES}
+
+    def __init__(self, conf):
+        super().__init__(conf)
+        self.host = None
+        self._instances = {}  # uuid -> FakeInstance
+        self._migrating = {}  # uuid -> FakeInstance: source copies awaiting confirm/revert
+        self._lock = threading.Lock()
+        self._next_port = VNC_BASE_PORT
+        self.snapshots = {}  # image_id -> instance uuid, for tests to inspect
+
+    # --- host ---------------------------------------------------------------------
+
+    def init_host(self, host):
+        self.host = host
+
+    def cleanup_host(self, host):
+        with self._lock:
+            self._instances.clear()
+            self._migrating.clear()
+
+    @property
+    def nodename(self):
+        return self.conf.fake_driver.hypervisor_hostname or self.host or self.conf.host
+
+    def get_available_nodes(self, refresh=False):
+        return [self.nodename]
+
+    def get_available_resource(self, nodename):
+        settings = self.conf.fake_driver
+        with self._lock:
+            instances = list(self._instances.values())
+            # Source copies of resizes to the same host hold their disk too.
+            instances += [copy for copy in self._migrating.values()
+                          if all(copy is not other for other in instances)]
+        disk_used = sum(instance.disk_gb for instance in instances)
+        return {
+            "vcpus": settings.vcpus,
+            "memory_mb": settings.memory_mb,
+            "local_gb": settings.local_gb,
+            "vcpus_used": sum(instance.vcpus for instance in instances),
+            "memory_mb_used": sum(instance.memory_mb for instance in instances),
+            "local_gb_used": disk_used,
+            "disk_available_least": settings.local_gb - disk_used,
+            "hypervisor_type": HYPERVISOR_TYPE,
+            "hypervisor_version": HYPERVISOR_VERSION,
+            "hypervisor_hostname": nodename,
+            "cpu_info": {
+                "arch": "x86_64", "model": _CPU_MODEL, "vendor": "Fake",
+                "topology": {"sockets": 1, "cores": settings.vcpus, "threads": 1},
+                "features": [],
+            },
+            "supported_instances": [["x86_64", HYPERVISOR_TYPE, "hvm"],
+                                    ["i686", HYPERVISOR_TYPE, "hvm"]],
+        }
+
+    # --- lifecycle ------------------------------------------------------------------
+
+    def list_instances(self):
+        with self._lock:
+            return sorted(self._instances)
+
+    def get_info(self, instance):
+        fake = self._get(instance)
+        return driver.InstanceInfo(state=fake.state, internal_id=f"fake-{fake.uuid}")
+
+    def spawn(self, context, instance, image_meta, injected_files, admin_password,
+              network_info=None, block_device_info=None):
+        with self._lock:
+            if instance["uuid"] in self._instances:
+                raise exceptions.InstanceExists(f"instance {instance['uuid']} exists already")
+            self._instances[instance["uuid"]] = self._new(instance, power_state.RUNNING)
+
+    def destroy(self, context, instance, network_info=None, block_device_info=None,
+                destroy_disks=True):
+        with self._lock:
+            self._instances.pop(instance["uuid"], None)
+
+    def power_off(self, instance, timeout=0, retry_interval=0):
+        self._set_state(instance, power_state.SHUTDOWN)
+
+    def power_on(self, context, instance, network_info=None, block_device_info=None):
+        self._set_state(instance, power_state.RUNNING)
+
+    def reboot(self, context, instance, network_info=None, reboot_type=driver.REBOOT_SOFT,
+               block_device_info=None):
+        self._set_state(instance, power_state.RUNNING)
+
+    def pause(self, instance):
+        self._transition(instance, power_state.RUNNING, power_state.PAUSED, "pause")
+
+    def unpause(self, instance):
+        self._transition(instance, power_state.PAUSED, power_state.RUNNING, "unpause")
+
+    def suspend(self, context, instance):
+        self._transition(instance, power_state.RUNNING, power_state.SUSPENDED, "suspend")
+
+    def resume(self, context, instance, network_info=None, block_device_info=None):
+        self._transition(instance, power_state.SUSPENDED, power_state.RUNNING, "resume")
+
+    def snapshot(self, context, instance, image_id, update_task_state):
+        self._get(instance)
+        update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
+        update_task_state(task_state=task_states.IMAGE_UPLOADING,
+                          expected_state=task_states.IMAGE_PENDING_UPLOAD)
+        self.snapshots[image_id] = instance["uuid"]
+
+    # --- resize and cold migration -------------------------------------------------
+
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor, network_info=None,
+                                   block_device_info=None, timeout=0, retry_interval=0):
+        fake = self._get(instance)
+        old_root_gb = fake.disk_gb - (instance.get("ephemeral_gb") or 0)
+        if flavor["root_gb"] < old_root_gb:
+            raise exceptions.MigrationError(
+                f"cannot shrink the root disk of {fake.uuid} from {old_root_gb} GB "
+                f"to {flavor['root_gb']} GB")
+        with self._lock:
+            # The source copy stays listed, shut off, until confirm or revert.
+            fake.state = power_state.SHUTDOWN
+            self._migrating[fake.uuid] = fake
+        return json.dumps({"disk_gb": fake.disk_gb, "source": self.host})
+
+    def finish_migration(self, context, migration, instance, disk_info, network_info,
+                         image_meta, resize_instance, block_device_info=None, power_on=True):
+        json.loads(disk_info)  # a malformed disk_info is a bug of the caller
+        state = power_state.RUNNING if power_on else power_state.SHUTDOWN
+        with self._lock:
+            # On a resize to the same host the new copy takes the name; the
+            # source copy waits in _migrating.
+            self._instances[instance["uuid"]] = self._new(instance, state)
+
+    def confirm_migration(self, context, migration, instance, network_info=None):
+        with self._lock:
+            source = self._migrating.pop(instance["uuid"], None)
+            if source is not None and self._instances.get(instance["uuid"]) is source:
+                del self._instances[instance["uuid"]]  # another host has the instance now
+
+    def finish_revert_migration(self, context, instance, network_info, migration,
+                                block_device_info=None, power_on=True):
+        with self._lock:
+            source = self._migrating.pop(instance["uuid"], None)
+            if source is None:
+                raise exceptions.InstanceNotFound(
+                    f"instance {instance['uuid']} has no source copy to revert to")
+            source.state = power_state.RUNNING if power_on else power_state.SHUTDOWN
+            self._instances[source.uuid] = source
+
+    # --- consoles -----------------------------------------------------------------------
+
+    def get_vnc_console(self, context, instance):
+        fake = self._get(instance)
+        return driver.ConsoleVNC(host=self.conf.vnc.server_proxyclient_address,
+                                 port=fake.console_port)
+
+    def get_console_output(self, context, instance):
+        fake = self._get(instance)
+        return "".join(fake.console_log) or f"fake console of {fake.uuid}\n"
+
+    # --- helpers --------------------------------------------------------------------------
+
+    def _new(self, instance, state):
+        port = self._next_port
+        self._next_port += 1
+        return FakeInstance(
+            uuid=instance["uuid"], state=state, vcpus=instance.get("vcpus") or 0,
+            memory_mb=instance.get("memory_mb") or 0,
+            disk_gb=(instance.get("root_gb") or 0) + (instance.get("ephemeral_gb") or 0),
+            console_port=port)
+
+    def _get(self, instance):
+        with self._lock:
+            fake = self._instances.get(instance["uuid"])
+        if fake is None:
+            raise exceptions.InstanceNotFound(f"instance {instance['uuid']} is not on this host")
+        return fake
+
+    def _set_state(self, instance, state):
+        fake = self._get(instance)
+        with self._lock:
+            fake.state = state
+
+    def _transition(self, instance, required, state, action):
+        fake = self._get(instance)
+        with self._lock:
+            if fake.state != required:
+                raise exceptions.InstanceInvalidState(
+                    f"cannot {action} instance {fake.uuid}: it is "
+                    f"{power_state.NAMES[fake.state]}, not {power_state.NAMES[required]}")
+            fake.state = state
+
+
+class SpawnFailsDriver(FakeDriver):
+    """Every spawn fails, cleanly: the build can be rescheduled elsewhere."""
+
+    def spawn(self, context, instance, image_meta, injected_files, admin_password,
+              network_info=None, block_device_info=None):
+        raise exceptions.InstanceSpawnError(
+            f"spawn of instance {instance['uuid']} failed: injected by SpawnFailsDriver")
+
+
+class MigrationFailsDriver(FakeDriver):
+    """Every resize or cold migration fails at its first step, leaving the instance as it was."""
+
+    def migrate_disk_and_power_off(self, context, instance, dest, flavor, network_info=None,
+                                   block_device_info=None, timeout=0, retry_interval=0):
+        self._get(instance)
+        raise exceptions.MigrationError(
+            f"migration of instance {instance['uuid']} failed: injected by MigrationFailsDriver")

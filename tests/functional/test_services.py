@@ -1,0 +1,261 @@
+"""nova-conductor and nova-compute as real processes, on the tests' private
+RabbitMQ node and MariaDB server, each with its own nova.conf."""
+
+import nova_runtime  # noqa: F401  first: it selects oslo.service's threading backend
+
+import json
+import os
+import re
+import signal
+import subprocess
+import time
+
+import pytest
+import sqlalchemy as sa
+
+from nova_runtime import cells, config, context as nova_context, rpc
+from nova_runtime.compute import rpcapi as compute_rpcapi
+from nova_runtime.db import engines, migration
+from nova_runtime.db.api import models as api_models
+from nova_runtime.db.main import models as main_models
+from tests import cli
+
+pytestmark = pytest.mark.mysql
+
+STOP_SECONDS = 10
+
+# Fast heartbeats and reconnects, so that the tests wait seconds, not minutes.
+# (A stop takes 1-3 s; the tests allow STOP_SECONDS for a loaded CI machine.)
+COMMON = """\
+[DEFAULT]
+host = {host}
+transport_url = {transport_url}
+my_ip = 127.0.0.1
+state_path = {state_path}
+report_interval = 1
+periodic_interval = 2
+rpc_response_timeout = 5
+compute_driver = fake.FakeDriver
+cpu_allocation_ratio = 8.0
+ram_allocation_ratio = 1.25
+disk_allocation_ratio = 2.0
+reserved_host_memory_mb = 256
+[oslo_messaging_rabbit]
+rabbit_retry_interval = 1
+rabbit_retry_backoff = 1
+rabbit_interval_max = 2
+"""
+
+
+def write_conf(tmp_path, host, transport_url, db_url=None, extra=""):
+    path = tmp_path / f"{host}.conf"
+    text = COMMON.format(host=host, transport_url=transport_url,
+                         state_path=tmp_path / host)
+    if db_url:
+        text += f"[database]\nconnection = {db_url}\n"
+    path.write_text(text + extra)
+    return path
+
+
+class Daemon:
+    """A nova_runtime daemon run as operators run it: its console script,
+    --config-file and --log-file."""
+
+    def __init__(self, binary, conf, log):
+        self.binary, self.log_path = binary, log
+        self.err_path = log.with_suffix(".stderr")
+        with open(self.err_path, "w") as err:
+            self.process = subprocess.Popen(
+                [os.path.join(cli.BIN, binary), "--config-file", str(conf), "--log-file", str(log)],
+                stdout=subprocess.DEVNULL, stderr=err)
+
+    def log(self):
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+    def wait_for_log(self, pattern, timeout=30):
+        wait_until(lambda: re.search(pattern, self.log()), timeout,
+                   f"{self.binary} never logged {pattern!r}; log:\n{self.log()}"
+                   f"\nstderr:\n{self.err_path.read_text()}")
+
+    def terminate(self):
+        self.began_stopping = time.monotonic()
+        self.process.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout=10):
+        """The exit code and the seconds since terminate()."""
+        code = self.process.wait(timeout)
+        return code, time.monotonic() - self.began_stopping
+
+    def kill(self):
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait()
+
+
+@pytest.fixture
+def daemons(tmp_path):
+    started = []
+
+    def start(binary, conf):
+        daemon = Daemon(binary, conf, tmp_path / f"{conf.stem}.log")
+        started.append(daemon)
+        return daemon
+
+    yield start
+    for daemon in started:
+        daemon.kill()
+
+
+def wait_until(predicate, timeout, message="condition not met"):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"after {timeout}s: {message}")
+        time.sleep(0.2)
+
+
+def rows(db_url, model, **filters):
+    with engines.get_engine(db_url).connect() as connection:
+        return [row._asdict() for row in connection.execute(
+            sa.select(model).filter_by(deleted=0, **filters).order_by(model.id))]
+
+
+def service_rows(db_url):
+    return {(row["host"], row["binary"]): row for row in rows(db_url, main_models.Service)}
+
+
+def test_conductor_and_two_computes(tmp_path, nova_databases, rabbitmq, daemons):
+    api_url, db_url = nova_databases["api"], nova_databases["main"]
+    migration.sync("api", api_url)
+    migration.sync("main", db_url)
+    cells.create_cell(api_url, "cell1", rabbitmq.url, db_url)
+
+    conductor = daemons("nova-conductor", write_conf(tmp_path, "ctl", rabbitmq.url, db_url))
+    computes = [
+        daemons("nova-compute", write_conf(
+            tmp_path, "c1", rabbitmq.url,
+            extra="[fake_driver]\nvcpus = 8\nmemory_mb = 16384\nlocal_gb = 200\n")),
+        daemons("nova-compute", write_conf(
+            tmp_path, "c2", rabbitmq.url,
+            extra="[fake_driver]\nvcpus = 4\nmemory_mb = 8192\nlocal_gb = 100\n"
+                  "hypervisor_hostname = c2.fake\n")),
+    ]
+
+    # Both binaries register, and heartbeat.
+    expected = {("ctl", "nova-conductor"), ("c1", "nova-compute"), ("c2", "nova-compute")}
+    wait_until(lambda: set(service_rows(db_url)) == expected, 60,
+               f"services rows: {sorted(service_rows(db_url))}")
+    first = service_rows(db_url)
+    assert {row["topic"] for row in first.values()} == {"conductor", "compute"}
+    wait_until(lambda: all(row["report_count"] > first[key]["report_count"]
+                           for key, row in service_rows(db_url).items()), 15,
+               "heartbeats did not advance")
+    assert all(row["last_seen_up"] > first[key]["last_seen_up"]
+               for key, row in service_rows(db_url).items())
+
+    # Compute nodes with the fake driver's resources and the ratios of nova.conf.
+    wait_until(lambda: len(rows(db_url, main_models.ComputeNode)) == 2, 30, "no compute nodes")
+    nodes = {row["host"]: row for row in rows(db_url, main_models.ComputeNode)}
+    assert [(nodes[h]["vcpus"], nodes[h]["memory_mb"], nodes[h]["local_gb"]) for h in ("c1", "c2")
+            ] == [(8, 16384, 200), (4, 8192, 100)]
+    assert nodes["c2"]["hypervisor_hostname"] == "c2.fake"
+    for node in nodes.values():
+        assert (node["cpu_allocation_ratio"], node["ram_allocation_ratio"],
+                node["disk_allocation_ratio"]) == (8.0, 1.25, 2.0)
+        assert node["memory_mb_used"] == 256 and node["free_ram_mb"] == node["memory_mb"] - 256
+        assert node["hypervisor_type"] == "fake" and node["host_ip"] == "127.0.0.1"
+        assert node["service_id"] == first[(node["host"], "nova-compute")]["id"]
+        assert node["mapped"] == 0
+        assert json.loads(node["supported_instances"])
+
+    # Each compute serves its RPC topic on its own host.
+    conf = config.new_conf()
+    rpc.set_defaults(conf)
+    conf([])
+    api = compute_rpcapi.ComputeAPI(rpc.get_transport(conf, rabbitmq.url))
+    try:
+        answer = api.ping(nova_context.get_admin_context(), "c2", timeout=10)
+    finally:
+        rpc.cleanup(rabbitmq.url)
+    assert answer == {"host": "c2", "service_id": first[("c2", "nova-compute")]["id"],
+                      "driver": "FakeDriver", "nodes": ["c2.fake"]}
+
+    # nova-status warns until discover_hosts maps the hosts.
+    nova_conf = cli.write_nova_conf(tmp_path / "nova.conf", api_url, db_url, rabbitmq.url)
+    unmapped = upgrade_check(nova_conf, "Unmapped compute hosts")
+    assert unmapped["result"] == 1 and "cell1: c1, c2" in unmapped["details"]
+    discovered = cli.run("nova-manage", "cell_v2", "discover_hosts", "--verbose",
+                         config_file=nova_conf)
+    assert discovered.returncode == 0, discovered.stderr
+    assert {row["mapped"] for row in rows(db_url, main_models.ComputeNode)} == {1}
+    with engines.get_engine(api_url).connect() as connection:
+        mapped = set(connection.scalars(sa.select(api_models.HostMapping.host)))
+    assert mapped == {"c1", "c2"}
+
+    # SIGTERM: each stops promptly, exits 0 and says so.
+    for daemon in (*computes, conductor):
+        daemon.terminate()
+    for daemon in (*computes, conductor):
+        code, seconds = daemon.wait_stopped()
+        assert (code, daemon.binary) == (0, daemon.binary), daemon.err_path.read_text()
+        assert seconds < STOP_SECONDS
+        assert re.search(rf"{daemon.binary} on host \S+ stopped", daemon.log())
+        assert "Traceback" not in daemon.log() + daemon.err_path.read_text()
+    engines.dispose_all()
+
+
+def upgrade_check(nova_conf, name):
+    result = cli.run("nova-status", "upgrade", "check", "--json", config_file=nova_conf)
+    return next(check for check in json.loads(result.stdout)["checks"] if check["check"] == name)
+
+
+def test_daemons_started_while_rabbitmq_is_down_wait_for_it(
+        tmp_path, nova_databases, rabbitmq, daemons):
+    db_url = nova_databases["main"]
+    migration.sync("main", db_url)
+    masked = re.escape(rabbitmq.url.replace("RABBIT_PASS", "****"))
+    rabbitmq.stop()
+    try:
+        conductor = daemons("nova-conductor", write_conf(tmp_path, "ctl", rabbitmq.url, db_url))
+        compute = daemons("nova-compute", write_conf(tmp_path, "c3", rabbitmq.url))
+        for daemon in (conductor, compute):
+            daemon.wait_for_log(rf"Waiting for the message queue {masked} \(attempt 1\)")
+        assert service_rows(db_url) == {}
+    finally:
+        rabbitmq.start()
+
+    wait_until(lambda: set(service_rows(db_url)) == {("ctl", "nova-conductor"),
+                                                     ("c3", "nova-compute")}, 60,
+               f"not registered; the compute's log:\n{compute.log()}")
+    wait_until(lambda: rows(db_url, main_models.ComputeNode, host="c3"), 30, "no compute node")
+    for daemon in (conductor, compute):
+        log = daemon.log()
+        waits = [line for line in log.splitlines() if "Waiting for the message queue" in line]
+        attempts = int(re.search(rf"The message queue {masked} is available after (\d+) attempts",
+                                 log).group(1))
+        assert len(waits) == attempts - 1  # one line per failed attempt, nothing else
+        for line in waits:
+            assert " WARNING " in line and "Connection refused" in line
+            assert re.search(r"\(attempt \d+\): .*; retrying in \d+ s$", line)
+        assert "RABBIT_PASS" not in log and "Traceback" not in log
+
+    for daemon in (compute, conductor):
+        daemon.terminate()
+    for daemon in (compute, conductor):
+        code, seconds = daemon.wait_stopped()
+        assert code == 0 and seconds < STOP_SECONDS
+    engines.dispose_all()
+
+
+def test_daemons_refuse_to_start_without_what_they_need(tmp_path, daemons):
+    bad_driver = daemons("nova-compute", write_conf(
+        tmp_path, "c1", "rabbit://nova:x@127.0.0.1:1/", extra="[DEFAULT]\ncompute_driver = "
+        "fake.NoSuchDriver\n"))
+    no_database = daemons("nova-conductor",
+                          write_conf(tmp_path, "ctl", "rabbit://nova:x@127.0.0.1:1/"))
+    assert bad_driver.process.wait(30) == 1
+    assert "[DEFAULT] compute_driver" in bad_driver.err_path.read_text()
+    assert "fake.NoSuchDriver" in bad_driver.err_path.read_text()
+    assert no_database.process.wait(30) == 1
+    assert ("nova-conductor cannot start: [database] connection is not set"
+            in no_database.log())
