@@ -9,7 +9,8 @@ cd "$(dirname "$0")/.."
 APT_PACKAGES=(
     mariadb-server mariadb-client rabbitmq-server memcached   # the controller's services
     python3-venv python3-pymysql python3-apt                  # what the roles use on targets
-    openssh-server iproute2 rsync                             # the namespace lab
+    python3-pip python3-dev build-essential                   # wheels built on the deploy host (uwsgi)
+    openssh-server iproute2 util-linux                        # the namespace lab
     qemu-utils                                                # the test image
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
     qemu-system-x86 libvirt-dev pkg-config                    # the libvirt driver

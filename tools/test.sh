@@ -1,7 +1,19 @@
 #!/usr/bin/env bash
-# The project's test command: installs what is missing, then runs every test.
-# Extra arguments go to pytest (e.g. tools/test.sh -k manage -x).
+# The project's test command (CI runs it through .ci/run): installs what is
+# missing, runs the Python tests (unit, functional on a private MariaDB and
+# RabbitMQ, the namespace lab), then the Molecule scenarios of the toolkit.
+#   tools/test.sh                     everything
+#   tools/test.sh -k manage -x        only pytest, with these arguments
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/bootstrap.sh
-exec .venv/bin/python -m pytest -q "$@"
+export PATH="$PWD/.venv/bin:$PATH"
+if [ $# -gt 0 ]; then
+    exec python -m pytest -q -p no:warnings "$@"
+fi
+python -m pytest -q -p no:warnings
+tools/lab down >/dev/null  # the lab scenarios build their own
+for scenario in default multinode scale-out; do
+    echo "== molecule test -s $scenario"
+    molecule test -s "$scenario"
+done
