@@ -98,3 +98,23 @@ def test_unparsable_config_file(tmp_path):
     path = _write(tmp_path, "this is not ini\n")
     with pytest.raises(config.ConfigError, match="cannot parse"):
         _load("--config-file", path)
+
+
+def test_sample_config_lists_every_group(tmp_path):
+    """oslo-config-generator writes a sample nova.conf from list_opts(), also
+    when it loads oslo.messaging's options before ours."""
+    import subprocess
+    import sys
+
+    generator = os.path.join(os.path.dirname(sys.executable), "oslo-config-generator")
+    result = subprocess.run(
+        [generator, "--namespace", "nova_runtime", "--namespace", "oslo.messaging",
+         "--namespace", "keystonemiddleware.auth_token"],
+        capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    sections = {line for line in result.stdout.splitlines() if line.startswith("[")}
+    for group in ("[DEFAULT]", "[api_database]", "[database]", "[filter_scheduler]",
+                  "[keystone_authtoken]", "[placement]", "[scheduler]", "[vnc]",
+                  "[oslo_messaging_rabbit]"):
+        assert group in sections
+    assert "#cpu_allocation_ratio = 16.0" in result.stdout
