@@ -119,6 +119,9 @@ class Keystone:
                 f"connection = sqlite:///{self.workdir}/keystone.db\n"
                 "[token]\nprovider = fernet\n"
                 f"[fernet_tokens]\nkey_repository = {self.workdir}/fernet-keys\n"
+                # fernet_setup also makes receipt keys: keep them out of /etc/keystone,
+                # which belongs to the machine's own (deployed) Keystone.
+                f"[fernet_receipts]\nkey_repository = {self.workdir}/fernet-receipts\n"
                 f"[credential]\nkey_repository = {self.workdir}/credential-keys\n")
         manage = [os.path.join(venv, "bin", "keystone-manage"), "--config-file", config]
         owner = ["--keystone-user", "root", "--keystone-group", "root"]
