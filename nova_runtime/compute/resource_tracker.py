@@ -6,6 +6,13 @@ upstream: the database decides what is used, not the hypervisor), plus the
 reserved amounts of [DEFAULT]; allocation ratios from [DEFAULT]; host_ip is
 [DEFAULT] my_ip. The row is created or updated through nova-conductor.
 
+Claims: before a build, ``instance_claim`` checks that the node can take the
+instance within the limits the scheduler's filters applied (RAM, disk and
+vCPUs times their allocation ratios), then puts the instance on the node (its
+host and node columns) and writes the node's new usage at once, so that the
+scheduler's next read sees it; ``abort_instance_claim`` undoes that when the
+build fails. One lock orders claims and reports of this host.
+
 A node keeps its uuid across restarts: an existing row keeps its own, and a
 single-node host records its node's uuid in ``$state_path/compute_id`` (as
 upstream does) so that a rebuilt database row gets the same uuid back.
@@ -15,8 +22,10 @@ import json
 import logging
 import math
 import os
+import threading
 import uuid as uuidlib
 
+from nova_runtime.compute import task_states
 from nova_runtime.objects import exceptions as record_exc
 
 LOG = logging.getLogger(__name__)
@@ -27,6 +36,24 @@ COMPUTE_ID_FILE = "compute_id"
 _NOT_ON_HOST = ("shelved_offloaded", "deleted")
 
 
+class ClaimFailed(Exception):
+    """The node cannot take the instance; the message says which resource."""
+
+
+# (limit key the scheduler's filters set, total column, used column, unit)
+_CLAIMED = (
+    ("memory_mb", "memory_mb", "memory_mb_used", "MB of RAM"),
+    ("disk_gb", "local_gb", "local_gb_used", "GB of disk"),
+    ("vcpu", "vcpus", "vcpus_used", "vCPUs"),
+)
+
+
+def _requested(instance):
+    return {"memory_mb": instance["memory_mb"] or 0,
+            "disk_gb": (instance["root_gb"] or 0) + (instance["ephemeral_gb"] or 0),
+            "vcpu": instance["vcpus"] or 0}
+
+
 class ResourceTracker:
     def __init__(self, conf, host, driver, conductor):
         self.conf = conf
@@ -34,14 +61,71 @@ class ResourceTracker:
         self.driver = driver
         self.conductor = conductor
         self.nodes = {}  # nodename -> the compute node record last written
+        self._lock = threading.RLock()
 
     def update_available_resource(self, context, service_id):
         """Report every node of the driver; returns their records."""
-        nodenames = self.driver.get_available_nodes(refresh=True)
-        for nodename in nodenames:
+        with self._lock:
+            nodenames = self.driver.get_available_nodes(refresh=True)
+            for nodename in nodenames:
+                self.nodes[nodename] = self._update_node(context, service_id, nodename,
+                                                         single=len(nodenames) == 1)
+            return [self.nodes[name] for name in nodenames]
+
+    def update_node(self, context, service_id, nodename):
+        """Report one node now (after an instance left it)."""
+        with self._lock:
             self.nodes[nodename] = self._update_node(context, service_id, nodename,
-                                                     single=len(nodenames) == 1)
-        return [self.nodes[name] for name in nodenames]
+                                                     single=len(self.nodes) <= 1)
+            return self.nodes[nodename]
+
+    # --- claims ------------------------------------------------------------------
+
+    def instance_claim(self, context, service_id, instance, nodename, limits):
+        """Put ``instance`` (task_state scheduling) on ``nodename`` if it fits
+        within ``limits`` ({"memory_mb", "disk_gb", "vcpu"}: a missing key is
+        no limit). Returns the instance record with its host and node set.
+        Raises ClaimFailed, or UnexpectedTaskState / InstanceNotFound when the
+        instance was deleted meanwhile."""
+        with self._lock:
+            node = self.nodes.get(nodename)
+            if node is None:
+                raise ClaimFailed(f"host {self.host} has no node {nodename}")
+            self._test(node, instance, limits or {})
+            instance = self.conductor.instance_update(
+                context, instance["uuid"],
+                {"host": self.host, "node": nodename, "launched_on": self.host},
+                expected_task_states=[task_states.SCHEDULING])
+            self.nodes[nodename] = self._update_node(context, service_id, nodename,
+                                                     single=len(self.nodes) == 1)
+            LOG.info("Claimed %s MB RAM, %s GB disk, %s vCPUs on node %s for instance %s",
+                     instance["memory_mb"], _requested(instance)["disk_gb"], instance["vcpus"],
+                     nodename, instance["uuid"])
+            return instance
+
+    def abort_instance_claim(self, context, service_id, instance, nodename):
+        """Take the instance off the node again (the build failed)."""
+        with self._lock:
+            try:
+                self.conductor.instance_update(context, instance["uuid"],
+                                               {"host": None, "node": None})
+            except record_exc.InstanceNotFound:
+                pass  # deleted meanwhile: it counts no more either way
+            self.nodes[nodename] = self._update_node(context, service_id, nodename,
+                                                     single=len(self.nodes) == 1)
+
+    def _test(self, node, instance, limits):
+        requested = _requested(instance)
+        for key, total_column, used_column, unit in _CLAIMED:
+            limit = limits.get(key)
+            if limit is None or not requested[key]:
+                continue
+            free = limit - node[used_column]
+            if requested[key] > free:
+                raise ClaimFailed(
+                    f"node {node['hypervisor_hostname']} has {free:g} {unit} free within its "
+                    f"limit of {limit:g} ({node[total_column]} total, {node[used_column]} used); "
+                    f"instance {instance['uuid']} needs {requested[key]}")
 
     def _update_node(self, context, service_id, nodename, single):
         resources = self.driver.get_available_resource(nodename)

@@ -1,9 +1,15 @@
-"""nova-conductor's RPC endpoint: the cell database on behalf of the computes.
+"""nova-conductor's RPC endpoint: the cell database on behalf of the computes,
+and the build orchestration (conductor.build).
 
-Each method is a thin call to a nova_runtime.objects function on [database]
-connection, this cell's database. Errors the callers expect (not found, task
-state races) are declared with expected_exceptions so that the server does not
-log them as failures; they reach the caller with their own type.
+The record methods are thin calls to nova_runtime.objects functions on
+[database] connection, this cell's database. Errors the callers expect (not
+found, task state races) are declared with expected_exceptions so that the
+server does not log them as failures; they reach the caller with their own
+type.
+
+schedule_and_build_instances (a cast from the compute API) needs [api_database]
+connection: the nova-conductor that has it is the super-conductor. build_instances
+(a cast from a compute whose build failed) needs only the cell database.
 """
 
 import functools
@@ -13,6 +19,7 @@ import oslo_messaging as messaging
 from oslo_db import exception as db_exc
 
 from nova_runtime import rpc, service
+from nova_runtime.conductor import build
 from nova_runtime.db import engines
 from nova_runtime.objects import compute_nodes, exceptions, instance_actions, instances
 from nova_runtime.objects import services
@@ -38,11 +45,32 @@ def _endpoint(method):
 
 
 class ConductorManager(service.Manager):
-    target = messaging.Target(version="1.0")
+    target = messaging.Target(version="1.1")
 
-    def __init__(self, conf, host, db_url):
+    def __init__(self, conf, host, db_url, api_url=None):
         super().__init__(conf, host)
         self.db_url = db_url
+        self.api_url = api_url or conf.api_database.connection or None
+        self.build_tasks = build.BuildTasks(conf, db_url, self.api_url)
+
+    # --- builds (1.1, casts) -------------------------------------------------------
+
+    @rpc.expose
+    def schedule_and_build_instances(self, context, instance_uuids, request_spec, image,
+                                     admin_password=None, injected_files=None,
+                                     requested_networks=None):
+        self.build_tasks.schedule_and_build_instances(
+            context, instance_uuids, request_spec, image, admin_password=admin_password,
+            injected_files=injected_files, requested_networks=requested_networks)
+
+    @rpc.expose
+    def build_instances(self, context, instances, request_spec, host_lists, image,
+                        admin_password=None, injected_files=None, requested_networks=None,
+                        reason=None):
+        self.build_tasks.build_instances(
+            context, instances, request_spec, host_lists, image, admin_password=admin_password,
+            injected_files=injected_files, requested_networks=requested_networks,
+            reason=reason)
 
     # --- services ----------------------------------------------------------------
 
@@ -89,6 +117,10 @@ class ConductorManager(service.Manager):
     @_endpoint
     def instance_update(self, context, instance_uuid, values, expected_task_states=None):
         return instances.update(self.db_url, instance_uuid, values, expected_task_states)
+
+    @_endpoint
+    def instance_destroy(self, context, instance_uuid, values=None):
+        return instances.destroy(self.db_url, instance_uuid, values)
 
     @_endpoint
     def instance_fault_create(self, context, instance_uuid, code, message, details=None,

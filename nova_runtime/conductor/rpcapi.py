@@ -7,8 +7,9 @@ Version history:
       compute_node_update, instance_get_by_uuid, instance_get_all_by_host,
       instance_update, instance_fault_create, action_event_start,
       action_event_finish
+1.1 - schedule_and_build_instances, build_instances (casts), instance_destroy
 
-Every method returns records (dicts of column values, datetimes as datetime)
+Every record method returns records (dicts of column values, datetimes as datetime)
 and raises the nova_runtime.objects.exceptions errors with their own type.
 """
 
@@ -25,7 +26,7 @@ PING_TIMEOUT = 10
 
 class ConductorAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.0"
+    VERSION = "1.1"
 
     def ping(self, context, timeout=None):
         return self._prepare("1.0", timeout=timeout or PING_TIMEOUT).call(context, "ping")
@@ -70,6 +71,11 @@ class ConductorAPI(rpc.RPCAPI):
             context, "instance_update", instance_uuid=instance_uuid, values=values,
             expected_task_states=expected_task_states)
 
+    def instance_destroy(self, context, instance_uuid, values=None):
+        """Soft-delete the instance, setting ``values`` first; returns the record."""
+        return self._prepare("1.1").call(
+            context, "instance_destroy", instance_uuid=instance_uuid, values=values)
+
     def instance_fault_create(self, context, instance_uuid, code, message, details=None,
                               host=None):
         return self._prepare("1.0").call(
@@ -85,6 +91,32 @@ class ConductorAPI(rpc.RPCAPI):
         return self._prepare("1.0").call(
             context, "action_event_finish", instance_uuid=instance_uuid, event=event,
             result=result, traceback=traceback)
+
+
+    # --- builds (casts) ------------------------------------------------------------
+
+    def schedule_and_build_instances(self, context, instance_uuids, request_spec, image,
+                                     admin_password=None, injected_files=None,
+                                     requested_networks=None):
+        """To the super-conductor: schedule the build requests of
+        ``instance_uuids`` (one request spec for them all) and send each to
+        its compute; no valid host puts them in cell0 in ERROR."""
+        self._prepare("1.1").cast(
+            context, "schedule_and_build_instances", instance_uuids=list(instance_uuids),
+            request_spec=request_spec, image=image, admin_password=admin_password,
+            injected_files=injected_files or [], requested_networks=requested_networks)
+
+    def build_instances(self, context, instances, request_spec, host_lists, image,
+                        admin_password=None, injected_files=None, requested_networks=None,
+                        reason=None):
+        """To a cell's conductor, from a compute whose build failed with
+        ``reason``: build each of ``instances`` on the next untried host of
+        its host list (alternate selections), or put it in ERROR."""
+        self._prepare("1.1").cast(
+            context, "build_instances", instances=instances, request_spec=request_spec,
+            host_lists=host_lists, image=image, admin_password=admin_password,
+            injected_files=injected_files or [], requested_networks=requested_networks,
+            reason=reason)
 
 
 # --- for nova-compute's Service ---------------------------------------------------

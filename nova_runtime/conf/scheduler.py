@@ -17,6 +17,12 @@ opts = [
         help="Seconds between two runs of host discovery in the scheduler; -1 disables it, "
              "leaving discovery to 'nova-manage cell_v2 discover_hosts'."),
     cfg.IntOpt("workers", min=1, help="Scheduler worker processes; default: one."),
+    cfg.IntOpt(
+        "host_state_refresh_interval", default=10, min=0,
+        help="Seconds after which nova-scheduler re-reads the compute nodes and services of "
+             "every cell and the aggregates: before its next decision, and in its periodic "
+             "task (which runs every [DEFAULT] periodic_interval). Between two reads it "
+             "counts what it placed itself. 0 reads them before every decision."),
 ]
 
 

@@ -31,6 +31,19 @@ class InstanceActionNotFound(NotFound):
     pass
 
 
+class BuildRequestNotFound(NotFound):
+    """The build request is gone: the instance reached a cell, or was deleted
+    before it did."""
+
+
+class InstanceMappingNotFound(NotFound):
+    pass
+
+
+class InstanceGroupNotFound(NotFound):
+    pass
+
+
 class UnexpectedTaskState(RecordError):
     """The instance's task_state changed under us (another request won the race)."""
 

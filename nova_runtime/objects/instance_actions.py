@@ -28,6 +28,29 @@ def faults_for(url, instance_uuid):
             .order_by(InstanceFault.created_at.desc(), InstanceFault.id.desc()))]
 
 
+def action_start(url, *, instance_uuid, request_id, action, user_id=None, project_id=None):
+    """Record that request ``request_id`` started ``action`` (create, delete,
+    stop, start, ...) on the instance; its steps are events."""
+    with session(url) as db:
+        row = InstanceAction(action=action, instance_uuid=instance_uuid, request_id=request_id,
+                             user_id=user_id, project_id=project_id, start_time=utcnow())
+        db.add(row)
+    return as_dict(row)
+
+
+def actions_for(url, instance_uuid):
+    """The instance's actions, oldest first, each with its ``events`` (oldest first)."""
+    with session(url) as db:
+        actions = [as_dict(row) for row in db.scalars(
+            sa.select(InstanceAction).filter_by(instance_uuid=instance_uuid, deleted=0)
+            .order_by(InstanceAction.id))]
+        for action in actions:
+            action["events"] = [as_dict(row) for row in db.scalars(
+                sa.select(InstanceActionEvent).filter_by(action_id=action["id"], deleted=0)
+                .order_by(InstanceActionEvent.id))]
+    return actions
+
+
 def event_start(url, *, instance_uuid, request_id, event, host=None):
     """Record that a step (e.g. compute_build_and_run_instance) of the action
     that request ``request_id`` started on ``instance_uuid`` has begun."""

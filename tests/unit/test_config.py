@@ -9,7 +9,7 @@ FIXTURES = os.path.join(os.path.dirname(__file__), os.pardir, "fixtures")
 
 def _load(*argv):
     conf = config.new_conf()
-    config.load(conf, list(argv), prog="test")
+    config.load(conf, list(argv), prog="test", default_config_files=[])
     return conf
 
 

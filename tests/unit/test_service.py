@@ -64,7 +64,7 @@ def quick_rpc_server_stop():
 def make_conf(tmp_path, host, db_url, **overrides):
     conf = config.new_conf()
     rpc.set_defaults(conf)
-    config.load(conf, [], prog="test")
+    config.load(conf, [], prog="test", default_config_files=[])
     settings = {
         "host": host, "transport_url": "fake://", "report_interval": 1,
         "periodic_interval": 1, "state_path": str(tmp_path / host), "my_ip": "192.0.2.10",

@@ -71,7 +71,7 @@ def cloud(tmp_path):
         add_node(cell_url, host, add_service(cell_url, host))
     cells.discover_hosts(api_url)
     conf = config.new_conf()
-    config.load(conf, [], prog="test")
+    config.load(conf, [], prog="test", default_config_files=[])
     conf.set_override("connection", api_url, "api_database")
     conf.set_override("auth_strategy", "noauth2", "api")
     yield Client(api_app.build(conf)), {"api": api_url, "cell1": cell_url}
