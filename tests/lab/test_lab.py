@@ -36,7 +36,6 @@ class Lab:
             NOVA_LAB_PREFIX=self.prefix,
             NOVA_LAB_DIR=str(self.state),
             NOVA_LAB_INVENTORY=str(self.inventory),
-            NOVA_LAB_WHEELHOUSE=str(root / "wheels"),
         )
 
     def tool(self, *args, check=True):
