@@ -66,7 +66,7 @@ class Cloud:
         config.load(conf, [], prog="test", default_config_files=[])
         settings = {
             "host": host, "transport_url": self.transport_url, "control_exchange": self.exchange,
-            "report_interval": 1, "periodic_interval": 1, "rpc_response_timeout": 5,
+            "report_interval": 1, "periodic_interval": 1, "rpc_response_timeout": 30,
             "state_path": str(self.tmp_path / host), "my_ip": "192.0.2.10",
             "compute_driver": "fake.FakeDriver", "reserved_host_memory_mb": 0,
             "ram_allocation_ratio": 1.0, "scheduler__host_state_refresh_interval": 0,

@@ -70,7 +70,7 @@ def make_conf(tmp_path, host, db_url, **overrides):
         "periodic_interval": 1, "state_path": str(tmp_path / host), "my_ip": "192.0.2.10",
         "compute_driver": "fake.FakeDriver", "reserved_host_memory_mb": 512,
         "cpu_allocation_ratio": 4.0, "ram_allocation_ratio": 1.0,
-        "disk_allocation_ratio": 1.5, "rpc_response_timeout": 5,
+        "disk_allocation_ratio": 1.5, "rpc_response_timeout": 30,
     }
     settings.update(overrides)
     for name, value in settings.items():
