@@ -15,8 +15,6 @@ nova-api started as a real process, registered in Keystone's catalog.
 
 import contextlib
 import dataclasses
-import fcntl
-import hashlib
 import json
 import os
 import pathlib
@@ -24,7 +22,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -33,10 +30,10 @@ import pytest
 import requests
 import sqlalchemy as sa
 
-from tests import cli
+from tests import cli, upstream
+from tests.upstream import free_port, stop, wait_for_http
 
-KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", "uWSGI==2.0.31")
-CACHE = os.environ.get("NOVA_RUNTIME_TEST_CACHE", "/var/tmp")
+KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", upstream.UWSGI)
 ADMIN_PASSWORD = "ADMIN_PASS"
 NOVA_PASSWORD = "NOVA_PASS"
 DEMO_PASSWORD = "DEMO_PASS"
@@ -46,58 +43,6 @@ os.environ["OS_KEYSTONE_CONFIG_FILES"] = {config!r}
 from keystone.server.wsgi import initialize_public_application
 application = initialize_public_application()
 """
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url, process, log, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {process.returncode}; see {log}")
-        try:
-            if requests.get(url, timeout=10).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout}s; see {log}")
-
-
-def stop(process, signum=signal.SIGTERM, timeout=20):
-    if process.poll() is None:
-        process.send_signal(signum)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def keystone_venv():
-    """The cached virtualenv with keystone and uwsgi; built once, under a lock
-    so that parallel sessions do not build it twice."""
-    key = hashlib.sha1(" ".join(KEYSTONE_REQUIREMENTS).encode()).hexdigest()[:12]
-    venv = os.path.join(CACHE, f"nova-runtime-keystone-{key}")
-    done = os.path.join(venv, ".complete")
-    os.makedirs(CACHE, exist_ok=True)
-    with open(venv + ".lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if not os.path.exists(done):
-            shutil.rmtree(venv, ignore_errors=True)
-            python = getattr(sys, "_base_executable", sys.executable)
-            subprocess.run([python, "-m", "venv", venv], check=True)
-            install = subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q",
-                                      *KEYSTONE_REQUIREMENTS], capture_output=True, text=True)
-            if install.returncode:
-                raise RuntimeError(f"pip install {' '.join(KEYSTONE_REQUIREMENTS)} failed:\n"
-                                   f"{install.stderr[-3000:]}")
-            open(done, "w").close()
-    return venv
 
 
 class Keystone:
@@ -111,7 +56,7 @@ class Keystone:
     # --- life cycle -----------------------------------------------------------
 
     def start(self):
-        venv = keystone_venv()
+        venv = upstream.cached_venv("keystone", KEYSTONE_REQUIREMENTS)
         config = os.path.join(self.workdir, "keystone.conf")
         with open(config, "w") as handle:
             handle.write(
@@ -134,23 +79,7 @@ class Keystone:
         with open(wsgi_file, "w") as handle:
             handle.write(WSGI_FILE.format(config=config))
         self.log = os.path.join(self.workdir, "keystone.log")
-        # uwsgi embeds libpython: make it load the one of the venv's interpreter,
-        # not another Python 3.11 that the dynamic loader finds first.
-        libdir = subprocess.run(
-            [os.path.join(venv, "bin", "python"), "-c",
-             "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"],
-            check=True, capture_output=True, text=True).stdout.strip()
-        env = dict(os.environ, LD_LIBRARY_PATH=libdir)
-        with open(self.log, "ab") as log:
-            # --die-on-term: uwsgi's master otherwise takes SIGTERM as "reload".
-            self.process = subprocess.Popen(
-                [os.path.join(venv, "bin", "uwsgi"), "--http-socket", f"127.0.0.1:{self.port}",
-                 "--wsgi-file", wsgi_file, "--master", "--processes", "1", "--threads", "2",
-                 "--die-on-term", "--need-app",
-                 # uwsgi's http-socket does not keep connections alive; say so, or
-                 # clients that reuse one get "connection reset by peer".
-                 "--add-header", "Connection: close"],
-                stdout=log, stderr=subprocess.STDOUT, cwd=self.workdir, env=env)
+        self.process = upstream.start_uwsgi(venv, wsgi_file, self.port, self.log, self.workdir)
         try:
             wait_for_http(self.url, self.process, self.log)
             self._create_projects_and_users()

@@ -9,7 +9,7 @@ import requests
 
 from tests import cli
 from tests.functional.test_manage import manage
-from tests.keystone import free_port, wait_for_http
+from tests.upstream import free_port, wait_for_http
 
 
 def _conf(tmp_path, extra):

@@ -1,0 +1,94 @@
+"""Upstream OpenStack services for the tests: Keystone, Glance, Placement.
+
+Each is installed from PyPI once into a virtualenv of its own, cached under
+/var/tmp (NOVA_RUNTIME_TEST_CACHE), and served by uwsgi on a private loopback
+port, as the toolkit serves them in deployments.
+"""
+
+import fcntl
+import hashlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import requests
+
+CACHE = os.environ.get("NOVA_RUNTIME_TEST_CACHE", "/var/tmp")
+UWSGI = "uWSGI==2.0.31"
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for_http(url, process, log, timeout=60):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{url}: the server exited with {process.returncode}; see {log}")
+        try:
+            if requests.get(url, timeout=10).status_code < 500:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{url} did not answer within {timeout}s; see {log}")
+
+
+def stop(process, signum=signal.SIGTERM, timeout=20):
+    if process.poll() is None:
+        process.send_signal(signum)
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def cached_venv(name, requirements):
+    """The cached virtualenv ``name`` with ``requirements`` installed; built
+    once, under a lock so that parallel sessions do not build it twice."""
+    key = hashlib.sha1(" ".join(requirements).encode()).hexdigest()[:12]
+    venv = os.path.join(CACHE, f"nova-runtime-{name}-{key}")
+    done = os.path.join(venv, ".complete")
+    os.makedirs(CACHE, exist_ok=True)
+    with open(venv + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not os.path.exists(done):
+            shutil.rmtree(venv, ignore_errors=True)
+            python = getattr(sys, "_base_executable", sys.executable)
+            subprocess.run([python, "-m", "venv", venv], check=True)
+            install = subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q",
+                                      *requirements], capture_output=True, text=True)
+            if install.returncode:
+                raise RuntimeError(f"pip install {' '.join(requirements)} failed:\n"
+                                   f"{install.stderr[-3000:]}")
+            open(done, "w").close()
+    return venv
+
+
+def start_uwsgi(venv, wsgi_file, port, log, workdir, threads=2):
+    """uwsgi serving ``wsgi_file`` on 127.0.0.1:``port``; its output goes to ``log``."""
+    # uwsgi embeds libpython: make it load the one of the venv's interpreter,
+    # not another Python 3.11 that the dynamic loader finds first.
+    libdir = subprocess.run(
+        [os.path.join(venv, "bin", "python"), "-c",
+         "import sysconfig; print(sysconfig.get_config_var('LIBDIR'))"],
+        check=True, capture_output=True, text=True).stdout.strip()
+    env = dict(os.environ, LD_LIBRARY_PATH=libdir)
+    with open(log, "ab") as output:
+        # --die-on-term: uwsgi's master otherwise takes SIGTERM as "reload".
+        return subprocess.Popen(
+            [os.path.join(venv, "bin", "uwsgi"), "--http-socket", f"127.0.0.1:{port}",
+             "--wsgi-file", wsgi_file, "--master", "--processes", "1",
+             "--threads", str(threads), "--die-on-term", "--need-app",
+             # uwsgi's http-socket does not keep connections alive; say so, or
+             # clients that reuse one get "connection reset by peer".
+             "--add-header", "Connection: close"],
+            stdout=output, stderr=subprocess.STDOUT, cwd=workdir, env=env)
