@@ -2,7 +2,11 @@ import itertools
 
 import pytest
 
+# The shared fixtures of the upstream services and clouds, for every test module.
+from tests.cloud import full_cloud  # noqa: F401 (module fixture)
+from tests.glance import glance  # noqa: F401 (session fixture)
 from tests.keystone import compute_cloud, keystone  # noqa: F401 (session fixtures)
+from tests.placement import placement  # noqa: F401 (session fixture)
 from tests.mariadb import MariaDB
 from tests.rabbitmq import RabbitMQ
 

@@ -291,6 +291,9 @@ def compute_cloud(keystone, mariadb):
                 "enabled_apis = osapi_compute,metadata\n"
                 "osapi_compute_listen = 127.0.0.1\n"
                 f"osapi_compute_listen_port = {port}\n"
+                # The metadata API on loopback and a free port: 8775 may be taken.
+                "metadata_listen = 127.0.0.1\n"
+                f"metadata_listen_port = {free_port()}\n"
                 "[keystone_authtoken]\n"
                 f"www_authenticate_uri = {keystone.url}\n"
                 f"auth_url = {keystone.url}\n"

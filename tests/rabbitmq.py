@@ -105,6 +105,14 @@ class RabbitMQ:
             self.ctl("set_permissions", "-p", self.vhost, self.user, ".*", ".*", ".*")
         return self
 
+    def add_vhost(self, vhost):
+        """Another virtual host for the test user (a cell's own message queue
+        on the same node); returns its transport_url. Idempotent."""
+        if vhost not in self.ctl("list_vhosts", "--quiet", "--no-table-headers").stdout.split():
+            self.ctl("add_vhost", vhost)
+        self.ctl("set_permissions", "-p", vhost, self.user, ".*", ".*", ".*")
+        return f"rabbit://{self.user}:{self.password}@127.0.0.1:{self.port}/{vhost}"
+
     def stop(self):
         """Stop the node; it can be started again with its users and vhosts."""
         if self.process is None or self.process.poll() is not None:

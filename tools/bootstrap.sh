@@ -14,6 +14,7 @@ APT_PACKAGES=(
     qemu-utils                                                # the test image
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
     qemu-system-x86 libvirt-dev pkg-config                    # the libvirt driver
+    novnc                                                     # the web client nova-novncproxy serves
 )
 
 missing=()

@@ -7,11 +7,14 @@
 
 from keystonemiddleware import auth_token
 
+from nova_runtime import rpc
 from nova_runtime.api import databases, middleware, policy, router, routes, versions
 
 
 def build(conf, dbs=None):
     dbs = dbs or databases.Databases(conf.api_database.connection)
+    # Casts to the super-conductor go to nova's exchange, as the daemons listen on it.
+    rpc.set_defaults(conf)
 
     # Innermost: the route table, behind the request context and authentication.
     api = router.Router(routes.ROUTES, conf, dbs)

@@ -6,37 +6,62 @@ maximum. A version outside [MIN, MAX] is refused with 406, a malformed one
 with 400. Every versioned response names the version served and says that it
 varies with those headers.
 
-MAX is 2.88: the highest microversion that openstacksdk (and so the
-``openstack`` client) sends by default for the resources served here
-(Hypervisor._max_microversion; flavors 2.61, server groups 2.64, services
-2.69, aggregates 2.81). Each change up to MAX that touches a served resource
-is honoured; the list below names them. Raise MAX only together with the
-changes of the versions it adds (2.92 for instance makes a keypair's
-public_key mandatory: keypairs already honours it).
+MAX is 2.100: the highest microversion that openstacksdk (and so the
+``openstack`` client) sends by default (Server._max_microversion; hypervisors
+2.88, aggregates 2.81, server groups 2.64, flavors 2.61). Each change up to
+MAX that touches a served resource is honoured; the list below names them.
+Versions that change only resources not served here (volume attachments
+2.89, unshelve 2.91, rebuild of volume-backed servers 2.93, evacuate 2.95,
+shares 2.97) change nothing: those paths are 404.
 
     2.2   keypairs: type (ssh, x509); create answers 201, delete 204
+    2.3   servers: more OS-EXT-SRV-ATTR fields (reservation_id, hostname, user_data...)
     2.7   flavor access: adding a project to a public flavor is 409
+    2.9   servers: locked
     2.10  keypairs: user_id for admins
     2.11  os-services: force-down action and forced_down field
     2.13  server groups: user_id and project_id
     2.15  server groups: soft-affinity and soft-anti-affinity
+    2.16  servers: host_status (admins)
+    2.19  servers: description (create, update, rebuild, views)
+    2.26  servers: tags (always empty; creating with tags is refused)
     2.28  hypervisors: cpu_info is an object, not a string
     2.33  hypervisors: limit and marker
     2.35  keypairs: limit and marker
     2.36  limits and quota sets: no network or security group quotas
+    2.37  servers: networks required on create ("auto", "none" or a list)
     2.39  limits: no maxImageMeta
     2.41  aggregates: uuid
+    2.45  createImage: image_id in the body instead of a Location header
+    2.47  servers: the flavor embedded instead of linked
+    2.51  instance actions: events for non-admins (no traceback)
     2.53  os-services and hypervisors: UUID ids, PUT /os-services/{id};
           hypervisors: hypervisor_hostname_pattern and with_servers
     2.55  flavors: description, PUT /flavors/{id}
+    2.56  migrate: host
     2.57  limits and quota sets: no personality (injected file) quotas
+    2.58  instance actions: updated_at
     2.61  flavors: extra_specs in flavor bodies
+    2.62  instance actions: events' host (admins) and hostId
+    2.63  servers: trusted_image_certificates (always null)
     2.64  server groups: policy and rules instead of policies
+    2.66  servers: changes-before filter
     2.69  os-services: services of an unreachable cell are listed as UNKNOWN
+    2.71  servers: server_groups in show, update and rebuild
+    2.73  servers: locked_reason and the locked filter
     2.75  flavors: swap is 0, not "", when unset
     2.81  aggregates: image pre-caching (refused: not implemented yet)
+    2.83  servers: more filters for non-admins (availability_zone, vm_state, ...)
+    2.84  instance actions: event details (admins)
     2.86  flavor extra specs: keys of known namespaces are validated
     2.88  hypervisors: no resource usage fields, no statistics, uptime in show
+    2.90  servers: hostname on create, update and rebuild; OS-EXT-SRV-ATTR:hostname for all
+    2.92  keypairs: public_key required
+    2.94  servers: hostname may be a FQDN
+    2.96  servers: pinned_availability_zone
+    2.98  servers: the embedded image carries its properties
+    2.99  remote consoles: spice-direct (refused unless the console proxy serves it)
+    2.100 servers: scheduler_hints
 """
 
 import re
@@ -104,7 +129,7 @@ class APIVersion:
 
 
 MIN = APIVersion("2.1")
-MAX = APIVersion("2.88")
+MAX = APIVersion("2.100")
 DEFAULT = MIN
 
 

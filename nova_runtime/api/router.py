@@ -13,6 +13,7 @@ import re
 import webob.dec
 
 from nova_runtime.api import errors, microversion, util
+from nova_runtime.compute import api as compute_api
 
 
 @dataclasses.dataclass(frozen=True)
@@ -28,6 +29,8 @@ class Router:
     def __init__(self, routes, conf, databases):
         self.conf = conf
         self.databases = databases
+        # One compute API per application: it keeps the RPC clients it made.
+        self.compute_api = compute_api.API(conf, databases.api_url)
         self._routes = [(_compile(template), methods) for template, methods in routes.items()]
         self._first_segments = {template.strip("/").split("/")[0] for template in routes}
 
@@ -35,6 +38,7 @@ class Router:
     def __call__(self, req):
         req.environ["nova.conf"] = self.conf
         req.environ["nova.databases"] = self.databases
+        req.environ["nova.compute_api"] = self.compute_api
         req.environ["nova.api_version"] = microversion.from_request(req.headers)
         path = self._without_project_id(req)
         handler, params = self._match(req.method, path, req.version)

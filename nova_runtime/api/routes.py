@@ -4,8 +4,6 @@ Paths are relative to /v2.1. A literal path is listed before a template that
 would also match it (/flavors/detail before /flavors/{flavor_id}).
 ``Versioned`` limits a handler to a range of microversions; outside it the
 path is 404, as upstream answers.
-
-Servers and their sub-resources come with the scheduler and conductor slice.
 """
 
 from nova_runtime.api.handlers import (
@@ -13,15 +11,40 @@ from nova_runtime.api.handlers import (
     availability_zones,
     flavors,
     hypervisors,
+    instance_actions,
     keypairs,
     limits,
     quota_sets,
+    remote_consoles,
+    server_actions,
     server_groups,
+    server_metadata,
+    servers,
     services,
 )
 from nova_runtime.api.router import Versioned
 
 ROUTES = {
+    "/servers": {"GET": servers.index, "POST": servers.create},
+    "/servers/detail": {"GET": servers.detail},
+    "/servers/{server_id}": {
+        "GET": servers.show,
+        "PUT": servers.update,
+        "DELETE": servers.delete,
+    },
+    "/servers/{server_id}/action": {"POST": server_actions.action},
+    "/servers/{server_id}/metadata": {
+        "GET": server_metadata.index,
+        "POST": server_metadata.create,
+        "PUT": server_metadata.update_all,
+    },
+    "/servers/{server_id}/metadata/{key}": {
+        "GET": server_metadata.show,
+        "PUT": server_metadata.update,
+        "DELETE": server_metadata.delete,
+    },
+    "/servers/{server_id}/os-instance-actions": {"GET": instance_actions.index},
+    "/servers/{server_id}/os-instance-actions/{request_id}": {"GET": instance_actions.show},
     "/flavors": {"GET": flavors.index, "POST": flavors.create},
     "/flavors/detail": {"GET": flavors.detail},
     "/flavors/{flavor_id}": {
@@ -74,4 +97,5 @@ ROUTES = {
     },
     "/os-quota-sets/{tenant_id}/defaults": {"GET": quota_sets.defaults},
     "/os-quota-sets/{tenant_id}/detail": {"GET": quota_sets.detail},
+    "/servers/{server_id}/remote-consoles": {"POST": Versioned(remote_consoles.create, "2.6")},
 }

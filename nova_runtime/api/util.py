@@ -26,6 +26,11 @@ class Request(webob.Request):
     def db(self):
         return self.environ["nova.databases"]
 
+    @property
+    def compute_api(self):
+        """The nova_runtime.compute.api.API of this nova-api."""
+        return self.environ["nova.compute_api"]
+
 
 def json_response(body, status=200):
     response = webob.Response(status=status, content_type="application/json", charset="UTF-8")

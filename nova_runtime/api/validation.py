@@ -7,6 +7,8 @@ schemas live in nova_runtime/api/schemas, one module per resource, with the
 shared types below.
 """
 
+import base64
+import binascii
 import json
 import re
 import uuid
@@ -48,6 +50,21 @@ QUOTA_LIMIT = {
 HOSTNAME = {"type": "string", "minLength": 1, "maxLength": 255,
             "pattern": r"^[a-zA-Z0-9-._]*$"}
 METADATA_VALUE = {"type": ["string", "null"], "maxLength": 255}
+# Server (and image) metadata: up to 255 characters per key and value.
+METADATA = {
+    "type": "object",
+    "patternProperties": {
+        r"^[a-zA-Z0-9-_:. ]{1,255}$": {"type": "string", "maxLength": 255},
+    },
+    "additionalProperties": False,
+}
+UUID = {"type": "string", "format": "uuid"}
+IMAGE_REF = {"type": "string", "minLength": 1}
+FLAVOR_REF = {"type": ["string", "integer"], "minLength": 1}
+ADMIN_PASSWORD = {"type": "string"}
+IP_ADDRESS_V4 = {"type": "string", "format": "ipv4"}
+IP_ADDRESS_V6 = {"type": "string", "format": "ipv6"}
+DISK_CONFIG = {"type": "string", "enum": ["AUTO", "MANUAL"]}
 
 
 def to_bool(value):
@@ -64,8 +81,20 @@ def to_bool(value):
 
 # --- checking -------------------------------------------------------------------
 
+# jsonschema's formats (uuid, ipv4, ...) plus base64, which upstream's user_data uses.
+FORMAT_CHECKER = jsonschema.FormatChecker()
+
+
+@FORMAT_CHECKER.checks("base64", raises=(binascii.Error, ValueError))
+def _is_base64(value):
+    if not isinstance(value, str):
+        return True
+    base64.b64decode(value.encode(), validate=True)
+    return True
+
+
 def _check(instance, schema):
-    validator = jsonschema.Draft4Validator(schema, format_checker=jsonschema.FormatChecker())
+    validator = jsonschema.Draft4Validator(schema, format_checker=FORMAT_CHECKER)
     error = jsonschema.exceptions.best_match(validator.iter_errors(instance),
                                              key=_error_rank)
     if error is None:

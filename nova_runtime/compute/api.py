@@ -41,18 +41,25 @@ and, once it is built, retry (num_attempts, hosts: [[host, node], ...]).
 import re
 import uuid as uuidlib
 
-from nova_runtime import cells, rpc, service
+from nova_runtime import cells, placement, rpc, service
 from nova_runtime.compute import power_state, rpcapi as compute_rpcapi
 from nova_runtime.compute import task_states, vm_states
 from nova_runtime.conductor import rpcapi as conductor_rpcapi
 from nova_runtime.db.base import utcnow
 from nova_runtime.objects import build_requests, exceptions, instance_actions
 from nova_runtime.objects import instance_groups, instance_mappings, instances, services
+from nova_runtime.objects import migrations
+from nova_runtime.image import glance
 
 # The flavor fields kept with the instance (instance_extra) and in the request spec.
 FLAVOR_FIELDS = ("id", "flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb",
                  "swap", "rxtx_factor", "vcpu_weight", "is_public", "disabled", "description",
                  "extra_specs")
+# What PUT /servers/{id} may change.
+UPDATABLE_BY_USER = ("display_name", "display_description", "access_ip_v4", "access_ip_v6",
+                     "hostname")
+# Metadata may change only in these vm_states, with no task running (as upstream).
+METADATA_VM_STATES = ("active", "paused", "suspended", "stopped")
 
 
 class ComputeAPIError(Exception):
@@ -73,6 +80,9 @@ class API:
         self.api_url = api_url or conf.api_database.connection
         self._conductor = None
         self._computes = {}  # transport URL -> compute_rpcapi.ComputeAPI
+        # Releases a locally deleted server's claims ([placement] as the
+        # daemons have it; does nothing without auth_type).
+        self.allocations = placement.Allocations(placement.from_conf(conf))
 
     # --- create ------------------------------------------------------------------
 
@@ -80,7 +90,8 @@ class API:
                        description=None, availability_zone=None, group=None,
                        scheduler_hints=None, key_name=None, key_data=None, user_data=None,
                        metadata=None, admin_password=None, requested_networks=None,
-                       access_ip_v4=None, access_ip_v6=None, config_drive=None):
+                       access_ip_v4=None, access_ip_v6=None, config_drive=None,
+                       hostname=None):
         """Accept ``count`` servers of ``flavor`` (a flavor dict with
         extra_specs, as nova_runtime.api.objects.flavors.get(with_specs=True)
         returns it) booting ``image`` (the image's metadata: id, properties,
@@ -120,6 +131,8 @@ class API:
                 context, flavor, image, properties, display_name, description, zone,
                 reservation_id, index, key_name, key_data, user_data, metadata,
                 access_ip_v4, access_ip_v6, config_drive)
+            if hostname:  # 2.90: the user's own hostname instead of one from the name
+                instance["hostname"] = hostname
             requests.append({"instance": instance,
                              "request_spec": dict(spec, instance_uuid=instance["uuid"])})
             created.append(instance)
@@ -197,9 +210,10 @@ class API:
         """Delete the server. A build request is simply dropped (the
         conductor then drops what it placed); an instance without a host (in
         cell0, or whose build failed) or whose compute service is down is
-        deleted in its cell's database at once (upstream's "local delete");
-        otherwise its compute destroys it (task_state deleting until it is
-        gone)."""
+        deleted in its cell's database at once (upstream's "local delete"),
+        and its Placement allocations, with those of its unfinished
+        migrations, are deleted here (no compute will); otherwise its
+        compute destroys it (task_state deleting until it is gone)."""
         mapping = self._mapping(instance_uuid)
         if mapping["cell"] is None:
             if build_requests.delete(self.api_url, instance_uuid):
@@ -216,11 +230,16 @@ class API:
         self._record_action(context, url, instance_uuid, "delete")
         if (cell.uuid == cells.CELL0_UUID or not instance["host"]
                 or not self._compute_up(url, instance["host"])):
+            moving = migrations.for_instance(url, instance_uuid, migrations.IN_PROGRESS)
             instances.destroy(url, instance_uuid, {
                 "vm_state": vm_states.DELETED, "task_state": None, "terminated_at": utcnow()})
+            self.allocations.release(instance_uuid)
+            for migration in moving:
+                self.allocations.release(migration["uuid"], what="migration")
         else:
             instance = self._set_task_state(url, instance, task_states.DELETING,
                                             task_states.DELETABLE)
+            self._confirm_before_delete(context, cell, instance)
             self.compute_api(cell).terminate_instance(context, instance)
         instance_mappings.queue_for_delete(self.api_url, instance_uuid)
 
@@ -240,6 +259,273 @@ class API:
         instance = self._set_task_state(url, instance, task_states.POWERING_ON, [None])
         self._record_action(context, url, instance_uuid, "start")
         self.compute_api(cell).start_instance(context, instance)
+
+    # --- list, update, metadata ------------------------------------------------------
+    # Listing spans the build requests and every cell: it lives with the API's
+    # queries (nova_runtime/api/objects/servers.py), which reads them in bulk.
+
+    def update(self, context, instance_uuid, values):
+        """Set the user-editable fields of a server (display_name,
+        display_description, access_ip_v4, access_ip_v6, hostname); returns
+        the instance dict. A server still being scheduled cannot be changed
+        yet (409): its build request becomes an instance within moments."""
+        unknown = sorted(set(values) - set(UPDATABLE_BY_USER))
+        if unknown:
+            raise InvalidRequest(f"cannot update {', '.join(unknown)} of a server")
+        cell = self._cell_of(instance_uuid, "update")
+        instance = instances.update(cell.database_connection, instance_uuid, dict(values))
+        return _view(instance, cell.uuid)
+
+    def get_metadata(self, context, instance_uuid):
+        """A server's user metadata (a build request's too)."""
+        mapping = self._mapping(instance_uuid)
+        if mapping["cell"] is None:
+            try:
+                return dict(build_requests.get(self.api_url, instance_uuid)["instance"]
+                            .get("metadata") or {})
+            except exceptions.BuildRequestNotFound:
+                mapping = self._mapping(instance_uuid)
+                if mapping["cell"] is None:
+                    raise _not_found(instance_uuid) from None
+        url = mapping["cell"].database_connection
+        instances.get_by_uuid(url, instance_uuid)  # InstanceNotFound once deleted
+        return instances.get_metadata(url, instance_uuid)
+
+    def update_metadata(self, context, instance_uuid, metadata, replace=False):
+        """Set metadata keys (``replace``: the server's metadata becomes
+        exactly ``metadata``); returns the whole metadata. Upstream allows it
+        only while the server is active, paused, suspended or stopped with no
+        task running."""
+        cell = self._cell_of(instance_uuid, "update metadata", METADATA_VM_STATES)
+        return instances.set_metadata(cell.database_connection, instance_uuid, metadata,
+                                      replace=replace)
+
+    def delete_metadata_item(self, context, instance_uuid, key):
+        """Delete one metadata key; False when the server has no such key."""
+        cell = self._cell_of(instance_uuid, "delete metadata", METADATA_VM_STATES)
+        return instances.delete_metadata_key(cell.database_connection, instance_uuid, key)
+
+    def _cell_of(self, instance_uuid, action, vm_states_allowed=None):
+        """The cell of a scheduled server, after checking its state."""
+        mapping = self._mapping(instance_uuid)
+        cell = mapping["cell"]
+        if cell is None:
+            raise InstanceInvalidState(
+                f"Cannot '{action}' instance {instance_uuid} while it is being scheduled")
+        instance = instances.get_by_uuid(cell.database_connection, instance_uuid)
+        if vm_states_allowed is not None and (
+                instance["vm_state"] not in vm_states_allowed or instance["task_state"]):
+            raise InstanceInvalidState(
+                f"Cannot '{action}' instance {instance_uuid} while it is in vm_state "
+                f"{instance['vm_state']}, task_state {instance['task_state']}")
+        return cell
+
+    # --- lifecycle actions -----------------------------------------------------------
+    # Each checks the vm_state (InstanceInvalidState, 409), sets its task_state
+    # with a compare-and-swap (409 when another task runs), records the action
+    # (os-instance-actions) and casts to the compute, or to the super-conductor
+    # for resize and migrate, which need the scheduler.
+
+    def reboot(self, context, instance_uuid, reboot_type):
+        """SOFT asks the guest (vm_state active, no task); HARD power-cycles
+        a server that is active, stopped, paused, suspended or in error, and
+        may interrupt a reboot, pause, unpause, suspend or resume."""
+        if reboot_type not in ("SOFT", "HARD"):
+            raise InvalidRequest(f"Reboot type must be SOFT or HARD, not {reboot_type!r}")
+        if reboot_type == "SOFT":
+            cell, instance = self._begin(context, instance_uuid, "reboot",
+                                         vm_states.ALLOW_SOFT_REBOOT, task_states.REBOOTING)
+        else:
+            cell, instance = self._begin(context, instance_uuid, "reboot",
+                                         vm_states.ALLOW_HARD_REBOOT, task_states.REBOOTING_HARD,
+                                         expected=task_states.ALLOW_REBOOT)
+        self.compute_api(cell).reboot_instance(context, instance, reboot_type)
+
+    def pause(self, context, instance_uuid):
+        cell, instance = self._begin(context, instance_uuid, "pause", (vm_states.ACTIVE,),
+                                     task_states.PAUSING)
+        self.compute_api(cell).pause_instance(context, instance)
+
+    def unpause(self, context, instance_uuid):
+        cell, instance = self._begin(context, instance_uuid, "unpause", (vm_states.PAUSED,),
+                                     task_states.UNPAUSING)
+        self.compute_api(cell).unpause_instance(context, instance)
+
+    def suspend(self, context, instance_uuid):
+        cell, instance = self._begin(context, instance_uuid, "suspend", (vm_states.ACTIVE,),
+                                     task_states.SUSPENDING)
+        self.compute_api(cell).suspend_instance(context, instance)
+
+    def resume(self, context, instance_uuid):
+        cell, instance = self._begin(context, instance_uuid, "resume", (vm_states.SUSPENDED,),
+                                     task_states.RESUMING)
+        self.compute_api(cell).resume_instance(context, instance)
+
+    def rebuild(self, context, instance_uuid, image, *, name=None, metadata=None,
+                admin_password=None):
+        """Rebuild the server from ``image`` (the image's metadata, as
+        glance.show returns it) on its host: new disk, same flavor, address
+        and uuid. ``name`` renames it; ``metadata`` replaces its metadata.
+        A stopped server stays stopped."""
+        image = dict(image or {})
+        if not image.get("id"):
+            raise InvalidRequest("Cannot rebuild without an image id")
+        cell, instance = self._on_host(instance_uuid, "rebuild", vm_states.ALLOW_REBUILD)
+        url = cell.database_connection
+        self._check_image_fits(image, instances.get_flavor(url, instance_uuid))
+        values = {"image_ref": image["id"]}
+        if name is not None:
+            values["display_name"] = name
+        instance = self._set_task_state(url, instance, task_states.REBUILDING, [None],
+                                        values=values)
+        if metadata is not None:
+            instances.set_metadata(url, instance_uuid, dict(metadata), replace=True)
+        instances.set_image_system_metadata(url, instance_uuid, image_system_metadata(image))
+        self._record_action(context, url, instance_uuid, "rebuild")
+        self.compute_api(cell).rebuild_instance(context, instance, image,
+                                                admin_password=admin_password)
+
+    def snapshot(self, context, instance_uuid, name, metadata=None):
+        """createImage: a new Glance image (created now with the caller's
+        token, queued) that the compute fills with the server's disk; returns
+        its id. The image inherits the server's image properties, plus
+        ``metadata``, instance_uuid, image_type snapshot and base_image_ref."""
+        cell, instance = self._on_host(instance_uuid, "createImage", vm_states.ALLOW_SNAPSHOT)
+        if instance["task_state"] is not None:
+            raise self._busy(instance, "createImage")
+        url = cell.database_connection
+        system_metadata = instances.get_metadata(url, instance_uuid, system=True)
+        image = glance.create(context, name, conf=self.conf,
+                              **snapshot_image_values(instance, system_metadata, metadata))
+        try:
+            instance = self._set_task_state(url, instance, task_states.IMAGE_SNAPSHOT_PENDING,
+                                            [None])
+        except InstanceInvalidState:
+            glance.delete(context, image["id"], conf=self.conf)
+            raise
+        self._record_action(context, url, instance_uuid, "createImage")
+        self.compute_api(cell).snapshot_instance(context, instance, image["id"])
+        return image["id"]
+
+    def resize(self, context, instance_uuid, flavor):
+        """Move the server to a host that takes ``flavor`` (a flavor dict with
+        FLAVOR_FIELDS): VERIFY_RESIZE once it runs there, until
+        confirm_resize or revert_resize."""
+        new = {key: flavor.get(key) for key in FLAVOR_FIELDS if key in flavor}
+        new["extra_specs"] = dict(new.get("extra_specs") or {})
+        cell, instance = self._on_host(instance_uuid, "resize", vm_states.ALLOW_RESIZE)
+        url = cell.database_connection
+        current = instances.get_flavor(url, instance_uuid)
+        if (new.get("id"), new.get("flavorid")) == (current.get("id"), current.get("flavorid")):
+            raise InvalidRequest("When resizing, instances must change flavor!")
+        if not new.get("root_gb") and current.get("root_gb"):
+            raise InvalidRequest("Resize to zero disk flavor is not allowed.")
+        self._start_move(context, cell, instance, "resize", flavor=new)
+
+    def migrate(self, context, instance_uuid, host=None):
+        """Cold-migrate the server (same flavor) to a host the scheduler
+        picks, or to ``host``: VERIFY_RESIZE there, as a resize."""
+        cell, instance = self._on_host(instance_uuid, "migrate", vm_states.ALLOW_RESIZE)
+        if host is not None:
+            if host == instance["host"]:
+                raise InvalidRequest(
+                    f"The target host {host} is the server's current host")
+            try:
+                services.get_by_host_and_binary(cell.database_connection, host, "nova-compute")
+            except exceptions.ServiceNotFound:
+                raise InvalidRequest(f"Compute host {host} could not be found.") from None
+        self._start_move(context, cell, instance, "migrate", host=host)
+
+    def confirm_resize(self, context, instance_uuid):
+        """Keep the server where it was resized or migrated to: the source
+        host removes its copy."""
+        cell, instance = self._on_host(instance_uuid, "confirmResize", (vm_states.RESIZED,))
+        if instance["task_state"] is not None:
+            raise self._busy(instance, "confirmResize")
+        url = cell.database_connection
+        migration = self._finished_migration(url, instance, migrations.CONFIRMING)
+        self._record_action(context, url, instance_uuid, "confirmResize")
+        self.compute_api(cell).confirm_resize(context, instance, migration)
+
+    def revert_resize(self, context, instance_uuid):
+        """Go back to the source host and the old flavor."""
+        cell, instance = self._on_host(instance_uuid, "revertResize", (vm_states.RESIZED,))
+        url = cell.database_connection
+        migration = self._finished_migration(url, instance, None)
+        instance = self._set_task_state(url, instance, task_states.RESIZE_REVERTING, [None])
+        try:
+            migration = migrations.update(url, migration["id"], {
+                "status": migrations.REVERTING}, expected_statuses=[migrations.FINISHED])
+        except exceptions.UnexpectedTaskState:
+            instances.update(url, instance_uuid, {"task_state": None})
+            raise InstanceInvalidState(
+                f"Cannot 'revertResize' instance {instance_uuid}: its migration is being "
+                "confirmed") from None
+        self._record_action(context, url, instance_uuid, "revertResize")
+        self.compute_api(cell).revert_resize(context, instance, migration)
+
+    def _confirm_before_delete(self, context, cell, instance):
+        """A server in VERIFY_RESIZE is confirmed first, so that its source
+        host removes its copy too (as upstream)."""
+        if instance["vm_state"] != vm_states.RESIZED:
+            return
+        try:
+            migration = self._finished_migration(cell.database_connection, instance,
+                                                 migrations.CONFIRMING)
+        except (InvalidRequest, InstanceInvalidState):
+            return  # being confirmed or reverted already
+        self.compute_api(cell).confirm_resize(context, instance, migration)
+
+    def _begin(self, context, instance_uuid, action, vm_states_allowed, task_state,
+               expected=(None,)):
+        """Check the vm_state, set ``task_state`` (from one of ``expected``)
+        and record ``action``: (cell, instance)."""
+        cell, instance = self._on_host(instance_uuid, action, vm_states_allowed)
+        url = cell.database_connection
+        instance = self._set_task_state(url, instance, task_state, expected)
+        self._record_action(context, url, instance_uuid, action)
+        return cell, instance
+
+    def _start_move(self, context, cell, instance, action, flavor=None, host=None):
+        url = cell.database_connection
+        self._set_task_state(url, instance, task_states.RESIZE_PREP, [None])
+        self._record_action(context, url, instance["uuid"], action)
+        try:
+            self.conductor.migrate_server(context, instance["uuid"], flavor=flavor, host=host)
+        except Exception:
+            instances.update(url, instance["uuid"], {"task_state": None})
+            raise
+
+    def _finished_migration(self, url, instance, status):
+        """The migration waiting in VERIFY_RESIZE (400 without one); with
+        ``status``, set to it (409 if another request changed it first)."""
+        found = migrations.for_instance(url, instance["uuid"], [migrations.FINISHED])
+        if not found:
+            raise InvalidRequest(
+                f"Instance {instance['uuid']} has no finished migration to confirm or revert")
+        if status is None:
+            return found[0]
+        try:
+            return migrations.update(url, found[0]["id"], {"status": status},
+                                     expected_statuses=[migrations.FINISHED])
+        except exceptions.UnexpectedTaskState:
+            raise InstanceInvalidState(
+                f"Instance {instance['uuid']}: its migration is being confirmed or "
+                "reverted already") from None
+
+    @staticmethod
+    def _busy(instance, action):
+        return InstanceInvalidState(
+            f"Cannot '{action}' instance {instance['uuid']} while it is in task_state "
+            f"{instance['task_state']}")
+
+    @staticmethod
+    def _check_image_fits(image, flavor):
+        if int(image.get("min_ram") or 0) > int(flavor.get("memory_mb") or 0):
+            raise InvalidRequest("Flavor's memory is too small for requested image.")
+        root_gb = int(flavor.get("root_gb") or 0)
+        if root_gb and int(image.get("min_disk") or 0) > root_gb:
+            raise InvalidRequest("Flavor's disk is too small for requested image.")
 
     # --- helpers ------------------------------------------------------------------
 
@@ -283,9 +569,11 @@ class API:
         return cell, instance
 
     @staticmethod
-    def _set_task_state(url, instance, task_state, expected):
+    def _set_task_state(url, instance, task_state, expected, values=None):
+        """Set task_state (and ``values``) if it is one of ``expected``, else 409."""
         try:
-            return instances.update(url, instance["uuid"], {"task_state": task_state},
+            return instances.update(url, instance["uuid"],
+                                    dict(values or {}, task_state=task_state),
                                     expected_task_states=list(expected))
         except exceptions.UnexpectedTaskState:
             raise InstanceInvalidState(
@@ -323,3 +611,38 @@ def _view(instance, cell_uuid):
 
 def _not_found(instance_uuid):
     return exceptions.InstanceNotFound(f"instance {instance_uuid} could not be found")
+
+
+# --- lifecycle helpers -------------------------------------------------------------
+
+# Image attributes an instance remembers in its system metadata (image_<key>).
+_IMAGE_ATTRIBUTES = ("min_ram", "min_disk", "disk_format", "container_format")
+
+
+def image_system_metadata(image):
+    """The image_* system metadata of an instance booted or rebuilt from ``image``."""
+    values = {f"image_{key}": str(value)
+              for key, value in (image.get("properties") or {}).items() if value is not None}
+    for key in _IMAGE_ATTRIBUTES:
+        if image.get(key) is not None:
+            values[f"image_{key}"] = str(image[key])
+    if image.get("id"):
+        values["image_base_image_ref"] = image["id"]
+    return values
+
+
+def snapshot_image_values(instance, system_metadata, metadata=None):
+    """glance.create's arguments for a snapshot of ``instance``: the formats
+    and minimums of its image, its image properties, ``metadata``, and what
+    marks a snapshot (instance_uuid, user_id, image_type, base_image_ref)."""
+    image = {key[len("image_"):]: value for key, value in system_metadata.items()
+             if key.startswith("image_")}
+    properties = {key: value for key, value in image.items()
+                  if key not in _IMAGE_ATTRIBUTES and key != "base_image_ref"}
+    properties.update(metadata or {})
+    properties.update(instance_uuid=instance["uuid"], user_id=instance["user_id"],
+                      image_type="snapshot", base_image_ref=instance["image_ref"] or "")
+    return {"disk_format": image.get("disk_format"),
+            "container_format": image.get("container_format"),
+            "min_ram": image.get("min_ram") or 0, "min_disk": image.get("min_disk") or 0,
+            "properties": properties}

@@ -14,24 +14,44 @@ started, and works on one instance at a time (a lock per instance):
   nova-conductor (build_instances) with the remaining alternates: it tries
   the next one, or puts the instance in ERROR once none is left.
 - terminate_instance: driver.destroy, then the record is soft-deleted
-  (vm_state deleted) and the node's usage reported.
+  (vm_state deleted), its Placement allocations deleted and the node's
+  usage reported.
 - stop_instance / start_instance: driver.power_off / power_on, then vm_state
   stopped / active with the driver's power state.
+
+RPC 1.2 (casts; a failure records a fault and the event's error):
+
+- reboot_instance: task_state reboot_pending(_hard), reboot_started(_hard),
+  driver.reboot, vm_state active. A failed reboot leaves a guest that still
+  runs ACTIVE, any other in ERROR (as upstream).
+- pause/unpause/suspend/resume_instance: the driver's call, then vm_state
+  paused / active / suspended / active; a failure only clears the task.
+- rebuild_instance: the driver's own rebuild, or destroy (task_state
+  rebuild_block_device_mapping) and spawn (rebuild_spawning) from the new
+  image; a stopped instance is stopped again. A failure puts it in ERROR.
+- snapshot_instance: task_state image_snapshot; the driver captures the disk
+  (image_pending_upload) and this compute uploads it to the Glance image
+  that the API created, with the user's token (image_uploading); then no
+  task. A failure deletes the image and only clears the task.
+- resize and cold migration: see compute.resize.
 """
 
 import contextlib
 import logging
+import os
+import tempfile
 import threading
 import traceback
 
 import oslo_messaging as messaging
 
 from nova_runtime import rpc, service
-from nova_runtime.compute import power_state, resource_tracker, task_states, vm_states
+from nova_runtime.compute import power_state, resize, resource_tracker, task_states, vm_states
 from nova_runtime.conductor import rpcapi as conductor_rpcapi
 from nova_runtime.db.base import utcnow
-from nova_runtime.objects import exceptions as record_exc
-from nova_runtime.virt import exceptions as virt_exc
+from nova_runtime.objects import console_auth_tokens, exceptions as record_exc
+from nova_runtime.image import glance
+from nova_runtime.virt import configdrive, driver as virt_driver, exceptions as virt_exc
 
 LOG = logging.getLogger(__name__)
 
@@ -44,8 +64,8 @@ SHUTDOWN_RETRY_INTERVAL = 10
 _GONE = (record_exc.InstanceNotFound, record_exc.UnexpectedTaskState)
 
 
-class ComputeManager(service.Manager):
-    target = messaging.Target(version="1.1")
+class ComputeManager(resize.ResizeMixin, service.Manager):
+    target = messaging.Target(version="1.3")  # 1.3: get_vnc_console
 
     def __init__(self, conf, host, driver, conductor):
         super().__init__(conf, host)
@@ -54,6 +74,8 @@ class ComputeManager(service.Manager):
         self.resource_tracker = resource_tracker.ResourceTracker(conf, host, driver, conductor)
         self._locks = {}  # instance uuid -> [lock, users]
         self._locks_guard = threading.Lock()
+        self._shutdown_timeout = SHUTDOWN_TIMEOUT
+        self._shutdown_retry_interval = SHUTDOWN_RETRY_INTERVAL
 
     def init_host(self, context):
         try:
@@ -64,6 +86,8 @@ class ComputeManager(service.Manager):
 
     def periodic_tasks(self, context):
         self._update_available_resource(context)
+        with conductor_rpcapi.conductor_errors():
+            self._confirm_expired_resizes(context)
 
     def cleanup_host(self):
         self.driver.cleanup_host(self.host)
@@ -124,8 +148,11 @@ class ComputeManager(service.Manager):
                 context, uuid, {"vm_state": vm_states.BUILDING,
                                 "task_state": task_states.SPAWNING},
                 expected_task_states=[task_states.SCHEDULING])
-            self.driver.spawn(context, instance, image or {}, injected_files, admin_password,
-                              network_info=[])
+            with self._spawn_info(context, instance, admin_password,
+                                  injected_files) as (network_info, block_device_info):
+                self.driver.spawn(context, instance, image or {}, injected_files,
+                                  admin_password, network_info=network_info,
+                                  block_device_info=block_device_info)
             state = self.driver.get_info(instance).state
             return self.conductor.instance_update(
                 context, uuid, {"vm_state": vm_states.ACTIVE, "task_state": None,
@@ -134,6 +161,27 @@ class ComputeManager(service.Manager):
         except BaseException:
             self._undo_build(context, instance, node)
             raise
+
+    @contextlib.contextmanager
+    def _spawn_info(self, context, instance, admin_password, injected_files):
+        """(network_info, block_device_info) for driver.spawn: the instance's
+        flat-network interfaces and, when it asked for one, its config drive,
+        built here (from the conductor's facts) and removed once the driver
+        has taken its copy."""
+        info = self.conductor.instance_spawn_info(context, instance["uuid"])
+        network_info = info["network_info"]
+        if not configdrive.required(self.conf, instance):
+            yield network_info, None
+            return
+        os.makedirs(self.conf.instances_path, exist_ok=True)
+        with tempfile.TemporaryDirectory(dir=self.conf.instances_path,
+                                         prefix=".configdrive-") as workdir:
+            path = configdrive.make_config_drive(
+                self.conf, os.path.join(workdir, configdrive.FILE_NAME), instance,
+                metadata=info["metadata"], flavor=info["flavor"],
+                network_info=network_info, admin_password=admin_password,
+                injected_files=injected_files)
+            yield network_info, {"configdrive_path": path}
 
     def _undo_build(self, context, instance, node):
         """Remove what a failed build left: the domain, if any, and the claim."""
@@ -185,6 +233,7 @@ class ComputeManager(service.Manager):
             except Exception as exc:
                 self._failed(context, uuid, event, exc, vm_states.ERROR)
                 return
+            self.resource_tracker.delete_allocations(uuid)  # its claim in Placement
             if instance.get("node") and instance.get("host") == self.host:
                 self.resource_tracker.update_node(context, self.service["id"], instance["node"])
             self._event_finish(context, uuid, event, "Success")
@@ -218,13 +267,204 @@ class ComputeManager(service.Manager):
                                     "power_state": self.driver.get_info(instance).state},
                     expected_task_states=[task_state])
             except _GONE:
-                LOG.info("Instance %s was deleted during %s", uuid, event)
-                self._event_finish(context, uuid, event, "Error", traceback.format_exc())
+                self._interrupted(context, uuid, event)
                 return
             except Exception as exc:
                 self._failed(context, uuid, event, exc, vm_state=None)
                 return
             self._event_finish(context, uuid, event, "Success")
+
+    # --- RPC API 1.2: reboot, pause, suspend, rebuild, snapshot ---------------------------
+
+    @rpc.expose
+    def reboot_instance(self, context, instance, reboot_type):
+        uuid = instance["uuid"]
+        event = "compute_reboot_instance"
+        soft = reboot_type == virt_driver.REBOOT_SOFT
+        steps = ((task_states.REBOOTING, task_states.REBOOT_PENDING, task_states.REBOOT_STARTED)
+                 if soft else (task_states.REBOOTING_HARD, task_states.REBOOT_PENDING_HARD,
+                               task_states.REBOOT_STARTED_HARD))
+        with self._instance_lock(uuid):
+            self._event_start(context, uuid, event)
+            try:
+                record = self.conductor.instance_update(
+                    context, uuid, {"task_state": steps[1]}, expected_task_states=list(steps))
+                record = self.conductor.instance_update(
+                    context, uuid, {"task_state": steps[2]}, expected_task_states=[steps[1]])
+                self.driver.reboot(context, record, network_info=[], reboot_type=reboot_type)
+                self.conductor.instance_update(
+                    context, uuid, {"vm_state": vm_states.ACTIVE, "task_state": None,
+                                    "power_state": self._power_state(record)},
+                    expected_task_states=[steps[2]])
+            except _GONE:
+                self._interrupted(context, uuid, event)
+                return
+            except Exception as exc:
+                # A guest still running after a failed reboot stays ACTIVE (as upstream).
+                state = self._power_state(instance, default=power_state.NOSTATE)
+                self._failed(context, uuid, event, exc,
+                             vm_states.ACTIVE if state == power_state.RUNNING else vm_states.ERROR,
+                             power_state=state)
+                return
+            self._event_finish(context, uuid, event, "Success")
+
+    @rpc.expose
+    def pause_instance(self, context, instance):
+        self._power(context, instance["uuid"], "compute_pause_instance", self.driver.pause,
+                    task_states.PAUSING, vm_states.PAUSED)
+
+    @rpc.expose
+    def unpause_instance(self, context, instance):
+        self._power(context, instance["uuid"], "compute_unpause_instance", self.driver.unpause,
+                    task_states.UNPAUSING, vm_states.ACTIVE)
+
+    @rpc.expose
+    def suspend_instance(self, context, instance):
+        def suspend(record):
+            self.driver.suspend(context, record)
+
+        self._power(context, instance["uuid"], "compute_suspend_instance", suspend,
+                    task_states.SUSPENDING, vm_states.SUSPENDED)
+
+    @rpc.expose
+    def resume_instance(self, context, instance):
+        def resume(record):
+            self.driver.resume(context, record, network_info=[])
+
+        self._power(context, instance["uuid"], "compute_resume_instance", resume,
+                    task_states.RESUMING, vm_states.ACTIVE)
+
+    @rpc.expose
+    def rebuild_instance(self, context, instance, image, admin_password=None):
+        uuid = instance["uuid"]
+        event = "compute_rebuild_instance"
+        with self._instance_lock(uuid):
+            self._event_start(context, uuid, event)
+            try:
+                record = self.conductor.instance_get_by_uuid(context, uuid)
+                self._rebuild(context, record, image or {}, admin_password)
+            except _GONE:
+                self._interrupted(context, uuid, event)
+                return
+            except Exception as exc:
+                self._failed(context, uuid, event, exc, vm_states.ERROR,
+                             power_state=self._power_state(instance, power_state.NOSTATE))
+                return
+            self._event_finish(context, uuid, event, "Success")
+            LOG.info("Instance %s rebuilt from image %s", uuid, image.get("id"))
+
+    def _rebuild(self, context, record, image, admin_password):
+        """The driver's own rebuild, or destroy and spawn; a stopped instance
+        is powered off again (vm_state stays stopped, as upstream)."""
+        uuid = record["uuid"]
+        stopped = record["vm_state"] == vm_states.STOPPED
+        record = self.conductor.instance_update(
+            context, uuid, {"task_state": task_states.REBUILD_BLOCK_DEVICE_MAPPING},
+            expected_task_states=[task_states.REBUILDING])
+        try:
+            network_info = self.conductor.instance_spawn_info(context, uuid)["network_info"]
+            self.driver.rebuild(context, record, image, [], admin_password,
+                                network_info=network_info)
+            step = task_states.REBUILD_BLOCK_DEVICE_MAPPING
+        except virt_exc.NotSupported:
+            self.driver.destroy(context, record, network_info=[])
+            record = self.conductor.instance_update(
+                context, uuid, {"task_state": task_states.REBUILD_SPAWNING},
+                expected_task_states=[task_states.REBUILD_BLOCK_DEVICE_MAPPING])
+            with self._spawn_info(context, record, admin_password, []) as (network_info,
+                                                                            block_device_info):
+                self.driver.spawn(context, record, image, [], admin_password,
+                                  network_info=network_info,
+                                  block_device_info=block_device_info)
+            step = task_states.REBUILD_SPAWNING
+        if stopped:
+            self.driver.power_off(record, 0, 0)
+        self.conductor.instance_update(
+            context, uuid, {"vm_state": vm_states.STOPPED if stopped else vm_states.ACTIVE,
+                            "task_state": None, "power_state": self._power_state(record),
+                            "launched_at": utcnow()},
+            expected_task_states=[step])
+
+    @rpc.expose
+    def snapshot_instance(self, context, instance, image_id):
+        uuid = instance["uuid"]
+        event = "compute_snapshot_instance"
+        with self._instance_lock(uuid):
+            self._event_start(context, uuid, event)
+            try:
+                record = self.conductor.instance_update(
+                    context, uuid, {"task_state": task_states.IMAGE_SNAPSHOT},
+                    expected_task_states=[task_states.IMAGE_SNAPSHOT_PENDING])
+                self._snapshot(context, record, image_id)
+            except Exception as exc:
+                self._quietly_delete_image(context, image_id)
+                if isinstance(exc, _GONE):
+                    self._interrupted(context, uuid, event)
+                else:
+                    self._failed(context, uuid, event, exc, vm_state=None)
+                return
+            self._event_finish(context, uuid, event, "Success")
+            LOG.info("Instance %s snapshot uploaded as image %s", uuid, image_id)
+
+    def _snapshot(self, context, record, image_id):
+        """The driver captures the disk (task_state image_pending_upload);
+        this compute uploads it to Glance with the user's token
+        (image_uploading), then the task is done."""
+        uuid = record["uuid"]
+
+        def update_task_state(task_state, expected_state=task_states.IMAGE_SNAPSHOT):
+            self.conductor.instance_update(context, uuid, {"task_state": task_state},
+                                           expected_task_states=[expected_state])
+
+        snapshot = self.driver.snapshot(context, record, image_id, update_task_state)
+        self.conductor.instance_update(
+            context, uuid, {"task_state": task_states.IMAGE_UPLOADING},
+            expected_task_states=[task_states.IMAGE_PENDING_UPLOAD,
+                                  task_states.IMAGE_UPLOADING])
+        glance.set_formats(context, image_id, snapshot.disk_format, snapshot.container_format,
+                           conf=self.conf)
+        try:
+            glance.upload(context, image_id, snapshot.data, conf=self.conf)
+        finally:
+            if hasattr(snapshot.data, "close"):
+                snapshot.data.close()
+        self.conductor.instance_update(context, uuid, {"task_state": None},
+                                       expected_task_states=[task_states.IMAGE_UPLOADING])
+
+    def _quietly_delete_image(self, context, image_id):
+        """A failed snapshot leaves no half-made image behind (as upstream)."""
+        try:
+            glance.delete(context, image_id, conf=self.conf)
+        except glance.ImageError as exc:
+            LOG.warning("Cannot delete image %s of a failed snapshot: %s", image_id, exc)
+
+    # --- RPC API 1.3: consoles ---------------------------------------------------------
+
+    @rpc.expose
+    @messaging.expected_exceptions(virt_exc.VirtError, record_exc.RecordError)
+    def get_vnc_console(self, context, instance, console_type):
+        """A console token for the instance's VNC server (the driver says
+        where it listens), stored through the conductor by its hash only;
+        the URL is this host's [vnc] novncproxy_base_url with the token."""
+        if not self.conf.vnc.enabled:
+            raise virt_exc.NotSupported(
+                f"VNC consoles are disabled on host {self.host} ([vnc] enabled = false)")
+        if console_type != console_auth_tokens.NOVNC:
+            raise virt_exc.NotSupported(
+                f"console type {console_type} is not supported: only "
+                f"{console_auth_tokens.NOVNC} is")
+        console = self.driver.get_vnc_console(context, instance)
+        token = console_auth_tokens.new_token()
+        base_url = self.conf.vnc.novncproxy_base_url
+        record = self.conductor.console_auth_token_create(
+            context, instance["uuid"], token_hash=console_auth_tokens.hash_token(token),
+            console_type=console_type, host=console.host, port=console.port,
+            ttl=self.conf.consoleauth.token_ttl, access_url_base=base_url,
+            internal_access_path=console.internal_access_path)
+        LOG.info("Console token for instance %s issued (VNC at %s:%s, expires at %s)",
+                 instance["uuid"], console.host, console.port, record["expires"])
+        return {"access_url": console_auth_tokens.access_url(base_url, token),
+                "expires": record["expires"]}
 
     # --- helpers ---------------------------------------------------------------------------
 
@@ -242,17 +482,36 @@ class ComputeManager(service.Manager):
                 if not entry[1]:
                     del self._locks[uuid]
 
-    def _failed(self, context, uuid, event, exc, vm_state):
+    def _failed(self, context, uuid, event, exc, vm_state, power_state=None):
         """A lifecycle step failed: log, fault, event Error, and the task
-        state cleared (vm_state set too when given)."""
+        state cleared (vm_state and power_state set too when given)."""
         details = traceback.format_exc()
         LOG.error("%s of instance %s failed: %s", event, uuid, _reason(exc))
         self._fault(context, uuid, exc, details)
         values = {"task_state": None}
         if vm_state is not None:
             values["vm_state"] = vm_state
+        if power_state is not None:
+            values["power_state"] = power_state
         self._quietly(self.conductor.instance_update, context, uuid, values)
         self._event_finish(context, uuid, event, "Error", details)
+
+    def _interrupted(self, context, uuid, event):
+        """The instance was deleted, or another request took it over (a hard
+        reboot interrupting a soft one), while this step ran."""
+        LOG.info("Instance %s was deleted or taken over by another request during %s",
+                 uuid, event)
+        self._event_finish(context, uuid, event, "Error", traceback.format_exc())
+
+    def _power_state(self, instance, default=None):
+        """The driver's power state of the instance; ``default`` if it has no
+        such instance (when given, else InstanceNotFound)."""
+        try:
+            return self.driver.get_info(instance).state
+        except virt_exc.InstanceNotFound:
+            if default is None:
+                raise
+            return default
 
     def _set_error(self, context, uuid):
         self._quietly(self.conductor.instance_update, context, uuid,

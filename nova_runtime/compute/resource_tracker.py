@@ -10,12 +10,26 @@ Claims: before a build, ``instance_claim`` checks that the node can take the
 instance within the limits the scheduler's filters applied (RAM, disk and
 vCPUs times their allocation ratios), then puts the instance on the node (its
 host and node columns) and writes the node's new usage at once, so that the
-scheduler's next read sees it; ``abort_instance_claim`` undoes that when the
+scheduler's next read sees it (adding the instance to the node's record:
+one write, no recount); ``abort_instance_claim`` undoes that when the
 build fails. One lock orders claims and reports of this host.
+
+Resizes and cold migrations: the destination's ``move_claim`` checks the new
+flavor the same way and records its node in the migration; from then on,
+until the migration is confirmed, reverted or failed, the source counts the
+instance's old flavor and the destination its new one, whichever host the
+instance record names (``_moving_usage``).
 
 A node keeps its uuid across restarts: an existing row keeps its own, and a
 single-node host records its node's uuid in ``$state_path/compute_id`` (as
 upstream does) so that a rebuilt database row gets the same uuid back.
+
+Placement (when [placement] has auth_type): after the rows, each node's
+resource provider (uuid: the node's, name: its hypervisor hostname), its
+VCPU, MEMORY_MB and DISK_GB inventories and its traits are made current
+(nova_runtime.placement.report: only what changed is written). A Placement
+that fails is one error line per periodic run, and the next run tries again;
+the compute_nodes rows are written either way.
 """
 
 import json
@@ -25,8 +39,11 @@ import os
 import threading
 import uuid as uuidlib
 
+from nova_runtime import placement
 from nova_runtime.compute import task_states
 from nova_runtime.objects import exceptions as record_exc
+from nova_runtime.placement import report as placement_report
+from nova_runtime.placement import resources as placement_resources
 
 LOG = logging.getLogger(__name__)
 
@@ -48,6 +65,12 @@ _CLAIMED = (
 )
 
 
+def _flavor_usage(flavor):
+    """A flavor's resources in the shape of an instance record's."""
+    return {key: flavor.get(key) or 0 for key in ("memory_mb", "vcpus", "root_gb",
+                                                   "ephemeral_gb")}
+
+
 def _requested(instance):
     return {"memory_mb": instance["memory_mb"] or 0,
             "disk_gb": (instance["root_gb"] or 0) + (instance["ephemeral_gb"] or 0),
@@ -62,15 +85,60 @@ class ResourceTracker:
         self.conductor = conductor
         self.nodes = {}  # nodename -> the compute node record last written
         self._lock = threading.RLock()
+        client = placement.from_conf(conf)  # PlacementConfigError: cannot start
+        if client is None:
+            placement.warn_without_placement(LOG, "nova-compute")
+        self.allocations = placement.Allocations(client)
+        self._providers = placement_report.ProviderReport(client) if client else None
+        self._placement_lock = threading.Lock()
+        self._placement_failing = False
 
     def update_available_resource(self, context, service_id):
-        """Report every node of the driver; returns their records."""
+        """Report every node of the driver, to the database and to Placement;
+        returns their records."""
         with self._lock:
             nodenames = self.driver.get_available_nodes(refresh=True)
             for nodename in nodenames:
                 self.nodes[nodename] = self._update_node(context, service_id, nodename,
                                                          single=len(nodenames) == 1)
-            return [self.nodes[name] for name in nodenames]
+            records = [self.nodes[name] for name in nodenames]
+        # Outside the claims' lock: Placement may be slow to answer.
+        self.report_to_placement(records)
+        return records
+
+    # --- Placement -------------------------------------------------------------------
+
+    def report_to_placement(self, records):
+        """Make the resource providers of ``records`` (compute node records)
+        current. Returns False when Placement failed (logged as an error)."""
+        if self._providers is None:
+            return True
+        with self._placement_lock:
+            failures = []
+            for node in records:
+                inventories = placement_resources.inventories(node, self.conf)
+                traits = placement_resources.traits(self.driver.capabilities,
+                                                    _json_dict(node.get("cpu_info")))
+                try:
+                    written = self._providers.update(
+                        node["uuid"], node["hypervisor_hostname"], inventories, traits)
+                except placement.PlacementError as exc:
+                    failures.append(f"node {node['hypervisor_hostname']}: {exc}")
+                    continue
+                if written:
+                    LOG.info("Resource provider %s (%s) in Placement: wrote its %s",
+                             node["hypervisor_hostname"], node["uuid"], ", ".join(written))
+            if failures:
+                LOG.error("Cannot report to Placement (trying again in the next periodic "
+                          "run): %s", "; ".join(failures))
+            elif self._placement_failing:
+                LOG.info("Reporting to Placement works again")
+            self._placement_failing = bool(failures)
+            return not failures
+
+    def delete_allocations(self, instance_uuid):
+        """Release the instance's allocations in Placement (it is gone)."""
+        self.allocations.release(instance_uuid)
 
     def update_node(self, context, service_id, nodename):
         """Report one node now (after an instance left it)."""
@@ -96,12 +164,31 @@ class ResourceTracker:
                 context, instance["uuid"],
                 {"host": self.host, "node": nodename, "launched_on": self.host},
                 expected_task_states=[task_states.SCHEDULING])
-            self.nodes[nodename] = self._update_node(context, service_id, nodename,
-                                                     single=len(self.nodes) == 1)
+            self.nodes[nodename] = self._add_claim(context, node, instance)
             LOG.info("Claimed %s MB RAM, %s GB disk, %s vCPUs on node %s for instance %s",
                      instance["memory_mb"], _requested(instance)["disk_gb"], instance["vcpus"],
                      nodename, instance["uuid"])
             return instance
+
+    def _add_claim(self, context, node, instance):
+        """The node's record with the claimed instance counted too, written
+        at once. Only this tracker writes its nodes' usage, under its lock,
+        so a claim adds to the record instead of counting every instance on
+        the node again (as upstream's claims do); the periodic run and
+        every release count them all."""
+        requested = _requested(instance)
+        used = {"vcpus_used": node["vcpus_used"] + requested["vcpu"],
+                "memory_mb_used": node["memory_mb_used"] + requested["memory_mb"],
+                "local_gb_used": node["local_gb_used"] + requested["disk_gb"],
+                "running_vms": (node["running_vms"] or 0) + 1,
+                # A claimed instance is busy (task_state scheduling).
+                "current_workload": (node["current_workload"] or 0) + 1}
+        stats = _json_dict(node.get("stats"))
+        stats.update(num_instances=used["running_vms"], io_workload=used["current_workload"])
+        used.update(free_ram_mb=node["memory_mb"] - used["memory_mb_used"],
+                    free_disk_gb=node["local_gb"] - used["local_gb_used"],
+                    stats=json.dumps(stats, sort_keys=True))
+        return self.conductor.compute_node_update(context, node["id"], used)
 
     def abort_instance_claim(self, context, service_id, instance, nodename):
         """Take the instance off the node again (the build failed)."""
@@ -113,6 +200,51 @@ class ResourceTracker:
                 pass  # deleted meanwhile: it counts no more either way
             self.nodes[nodename] = self._update_node(context, service_id, nodename,
                                                      single=len(self.nodes) == 1)
+
+    def move_claim(self, context, service_id, instance, migration, flavor, nodename, limits):
+        """The destination's claim of a resize or cold migration: ``flavor``
+        must fit on ``nodename`` within ``limits``; then the migration (status
+        pre-migrating) records the node, which makes this node count the
+        instance's new flavor from now on (see _moving_usage). Returns the
+        migration record. Raises ClaimFailed."""
+        with self._lock:
+            node = self.nodes.get(nodename)
+            if node is None:
+                raise ClaimFailed(f"host {self.host} has no node {nodename}")
+            self._test(node, dict(_flavor_usage(flavor), uuid=instance["uuid"]), limits or {})
+            migration = self.conductor.migration_update(
+                context, migration["id"], {"dest_compute": self.host, "dest_node": nodename,
+                                           "dest_host": self.conf.my_ip})
+            self.nodes[nodename] = self._update_node(context, service_id, nodename,
+                                                     single=len(self.nodes) == 1)
+            LOG.info("Claimed %s MB RAM, %s GB disk, %s vCPUs on node %s for the %s of "
+                     "instance %s", flavor["memory_mb"], _requested(flavor)["disk_gb"],
+                     flavor["vcpus"], nodename, migration["migration_type"], instance["uuid"])
+            return migration
+
+    def _moving_usage(self, context, nodename, instances):
+        """What migrations in progress hold on this node besides ``instances``
+        (the records on it): the source keeps the old flavor, the destination
+        the new one, until confirm or revert. A resize to the same node holds
+        both: the flavor the instance record does not show yet (or any more)."""
+        here = {instance["uuid"]: instance for instance in instances}
+        usage = []
+        for migration in self.conductor.migration_get_in_progress_by_host_and_node(
+                context, self.host, nodename):
+            old, new = migration["old_flavor"], migration["new_flavor"]
+            if old is None or new is None:
+                continue
+            source = (migration["source_compute"], migration["source_node"]) == (
+                self.host, nodename)
+            dest = (migration["dest_compute"], migration["dest_node"]) == (self.host, nodename)
+            instance = here.get(migration["instance_uuid"])
+            if source and dest:
+                shows_new = instance is not None and _requested(instance) == _requested(
+                    _flavor_usage(new))
+                usage.append(_flavor_usage(old if shows_new else new))
+            elif instance is None:
+                usage.append(_flavor_usage(old if source else new))
+        return usage
 
     def _test(self, node, instance, limits):
         requested = _requested(instance)
@@ -132,7 +264,8 @@ class ResourceTracker:
         instances = [instance for instance in
                      self.conductor.instance_get_all_by_host(context, self.host, nodename)
                      if instance["vm_state"] not in _NOT_ON_HOST]
-        values = self.node_values(resources, instances, service_id)
+        moving = self._moving_usage(context, nodename, instances)
+        values = self.node_values(resources, instances, service_id, moving)
         try:
             existing = self.conductor.compute_node_get_by_host_and_nodename(
                 context, self.host, nodename)
@@ -151,16 +284,18 @@ class ResourceTracker:
         LOG.debug("Updating compute node %s: %s", nodename, sorted(changed))
         return self.conductor.compute_node_update(context, existing["id"], changed)
 
-    def node_values(self, resources, instances, service_id):
+    def node_values(self, resources, instances, service_id, moving=()):
         """The compute_nodes columns for a node with ``resources`` (the
-        driver's) running ``instances`` (records)."""
+        driver's) running ``instances`` (records), plus the usage of
+        migrations in progress (``moving``: flavor dicts, see _moving_usage)."""
         conf = self.conf
-        vcpus_used = sum(instance["vcpus"] or 0 for instance in instances)
+        using = [*instances, *moving]
+        vcpus_used = sum(instance["vcpus"] or 0 for instance in using)
         memory_mb_used = conf.reserved_host_memory_mb + sum(
-            instance["memory_mb"] or 0 for instance in instances)
+            instance["memory_mb"] or 0 for instance in using)
         local_gb_used = math.ceil(conf.reserved_host_disk_mb / 1024) + sum(
             (instance["root_gb"] or 0) + (instance["ephemeral_gb"] or 0)
-            for instance in instances)
+            for instance in using)
         busy = sum(1 for instance in instances if instance["task_state"] is not None)
         return {
             "service_id": service_id,
@@ -226,3 +361,11 @@ class ResourceTracker:
         except OSError as exc:
             LOG.warning("Cannot record the compute node uuid %s in %s: %s; it stays stable "
                         "as long as its compute_nodes row exists", node_uuid, path, exc)
+
+
+def _json_dict(text):
+    try:
+        value = json.loads(text) if isinstance(text, str) else text
+    except ValueError:
+        return {}
+    return value if isinstance(value, dict) else {}

@@ -5,9 +5,14 @@ Version history:
 1.0 - ping, refresh_resources
 1.1 - build_and_run_instance, terminate_instance, stop_instance, start_instance
       (casts)
+1.2 - reboot_instance, pause_instance, unpause_instance, suspend_instance,
+      resume_instance, rebuild_instance, snapshot_instance; resize and cold
+      migration: prep_resize (to the destination), resize_instance (to the
+      source), finish_resize (destination), confirm_resize (source),
+      revert_resize (destination), finish_revert_resize (source) (casts)
+1.3 - get_vnc_console (a call: issues a console token, returns its URL)
 
-Further lifecycle calls (reboot, pause, suspend, snapshot, resize, ...) join
-as 1.x minor versions. Each method asks ``_prepare`` for the version it
+Further calls join as 1.x minor versions. Each method asks ``_prepare`` for the version it
 needs, so that a client capped to an older compute during a rolling upgrade
 raises rpc.ServiceTooOld instead of sending a call the compute does not know;
 ``can_send_version`` tells callers beforehand.
@@ -23,7 +28,7 @@ TOPIC = "compute"
 
 class ComputeAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.1"
+    VERSION = "1.3"
 
     def ping(self, context, host, timeout=None):
         """{"host", "service_id", "driver", "nodes"} from the compute on ``host``."""
@@ -62,3 +67,98 @@ class ComputeAPI(rpc.RPCAPI):
         """Power the instance (task_state powering-on) on: vm_state active."""
         self._prepare("1.1", server=instance["host"]).cast(
             context, "start_instance", instance=instance)
+
+    # --- 1.2: reboot, pause, suspend, rebuild, snapshot ---------------------------------
+
+    def reboot_instance(self, context, instance, reboot_type):
+        """Reboot (task_state rebooting or rebooting_hard; reboot_type SOFT
+        or HARD): vm_state active."""
+        self._prepare("1.2", server=instance["host"]).cast(
+            context, "reboot_instance", instance=instance, reboot_type=reboot_type)
+
+    def pause_instance(self, context, instance):
+        """Pause (task_state pausing): vm_state paused."""
+        self._prepare("1.2", server=instance["host"]).cast(
+            context, "pause_instance", instance=instance)
+
+    def unpause_instance(self, context, instance):
+        """Unpause (task_state unpausing): vm_state active."""
+        self._prepare("1.2", server=instance["host"]).cast(
+            context, "unpause_instance", instance=instance)
+
+    def suspend_instance(self, context, instance):
+        """Suspend (task_state suspending): vm_state suspended."""
+        self._prepare("1.2", server=instance["host"]).cast(
+            context, "suspend_instance", instance=instance)
+
+    def resume_instance(self, context, instance):
+        """Resume (task_state resuming): vm_state active."""
+        self._prepare("1.2", server=instance["host"]).cast(
+            context, "resume_instance", instance=instance)
+
+    def rebuild_instance(self, context, instance, image, admin_password=None):
+        """Rebuild (task_state rebuilding) from ``image`` (its metadata; the
+        record's image_ref is already the new image): the old disk is
+        destroyed, the new one spawned; a stopped instance stays stopped."""
+        self._prepare("1.2", server=instance["host"]).cast(
+            context, "rebuild_instance", instance=instance, image=image,
+            admin_password=admin_password)
+
+    def snapshot_instance(self, context, instance, image_id):
+        """Snapshot (task_state image_snapshot_pending) into the Glance image
+        ``image_id`` (created, queued, by the API with the user's token); the
+        compute uploads the data with the token carried in ``context``."""
+        self._prepare("1.2", server=instance["host"]).cast(
+            context, "snapshot_instance", instance=instance, image_id=image_id)
+
+    # --- 1.2: resize and cold migration ---------------------------------------------
+    # prep_resize (destination) -> resize_instance (source) -> finish_resize
+    # (destination); then confirm_resize (source), or revert_resize
+    # (destination) -> finish_revert_resize (source). ``migration`` is the
+    # migration record.
+
+    def prep_resize(self, context, host, instance, *, migration, flavor, image, node, limits,
+                    request_spec):
+        """To the destination ``host``: claim ``flavor`` on ``node`` within
+        ``limits``, then hand on to the source."""
+        self._prepare("1.2", server=host).cast(
+            context, "prep_resize", instance=instance, migration=migration, flavor=flavor,
+            image=image, node=node, limits=limits, request_spec=request_spec)
+
+    def resize_instance(self, context, instance, *, migration, flavor, image):
+        """To the source: power off and copy the disks to the destination."""
+        self._prepare("1.2", server=migration["source_compute"]).cast(
+            context, "resize_instance", instance=instance, migration=migration, flavor=flavor,
+            image=image)
+
+    def finish_resize(self, context, instance, *, migration, disk_info, image):
+        """To the destination: start the instance from the copy: VERIFY_RESIZE."""
+        self._prepare("1.2", server=migration["dest_compute"]).cast(
+            context, "finish_resize", instance=instance, migration=migration,
+            disk_info=disk_info, image=image)
+
+    def confirm_resize(self, context, instance, migration):
+        """To the source: remove the source copy (migration confirming)."""
+        self._prepare("1.2", server=migration["source_compute"]).cast(
+            context, "confirm_resize", instance=instance, migration=migration)
+
+    def revert_resize(self, context, instance, migration):
+        """To the destination: destroy the new copy (migration reverting)."""
+        self._prepare("1.2", server=migration["dest_compute"]).cast(
+            context, "revert_resize", instance=instance, migration=migration)
+
+    def finish_revert_resize(self, context, instance, migration):
+        """To the source: start the source copy again with the old flavor."""
+        self._prepare("1.2", server=migration["source_compute"]).cast(
+            context, "finish_revert_resize", instance=instance, migration=migration)
+
+    # --- 1.3: consoles ---------------------------------------------------------------
+
+    def get_vnc_console(self, context, instance, console_type):
+        """A new console token for the instance's VNC server, stored (hashed)
+        in its cell database: {"access_url": the proxy's URL with the token,
+        "expires": seconds since the epoch}. Raises virt.exceptions.NotSupported
+        (VNC disabled on that host, another console type, a driver without
+        VNC) and InstanceNotFound (the hypervisor has no such instance)."""
+        return self._prepare("1.3", server=instance["host"]).call(
+            context, "get_vnc_console", instance=instance, console_type=console_type)

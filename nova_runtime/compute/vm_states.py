@@ -4,6 +4,16 @@ stored in instances.vm_state)."""
 BUILDING = "building"
 ACTIVE = "active"
 STOPPED = "stopped"
+PAUSED = "paused"
+SUSPENDED = "suspended"
+RESIZED = "resized"  # resized or migrated, waiting for confirm or revert
 ERROR = "error"
 DELETED = "deleted"
 SHELVED_OFFLOADED = "shelved_offloaded"
+
+# What each action accepts (upstream's check_instance_state lists).
+ALLOW_SOFT_REBOOT = (ACTIVE,)
+ALLOW_HARD_REBOOT = (ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR)
+ALLOW_REBUILD = (ACTIVE, STOPPED, ERROR)
+ALLOW_SNAPSHOT = (ACTIVE, STOPPED, PAUSED, SUSPENDED)
+ALLOW_RESIZE = (ACTIVE, STOPPED)

@@ -8,7 +8,8 @@ nova-conductor) runs ``schedule_and_build_instances``:
 2. for each instance, in the chosen host's cell: creates the instance record
    (vm_state building, task_state scheduling), its 'create' action and the
    conductor_schedule_and_build_instances event; points the instance mapping
-   at the cell and deletes the build request; casts build_and_run_instance
+   at the cell and deletes the build request; gives it a fixed address of
+   the cell's flat network (nova_runtime.network); casts build_and_run_instance
    to the compute, over the cell's message queue, with the alternates;
 3. when no host is valid (or the scheduler fails), it "buries" each instance
    in cell0: record in ERROR, the event in error, a fault carrying the
@@ -20,6 +21,9 @@ the next alternate not yet tried gets the build, until [scheduler]
 max_attempts builds were tried or no alternate is left; then the instance is
 in ERROR (in its cell) with a fault that says so. The cell conductor needs no
 scheduler and no API database for that, as upstream's since alternates.
+With Placement, the failed host's allocation is released first, and the
+build goes to the first alternate whose allocation request (carried by its
+selection) can still be claimed.
 
 A server deleted while it is scheduled has lost its build request when the
 conductor wants to place it: the instance created meanwhile is deleted again
@@ -30,9 +34,10 @@ import copy
 import logging
 import traceback
 
-from nova_runtime import cells, rpc
+from nova_runtime import cells, placement, rpc
 from nova_runtime.compute import rpcapi as compute_rpcapi
 from nova_runtime.compute import task_states, vm_states
+from nova_runtime.network import api as network_api
 from nova_runtime.objects import availability_zones, build_requests, instance_actions, instances
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.scheduler import rpcapi as scheduler_rpcapi
@@ -50,6 +55,8 @@ class BuildTasks:
         self.api_url = api_url  # set for a super-conductor
         self._scheduler = None
         self._computes = {}  # transport URL -> compute_rpcapi.ComputeAPI
+        # Instances' claims in Placement (does nothing when [placement] has no auth_type).
+        self.allocations = placement.Allocations.from_conf(conf)
 
     @property
     def scheduler(self):
@@ -98,6 +105,7 @@ class BuildTasks:
                                     admin_password, injected_files, requested_networks)
             except Exception as exc:
                 LOG.exception("Cannot build instance %s on %s", uuid, host_list[0]["host"])
+                self.allocations.release(uuid)
                 self._bury_in_cell0(context, uuid, exc, f"Build failed: {exc}",
                                     traceback.format_exc())
 
@@ -120,6 +128,7 @@ class BuildTasks:
                                     system_metadata=system_metadata)
         if not build_requests.mark_placed(self.api_url, uuid, cell.id):
             LOG.info("Instance %s was deleted while it was scheduled", uuid)
+            self.allocations.release(uuid)
             instances.destroy(url, uuid, {"vm_state": vm_states.DELETED, "task_state": None})
             return
         # From here on the instance is found in its cell: a failure leaves it there, in ERROR.
@@ -127,6 +136,8 @@ class BuildTasks:
                     retry={"num_attempts": 1, "hosts": [[host, node]]})
         try:
             self._record_create(context, url, instance, result="Success")
+            # Its fixed address, before the compute plugs it in (no address left: ERROR).
+            network_api.allocate_for_instance(self.conf, url, uuid)
             self.compute_api(cell).build_and_run_instance(
                 context, host, instance, node=node, limits=selection["limits"], image=image,
                 request_spec=spec, host_list=alternates, admin_password=admin_password,
@@ -164,14 +175,10 @@ class BuildTasks:
 
     @staticmethod
     def _record_create(context, url, instance, result, details=None):
-        uuid = instance["uuid"]
-        instance_actions.action_start(
-            url, instance_uuid=uuid, request_id=context.request_id, action="create",
-            user_id=instance["user_id"], project_id=instance["project_id"])
-        instance_actions.event_start(url, instance_uuid=uuid, request_id=context.request_id,
-                                     event=EVENT)
-        instance_actions.event_finish(url, instance_uuid=uuid, request_id=context.request_id,
-                                      event=EVENT, result=result, traceback=details)
+        instance_actions.action_with_event(
+            url, instance_uuid=instance["uuid"], request_id=context.request_id, action="create",
+            user_id=instance["user_id"], project_id=instance["project_id"], event=EVENT,
+            result=result, traceback=details)
 
     # --- a cell's conductor: reschedules ------------------------------------------------
 
@@ -194,6 +201,7 @@ class BuildTasks:
         tried = {tuple(pair) for pair in retry["hosts"]}
         max_attempts = self.conf.scheduler.max_attempts
         alternates = [s for s in host_list if (s["host"], s["nodename"]) not in tried]
+        self.allocations.release(uuid)  # the failed host's claim in Placement
         if retry["num_attempts"] >= max_attempts or not alternates:
             why = (f"Exceeded maximum number of retries ({max_attempts})"
                    if retry["num_attempts"] >= max_attempts else "No alternate host left")
@@ -201,7 +209,6 @@ class BuildTasks:
                 context, uuid, f"{why}: exhausted all hosts available for retrying build "
                 f"failures for instance {uuid}. Last failure: {reason}")
             return
-        selection, rest = alternates[0], alternates[1:]
         try:
             instance = instances.get_by_uuid(self.db_url, uuid)
         except record_exc.InstanceNotFound:
@@ -210,6 +217,13 @@ class BuildTasks:
             LOG.info("Not rescheduling instance %s: its task_state is %s", uuid,
                      instance["task_state"])
             return
+        # With Placement: the first alternate on which its resources can still be claimed.
+        claimed = self.allocations.claim_alternate(uuid, spec, alternates)
+        if claimed is None:
+            self._build_failed(context, uuid, "No alternate host has room left in Placement "
+                               f"for instance {uuid}. Last failure: {reason}")
+            return
+        selection, rest = claimed
         retry["num_attempts"] += 1
         retry["hosts"].append([selection["host"], selection["nodename"]])
         LOG.info("Rescheduling instance %s to %s (attempt %d of %d) after: %s", uuid,

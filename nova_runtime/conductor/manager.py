@@ -19,10 +19,12 @@ import oslo_messaging as messaging
 from oslo_db import exception as db_exc
 
 from nova_runtime import rpc, service
-from nova_runtime.conductor import build
+from nova_runtime.conductor import build, migrate
 from nova_runtime.db import engines
+from nova_runtime.network import api as network_api
 from nova_runtime.objects import compute_nodes, exceptions, instance_actions, instances
-from nova_runtime.objects import services
+from nova_runtime.objects import console_auth_tokens
+from nova_runtime.objects import migrations, services
 
 LOG = logging.getLogger(__name__)
 
@@ -45,13 +47,14 @@ def _endpoint(method):
 
 
 class ConductorManager(service.Manager):
-    target = messaging.Target(version="1.1")
+    target = messaging.Target(version="1.3")
 
     def __init__(self, conf, host, db_url, api_url=None):
         super().__init__(conf, host)
         self.db_url = db_url
         self.api_url = api_url or conf.api_database.connection or None
         self.build_tasks = build.BuildTasks(conf, db_url, self.api_url)
+        self.migration_tasks = migrate.MigrationTasks(conf, self.api_url, self.build_tasks)
 
     # --- builds (1.1, casts) -------------------------------------------------------
 
@@ -71,6 +74,12 @@ class ConductorManager(service.Manager):
             context, instances, request_spec, host_lists, image, admin_password=admin_password,
             injected_files=injected_files, requested_networks=requested_networks,
             reason=reason)
+
+    # --- resize and cold migration (1.3, a cast) ------------------------------------------
+
+    @rpc.expose
+    def migrate_server(self, context, instance_uuid, flavor=None, host=None):
+        self.migration_tasks.migrate_server(context, instance_uuid, flavor=flavor, host=host)
 
     # --- services ----------------------------------------------------------------
 
@@ -130,6 +139,14 @@ class ConductorManager(service.Manager):
             details=details, host=host)
 
     @_endpoint
+    def action_start(self, context, instance_uuid, action):
+        instance = instances.get_by_uuid(self.db_url, instance_uuid)
+        return instance_actions.action_start(
+            self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
+            action=action, user_id=context.user_id or instance["user_id"],
+            project_id=context.project_id or instance["project_id"])
+
+    @_endpoint
     def action_event_start(self, context, instance_uuid, event, host=None):
         return instance_actions.event_start(
             self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
@@ -140,3 +157,53 @@ class ConductorManager(service.Manager):
         return instance_actions.event_finish(
             self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
             event=event, result=result, traceback=traceback)
+
+    # --- console tokens (1.2) ------------------------------------------------------
+
+    @_endpoint
+    def console_auth_token_create(self, context, instance_uuid, token_hash, console_type,
+                                  host, port, ttl, access_url_base=None,
+                                  internal_access_path=None):
+        return console_auth_tokens.create(
+            self.db_url, token_hash=token_hash, console_type=console_type, host=host,
+            port=port, instance_uuid=instance_uuid, ttl=ttl, access_url_base=access_url_base,
+            internal_access_path=internal_access_path)
+
+    @_endpoint
+    def console_auth_tokens_destroy_for_instance(self, context, instance_uuid):
+        return console_auth_tokens.destroy_for_instance(self.db_url, instance_uuid)
+
+    # --- what a compute needs to spawn (1.3) -------------------------------------------
+
+    @_endpoint
+    def instance_spawn_info(self, context, instance_uuid):
+        """The instance's interfaces on the flat network (the driver's
+        network_info), its user metadata and flavor (for the config drive)."""
+        return {"network_info": network_api.get_network_info(self.db_url, instance_uuid),
+                "metadata": instances.get_metadata(self.db_url, instance_uuid),
+                "flavor": migrations.get_flavors(self.db_url, instance_uuid)["cur"]}
+
+    # --- migrations and the instance's flavors (1.3) ---------------------------------
+
+    @_endpoint
+    def migration_get(self, context, migration_id):
+        return migrations.get(self.db_url, migration_id)
+
+    @_endpoint
+    def migration_update(self, context, migration_id, values, expected_statuses=None):
+        return migrations.update(self.db_url, migration_id, values, expected_statuses)
+
+    @_endpoint
+    def migration_get_in_progress_by_host_and_node(self, context, host, node):
+        return migrations.in_progress_on_node(self.db_url, host, node)
+
+    @_endpoint
+    def instance_flavors_get(self, context, instance_uuid):
+        return migrations.get_flavors(self.db_url, instance_uuid)
+
+    @_endpoint
+    def instance_flavors_update(self, context, instance_uuid, flavors):
+        unknown = sorted(set(flavors) - {"cur", "old", "new"})
+        if unknown:
+            raise exceptions.InvalidField(f"an instance has no flavor {', '.join(unknown)}")
+        return migrations.set_flavors(self.db_url, instance_uuid, **flavors)

@@ -8,6 +8,11 @@ Version history:
       instance_update, instance_fault_create, action_event_start,
       action_event_finish
 1.1 - schedule_and_build_instances, build_instances (casts), instance_destroy
+1.2 - console_auth_token_create, console_auth_tokens_destroy_for_instance
+1.3 - migrate_server (cast, to the super-conductor), migration_get,
+      migration_update, migration_get_in_progress_by_host_and_node,
+      instance_flavors_get, instance_flavors_update, action_start,
+      instance_spawn_info
 
 Every record method returns records (dicts of column values, datetimes as datetime)
 and raises the nova_runtime.objects.exceptions errors with their own type.
@@ -26,7 +31,7 @@ PING_TIMEOUT = 10
 
 class ConductorAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.1"
+    VERSION = "1.3"
 
     def ping(self, context, timeout=None):
         return self._prepare("1.0", timeout=timeout or PING_TIMEOUT).call(context, "ping")
@@ -92,6 +97,24 @@ class ConductorAPI(rpc.RPCAPI):
             context, "action_event_finish", instance_uuid=instance_uuid, event=event,
             result=result, traceback=traceback)
 
+    # --- console tokens (1.2) ------------------------------------------------------
+
+    def console_auth_token_create(self, context, instance_uuid, *, token_hash, console_type,
+                                  host, port, ttl, access_url_base=None,
+                                  internal_access_path=None):
+        """Store a console token by its hash (the token itself never reaches
+        the conductor), valid ``ttl`` seconds from now; returns the row."""
+        return self._prepare("1.2").call(
+            context, "console_auth_token_create", instance_uuid=instance_uuid,
+            token_hash=token_hash, console_type=console_type, host=host, port=port, ttl=ttl,
+            access_url_base=access_url_base, internal_access_path=internal_access_path)
+
+    def console_auth_tokens_destroy_for_instance(self, context, instance_uuid):
+        """Remove the instance's console tokens (it left its host: their VNC
+        address may soon belong to another instance); returns how many."""
+        return self._prepare("1.2").call(
+            context, "console_auth_tokens_destroy_for_instance", instance_uuid=instance_uuid)
+
 
     # --- builds (casts) ------------------------------------------------------------
 
@@ -117,6 +140,53 @@ class ConductorAPI(rpc.RPCAPI):
             host_lists=host_lists, image=image, admin_password=admin_password,
             injected_files=injected_files or [], requested_networks=requested_networks,
             reason=reason)
+
+    # --- resize and cold migration (1.3) ----------------------------------------------
+
+    def migrate_server(self, context, instance_uuid, flavor=None, host=None):
+        """To the super-conductor: move the instance (vm_state active or
+        stopped, task_state resize_prep) to a host the scheduler picks, with
+        ``flavor`` (a resize; None: a cold migration with its flavor) and, if
+        given, only to ``host``. See conductor.migrate."""
+        self._prepare("1.3").cast(context, "migrate_server", instance_uuid=instance_uuid,
+                                  flavor=flavor, host=host)
+
+    def migration_get(self, context, migration_id):
+        return self._prepare("1.3").call(context, "migration_get", migration_id=migration_id)
+
+    def migration_update(self, context, migration_id, values, expected_statuses=None):
+        """Set ``values``; with ``expected_statuses`` only from one of them
+        (else UnexpectedTaskState)."""
+        return self._prepare("1.3").call(
+            context, "migration_update", migration_id=migration_id, values=values,
+            expected_statuses=expected_statuses)
+
+    def migration_get_in_progress_by_host_and_node(self, context, host, node):
+        """The migrations from or to the node, each with the instance's
+        old_flavor and new_flavor."""
+        return self._prepare("1.3").call(
+            context, "migration_get_in_progress_by_host_and_node", host=host, node=node)
+
+    def instance_flavors_get(self, context, instance_uuid):
+        """{"cur", "old", "new"}: the instance's flavors."""
+        return self._prepare("1.3").call(context, "instance_flavors_get",
+                                         instance_uuid=instance_uuid)
+
+    def instance_flavors_update(self, context, instance_uuid, flavors):
+        """Set the keys of ``flavors`` (some of cur, old, new); returns all three."""
+        return self._prepare("1.3").call(context, "instance_flavors_update",
+                                         instance_uuid=instance_uuid, flavors=flavors)
+
+    def instance_spawn_info(self, context, instance_uuid):
+        """{"network_info": [interface, ...], "metadata": {key: value}, "flavor": {...}}"""
+        return self._prepare("1.3").call(context, "instance_spawn_info",
+                                         instance_uuid=instance_uuid)
+
+    def action_start(self, context, instance_uuid, action):
+        """Start an action of the service's own (e.g. confirmResize when a
+        resize is confirmed automatically) under context's request id."""
+        return self._prepare("1.3").call(context, "action_start", instance_uuid=instance_uuid,
+                                         action=action)
 
 
 # --- for nova-compute's Service ---------------------------------------------------

@@ -1,6 +1,6 @@
 """[api]: how nova-api authenticates requests and shapes its answers."""
 
-from oslo_config import cfg
+from oslo_config import cfg, types
 
 GROUP = "api"
 
@@ -20,6 +20,30 @@ opts = [
     cfg.BoolOpt(
         "use_forwarded_for", default=False,
         help="Take the client address from X-Forwarded-For. Only behind a trusted proxy."),
+    # --- the metadata API and the config drive (nova_runtime/api/metadata) ---
+    cfg.StrOpt(
+        "dhcp_domain", default="novalocal",
+        help="Domain appended to an instance's hostname in its metadata "
+             "(web-1.novalocal); empty for the bare hostname."),
+    cfg.IntOpt(
+        "metadata_cache_expiration", default=15, min=0,
+        help="Seconds for which the metadata API keeps what it read about an instance; "
+             "0 reads the databases on every request."),
+    cfg.ListOpt(
+        "vendordata_providers", item_type=types.String(choices=("StaticJSON",)),
+        default=["StaticJSON"],
+        help="Sources of vendor data. StaticJSON: the file vendordata_jsonfile_path, served "
+             "as vendor_data.json and as 'static' in vendor_data2.json. Upstream's "
+             "DynamicJSON (an external REST service) is not offered."),
+    cfg.StrOpt(
+        "vendordata_jsonfile_path",
+        help="A JSON file whose object every instance gets as vendor data; unset: {}."),
+    cfg.ListOpt(
+        "config_drive_skip_versions",
+        default=["1.0", "2007-01-19", "2007-03-01", "2007-08-29", "2007-10-10",
+                 "2007-12-15", "2008-02-01", "2008-09-01"],
+        help="EC2 metadata versions left out of the config drive (ec2/latest is always "
+             "written)."),
     cfg.BoolOpt(
         "list_records_by_skipping_down_cells", default=True,
         help="Listings that span cells (services, hypervisors) leave out the records of a "

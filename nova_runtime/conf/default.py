@@ -33,8 +33,12 @@ opts = [
     cfg.PortOpt("metadata_listen_port", default=8775),
     cfg.BoolOpt(
         "use_neutron", default=False,
-        help="Accepted so that existing nova.conf files load. nova_runtime has no Neutron "
-             "integration: instances always get their fixed address from nova's own flat network."),
+        help="Accepted, true or false, and ignored: nova_runtime has no Neutron integration, "
+             "instances always get their fixed address from nova's own flat network "
+             "(fixed_range, flat_network_bridge, ...). The install guide's nova.conf sets "
+             "use_neutron = true, and upstream nova ignores the option since nova-network "
+             "was removed, so refusing it would only break such a nova.conf. With true, the "
+             "conductor logs once that the flat network is used."),
     cfg.StrOpt(
         "firewall_driver", default=NOOP_FIREWALL, choices=[NOOP_FIREWALL],
         help="Only the no-op driver exists: packet filtering belongs to the network service."),
@@ -63,6 +67,14 @@ opts = [
     cfg.IntOpt("reserved_host_cpus", default=0, min=0),
     cfg.IntOpt("reserved_host_memory_mb", default=512, min=0),
     cfg.IntOpt("reserved_host_disk_mb", default=0, min=0),
+    cfg.BoolOpt(
+        "allow_resize_to_same_host", default=False,
+        help="Let the scheduler keep a resized or migrated server on its own host (the "
+             "driver must support it). Off: the source host is never a destination."),
+    cfg.IntOpt(
+        "resize_confirm_window", default=0, min=0,
+        help="Seconds after which nova-compute confirms a resize or migration still "
+             "waiting in VERIFY_RESIZE on its own; 0 never does."),
 ]
 
 

@@ -4,6 +4,7 @@ from keystoneauth1 import loading as ks_loading
 
 GROUP = "placement"
 SERVICE_TYPE = "placement"
+DEFAULT_TIMEOUT = 30  # seconds
 
 
 def register_opts(conf):
@@ -12,6 +13,9 @@ def register_opts(conf):
     ks_loading.register_adapter_conf_options(conf, GROUP, include_deprecated=False)
     conf.set_default("service_type", SERVICE_TYPE, group=GROUP)
     conf.set_default("valid_interfaces", ["internal", "public"], group=GROUP)
+    # keystoneauth waits forever by default: a hung Placement would hang the
+    # scheduler's RPC calls and nova-compute's periodic task with it.
+    conf.set_default("timeout", DEFAULT_TIMEOUT, group=GROUP)
 
 
 def list_opts():

@@ -6,14 +6,18 @@ import json
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
+from nova_runtime.db import engines
 from nova_runtime.db.base import utcnow
 from nova_runtime.db.main.models import (
+    FixedIp,
     Instance,
     InstanceExtra,
+    InstanceFault,
     InstanceMetadata,
     InstanceSystemMetadata,
+    Network,
 )
-from nova_runtime.objects import exceptions
+from nova_runtime.objects import exceptions, fixed_ips
 from nova_runtime.objects._db import as_dict, session
 
 # Columns that identify an instance or belong to the API's bookkeeping.
@@ -129,7 +133,232 @@ def destroy(url, instance_uuid, values=None):
         for model in (InstanceExtra, InstanceMetadata, InstanceSystemMetadata):
             db.execute(sa.update(model).filter_by(instance_uuid=instance_uuid, deleted=0)
                        .values(deleted=model.id, deleted_at=now))
+        # Its fixed addresses go back to the flat network in the same transaction.
+        fixed_ips.release(db, instance_uuid, now)
         return as_dict(row)
+
+
+# --- queries of the servers API (list, detail, metadata) ------------------------------
+
+# Filters ``query`` understands: name -> column, compared for equality (a list
+# value means "one of").
+_EQUAL_FILTERS = {
+    "uuid": Instance.uuid, "project_id": Instance.project_id, "user_id": Instance.user_id,
+    "host": Instance.host, "node": Instance.node, "image_ref": Instance.image_ref,
+    "instance_type_id": Instance.instance_type_id, "reservation_id": Instance.reservation_id,
+    "availability_zone": Instance.availability_zone, "key_name": Instance.key_name,
+    "hostname": Instance.hostname, "vm_state": Instance.vm_state,
+    "task_state": Instance.task_state, "power_state": Instance.power_state,
+    "locked": Instance.locked, "config_drive": Instance.config_drive,
+    "progress": Instance.progress, "access_ip_v4": Instance.access_ip_v4,
+    "access_ip_v6": Instance.access_ip_v6,
+}
+# Columns the API may sort by.
+SORT_KEYS = ("access_ip_v4", "access_ip_v6", "availability_zone", "config_drive", "created_at",
+             "display_description", "display_name", "host", "hostname", "image_ref",
+             "instance_type_id", "kernel_id", "key_name", "launch_index", "launched_at",
+             "locked_by", "node", "power_state", "progress", "project_id", "ramdisk_id",
+             "task_state", "terminated_at", "updated_at", "user_id", "uuid", "vm_state")
+
+
+def query(url, filters=None, sort_keys=("created_at",), sort_dirs=("desc",), limit=None,
+          marker=None, columns=None):
+    """Instances of one cell database, sorted, at most ``limit``.
+
+    ``filters``: the names of _EQUAL_FILTERS (a list value matches any of its
+    items; None matches NULL), ``name`` (a regular expression on
+    display_name), ``changes_since`` / ``changes_before`` (updated_at bounds,
+    which also return deleted instances), ``deleted`` (True: only deleted
+    ones; False or absent: only live ones, unless a changes_* bound is
+    given), ``uuids_in`` (a collection the uuid must be in).
+    ``sort_keys`` / ``sort_dirs`` ("asc"/"desc"): the order; uuid is added as
+    the last key so that the order is total across cells. ``marker``: the
+    instance dict to start after (keyset paging: any cell's instance works,
+    even a build request's, since only its sort values are used).
+    ``columns``: the names of the columns to read (the sort keys are always
+    read too); default every column."""
+    filters = dict(filters or {})
+    keys, dirs = _total_order(sort_keys, sort_dirs)
+    table = Instance.__table__
+    if columns is None:
+        statement = sa.select(table)
+    else:
+        names = list(dict.fromkeys([*columns, *keys]))
+        unknown = sorted(set(names) - set(table.c.keys()))
+        if unknown:
+            raise exceptions.InvalidField(f"instances have no column {', '.join(unknown)}")
+        statement = sa.select(*(table.c[name] for name in names))
+    for name, value in filters.items():
+        statement = statement.where(_filter_clause(name, value))
+    if "deleted" not in filters and not ({"changes_since", "changes_before"} & set(filters)):
+        statement = statement.where(Instance.deleted == 0)
+    if marker is not None:
+        statement = statement.where(_after(keys, dirs, marker))
+    for key, direction in zip(keys, dirs):
+        column = getattr(Instance, key)
+        statement = statement.order_by(column.asc() if direction == "asc" else column.desc())
+    if limit is not None:
+        statement = statement.limit(limit)
+    # Plain rows, not ORM objects: a page is up to [api] max_limit instances,
+    # and building (then converting) that many mapped objects costs more than
+    # the query itself.
+    with engines.get_engine(url).connect() as connection:
+        return [dict(row) for row in connection.execute(statement).mappings()]
+
+
+def _total_order(sort_keys, sort_dirs):
+    keys, dirs = list(sort_keys), list(sort_dirs)
+    if "uuid" not in keys:
+        keys.append("uuid")
+        dirs.append(dirs[-1] if dirs else "desc")
+    return keys, dirs
+
+
+def _filter_clause(name, value):
+    if name == "name":
+        return Instance.display_name.regexp_match(value)
+    if name == "changes_since":
+        return Instance.updated_at >= value
+    if name == "changes_before":
+        return Instance.updated_at <= value
+    if name == "deleted":
+        return Instance.deleted != 0 if value else Instance.deleted == 0
+    if name == "uuids_in":
+        return Instance.uuid.in_(list(value))
+    column = _EQUAL_FILTERS.get(name)
+    if column is None:
+        raise exceptions.InvalidField(f"unknown instance filter {name}")
+    if isinstance(value, (list, tuple, set, frozenset)):
+        values = [item for item in value if item is not None]
+        clause = column.in_(values)
+        return sa.or_(clause, column.is_(None)) if None in value else clause
+    return column.is_(None) if value is None else column == value
+
+
+def _after(keys, dirs, marker):
+    """Rows that sort after ``marker``. NULLs sort first ascending and last
+    descending, as MySQL and SQLite order them."""
+    alternatives = []
+    for index, (key, direction) in enumerate(zip(keys, dirs)):
+        column, value = getattr(Instance, key), marker.get(key)
+        equal_before = [getattr(Instance, k).is_(None) if marker.get(k) is None
+                        else getattr(Instance, k) == marker.get(k) for k in keys[:index]]
+        if direction == "asc":
+            later = column.is_not(None) if value is None else column > value
+        elif value is None:
+            continue  # nothing sorts after NULL when descending
+        else:
+            later = sa.or_(column < value, column.is_(None))
+        alternatives.append(sa.and_(*equal_before, later))
+    return sa.or_(*alternatives) if alternatives else sa.false()
+
+
+def details_of(url, instance_uuids, faults_of=None):
+    """{uuid: {"flavor", "metadata", "network_info", "fault", "fixed_ips"}} of
+    ``instance_uuids`` (deleted ones too), read in a few queries for a whole
+    page of servers: the current flavor, user metadata, instance_extra's
+    network_info (a list), the newest fault (or None) of those of
+    ``faults_of`` (default: all) and, for instances whose network_info holds
+    no fixed address, the fixed addresses [{"address", "network"}] of the
+    flat network (the API shows those only then).
+
+    Only the columns shown are read, as plain rows. Instances of the same
+    flavor share one parsed flavor dict: callers must not change it."""
+    uuids = list(instance_uuids)
+    faults_of = uuids if faults_of is None else list(faults_of)
+    found = {uuid: {"flavor": None, "metadata": {}, "network_info": [], "fault": None,
+                    "fixed_ips": []} for uuid in uuids}
+    if not uuids:
+        return found
+    flavors = {}  # flavor JSON -> its "cur": a page holds few distinct flavors
+    with engines.get_engine(url).connect() as connection:
+        for uuid, flavor, network_info in connection.execute(
+                sa.select(InstanceExtra.instance_uuid, InstanceExtra.flavor,
+                          InstanceExtra.network_info)
+                .where(InstanceExtra.instance_uuid.in_(uuids)).order_by(InstanceExtra.id)):
+            entry = found[uuid]
+            if flavor:
+                if flavor not in flavors:
+                    flavors[flavor] = json.loads(flavor).get("cur")
+                entry["flavor"] = flavors[flavor]
+            else:
+                entry["flavor"] = None
+            entry["network_info"] = json.loads(network_info) if network_info else []
+        for uuid, key, value in connection.execute(
+                sa.select(InstanceMetadata.instance_uuid, InstanceMetadata.key,
+                          InstanceMetadata.value)
+                .where(InstanceMetadata.instance_uuid.in_(uuids), InstanceMetadata.deleted == 0)
+                .order_by(InstanceMetadata.id)):
+            found[uuid]["metadata"][key] = value
+        if faults_of:
+            for row in connection.execute(
+                    sa.select(InstanceFault.__table__)
+                    .where(InstanceFault.instance_uuid.in_(faults_of),
+                           InstanceFault.deleted == 0)
+                    .order_by(InstanceFault.created_at, InstanceFault.id)).mappings():
+                found[row["instance_uuid"]]["fault"] = dict(row)  # the newest stays
+        unaddressed = [uuid for uuid in uuids
+                       if not _has_fixed_address(found[uuid]["network_info"])]
+        if unaddressed:
+            for address, uuid, label in connection.execute(
+                    sa.select(FixedIp.address, FixedIp.instance_uuid, Network.label)
+                    .join(Network, Network.id == FixedIp.network_id)
+                    .where(FixedIp.instance_uuid.in_(unaddressed), FixedIp.deleted == 0)
+                    .order_by(FixedIp.id)):
+                found[uuid]["fixed_ips"].append({"address": address, "network": label})
+    return found
+
+
+def _has_fixed_address(network_info):
+    """Whether a network info cache names an address: the flat network's
+    form ({"fixed_ip": ...}) or upstream's VIF model (network.subnets.ips)."""
+    for vif in network_info:
+        if vif.get("fixed_ip"):
+            return True
+        for subnet in (vif.get("network") or {}).get("subnets") or []:
+            if subnet.get("ips"):
+                return True
+    return False
+
+
+def uuids_with_address(url, pattern):
+    """The uuids of live instances with a fixed address matching the regular
+    expression ``pattern`` (the servers API's ip filter)."""
+    with session(url) as db:
+        return set(db.scalars(sa.select(FixedIp.instance_uuid).where(
+            FixedIp.instance_uuid.is_not(None), FixedIp.deleted == 0,
+            FixedIp.address.regexp_match(pattern))))
+
+
+def set_metadata(url, instance_uuid, metadata, replace=False):
+    """Set the user metadata keys of ``metadata``; with ``replace`` the keys
+    not in it are deleted. Returns the instance's whole metadata."""
+    now = utcnow()
+    with session(url) as db:
+        _get(db, instance_uuid)
+        rows = {row.key: row for row in db.scalars(sa.select(InstanceMetadata).filter_by(
+            instance_uuid=instance_uuid, deleted=0))}
+        for key, row in rows.items():
+            if key in metadata:
+                row.value = metadata[key]
+            elif replace:
+                row.deleted, row.deleted_at = row.id, now
+        for key, value in metadata.items():
+            if key not in rows:
+                db.add(InstanceMetadata(instance_uuid=instance_uuid, key=key, value=value))
+    return get_metadata(url, instance_uuid)
+
+
+def delete_metadata_key(url, instance_uuid, key):
+    """Delete one metadata key; False when the instance has no such key."""
+    with session(url) as db:
+        _get(db, instance_uuid)
+        row = db.scalar(sa.select(InstanceMetadata).filter_by(
+            instance_uuid=instance_uuid, key=key, deleted=0))
+        if row is None:
+            return False
+        row.deleted, row.deleted_at = row.id, utcnow()
+        return True
 
 
 def _get(db, instance_uuid):
@@ -137,3 +366,21 @@ def _get(db, instance_uuid):
     if row is None:
         raise exceptions.InstanceNotFound(f"instance {instance_uuid} could not be found")
     return row
+
+
+def set_image_system_metadata(url, instance_uuid, values):
+    """Replace the instance's image_* system metadata with ``values`` (a
+    rebuild's new image); the other system metadata keys stay."""
+    now = utcnow()
+    with session(url) as db:
+        _get(db, instance_uuid)
+        rows = {row.key: row for row in db.scalars(sa.select(InstanceSystemMetadata).filter_by(
+            instance_uuid=instance_uuid, deleted=0))}
+        for key, row in rows.items():
+            if key in values:
+                row.value = values[key]
+            elif key.startswith("image_"):
+                row.deleted, row.deleted_at = row.id, now
+        for key, value in values.items():
+            if key not in rows:
+                db.add(InstanceSystemMetadata(instance_uuid=instance_uuid, key=key, value=value))

@@ -17,10 +17,15 @@ from nova_runtime.policies import (
     flavor_extra_specs,
     flavor_manage,
     hypervisors,
+    instance_actions,
     keypairs,
     limits,
     quota_sets,
+    remote_consoles,
+    server_actions,
     server_groups,
+    server_metadata,
+    servers,
     services,
 )
 
@@ -32,10 +37,15 @@ _MODULES = (
     flavor_extra_specs,
     flavor_manage,
     hypervisors,
+    instance_actions,
     keypairs,
     limits,
     quota_sets,
+    remote_consoles,
+    server_actions,
     server_groups,
+    server_metadata,
+    servers,
     services,
 )
 

@@ -1,8 +1,9 @@
 """The chance scheduler: any host whose compute service is enabled and up.
 
-As upstream's ChanceScheduler: no filters beyond that and ignore_hosts, no
-weighing, and no consumption of the host states (it claims nothing). Distinct
-hosts are picked for the instances of a request while there are enough.
+As upstream's ChanceScheduler: no filters beyond that, Placement's candidates
+and ignore_hosts, no weighing, and no consumption of the host states (the
+scheduler manager still claims in Placement). Distinct hosts are picked for
+the instances of a request while there are enough.
 """
 
 import random
@@ -25,6 +26,8 @@ class ChanceScheduler:
             up = ~hosts.disabled & hosts.service_up(self.service_down_time, now)
             if not up.any():
                 raise NoValidHost("Is the appropriate service running?")
+            if spec.candidate_nodes is not None:
+                up &= hosts.rows_of_uuids(spec.candidate_nodes)
             if spec.ignore_hosts:
                 up &= ~hosts.rows_of_hosts(spec.ignore_hosts)
             rows = np.flatnonzero(up).tolist()

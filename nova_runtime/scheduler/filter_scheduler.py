@@ -95,9 +95,10 @@ class FilterScheduler:
     # --- the steps -----------------------------------------------------------
 
     def _preselect(self, hosts, spec):
-        """ignore_hosts, force_hosts and force_nodes, as upstream applies them
-        before the filters. Returns (mask, forced)."""
-        mask = np.ones(len(hosts), dtype=bool)
+        """Placement's candidates, then ignore_hosts, force_hosts and
+        force_nodes, as upstream applies them before the filters. Returns
+        (mask, forced)."""
+        mask = _offered(hosts, spec)
         if spec.ignore_hosts:
             mask &= ~hosts.rows_of_hosts(spec.ignore_hosts)
         if spec.force_hosts:
@@ -169,12 +170,14 @@ class FilterScheduler:
         """The filter results that led to no host: the pre-selection, then each
         filter up to the one that removed the last host."""
         results = []
-        everyone = len(hosts)
+        offered = _offered(hosts, spec)
+        if index == 0 and spec.candidate_nodes is not None:
+            results.append(self._result(hosts, "Placement", np.ones(len(hosts), dtype=bool),
+                                        offered))
         if index == 0 and (spec.ignore_hosts or forced):
-            results.append(self._result(hosts, "ignore/force hosts",
-                                        np.ones(everyone, dtype=bool), start))
+            results.append(self._result(hosts, "ignore/force hosts", offered, start))
         remaining = candidates.copy()
-        if forced:
+        if forced or not remaining.any():
             return results
         for f in self.filters:
             if index > 0 and f.run_filter_once_per_request:
@@ -191,3 +194,10 @@ class FilterScheduler:
         removed = np.flatnonzero(before & ~after)[:SHOWN_HOSTS]
         return FilterResult(name, int(before.sum()), int(after.sum()),
                             tuple(hosts.label(i) for i in removed.tolist()))
+
+
+def _offered(hosts, spec):
+    """The rows Placement offered (every row without Placement)."""
+    if spec.candidate_nodes is None:
+        return np.ones(len(hosts), dtype=bool)
+    return hosts.rows_of_uuids(spec.candidate_nodes)

@@ -293,6 +293,13 @@ class HostStates:
             lut[self._host_codes_of_lower.get(name.lower(), [])] = True
         return lut[self.host_code]
 
+    def rows_of_uuids(self, compute_node_uuids):
+        """A mask of the rows whose compute node uuid is one of ``compute_node_uuids``."""
+        mask = np.zeros(len(self), dtype=bool)
+        rows = [self._row_of_uuid[u] for u in compute_node_uuids if u in self._row_of_uuid]
+        mask[rows] = True
+        return mask
+
     def rows_of_nodes(self, nodenames):
         """A mask of the rows whose node name is one of ``nodenames``."""
         wanted = set(nodenames)

@@ -18,8 +18,16 @@ instance mappings) and the cells (instances.host); a member still on its way
 to its compute has no host in the database yet, so the host this scheduler
 chose for it counts instead.
 
-Placement is not used yet: ``_allocation_candidates`` and
-``_claim_allocations`` are the two places it joins (see their docstrings).
+Placement (when [placement] has auth_type; otherwise one warning at start
+and every node is a candidate): before the filters, GET
+/allocation_candidates for the flavor's resources and traits; only the
+compute nodes it offers are filtered and weighed. Once the hosts are chosen,
+each instance's allocation request is claimed on its host (PUT
+/allocations/{instance}); a host that another scheduler filled meanwhile
+refuses the claim, and the instance's alternates are tried in order. Each
+selection carries its allocation request, so that a reschedule (in
+nova-conductor) can claim on an alternate. No candidate, a Placement that does
+not answer, or no claim that succeeds: NoValidHost, naming Placement.
 """
 
 import collections
@@ -31,8 +39,10 @@ import time
 import oslo_messaging as messaging
 from oslo_db import exception as db_exc
 
-from nova_runtime import cells, rpc, service
+from nova_runtime import cells, placement, rpc, service
 from nova_runtime.db import engines
+from nova_runtime.placement import claims as placement_claims
+from nova_runtime.placement import resources as placement_resources
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.objects import instance_groups, instance_mappings, instances
 from nova_runtime.objects._db import session
@@ -79,11 +89,14 @@ def request_spec_from_dict(spec, instance_uuids=()):
         instance_uuids=tuple(instance_uuids or ()))
 
 
-def selection_dict(selection):
+def selection_dict(selection, allocation_requests=None):
+    """A Selection as the RPC API sends it; with Placement, its node's
+    allocation request (None without)."""
+    allocation_request = (allocation_requests or {}).get(selection.compute_node_uuid)
     return {"host": selection.host, "nodename": selection.nodename,
             "compute_node_uuid": selection.compute_node_uuid,
             "cell_uuid": selection.cell_uuid, "limits": dict(selection.limits),
-            "weight": selection.weight}
+            "weight": selection.weight, "allocation_request": allocation_request}
 
 
 def _label(selection):
@@ -118,6 +131,9 @@ class SchedulerManager(service.Manager):
         self._refreshed_at = None
         self._discovered_at = None
         self._placed = collections.OrderedDict()  # instance uuid -> host chosen for it
+        self.placement = placement.from_conf(conf)  # PlacementConfigError: cannot start
+        if self.placement is None:
+            placement.warn_without_placement(LOG, "nova-scheduler")
 
     # --- service hooks -----------------------------------------------------------
 
@@ -158,39 +174,114 @@ class SchedulerManager(service.Manager):
                 self.hosts, spec, return_alternates=return_alternates)
             for instance_uuid, host_list in zip(spec.instance_uuids, host_lists):
                 self._remember(instance_uuid, host_list[0].host)
-        self._claim_allocations(context, spec, host_lists)
+        host_lists = self._claim_allocations(context, spec, host_lists, request_spec)
         LOG.info("Selected %s for %s", ", ".join(
             _label(host_list[0]) for host_list in host_lists),
             ", ".join(spec.instance_uuids) or f"{spec.num_instances} instance(s)")
-        return [[selection_dict(selection) for selection in host_list]
+        return [[selection_dict(selection, spec.allocation_requests) for selection in host_list]
                 for host_list in host_lists]
 
-    # --- the Placement seam ----------------------------------------------------------
+    # --- Placement ------------------------------------------------------------------
 
     def _allocation_candidates(self, context, spec):
-        """Narrow the hosts to those Placement offers for ``spec``.
-
-        Upstream asks Placement (GET /allocation_candidates with the flavor's
-        resources and traits) before filtering and only filters the compute
-        nodes it returns. Without Placement every node is a candidate: this
-        returns ``spec`` unchanged. With it: call Placement here and return
-        ``restrict_to_nodes(spec, candidate_uuids)``."""
-        return spec
+        """``spec`` narrowed to the compute nodes Placement offers for it, with
+        their allocation requests; unchanged without Placement. Raises
+        NoValidHost when Placement offers none or does not answer."""
+        if self.placement is None:
+            return spec
+        flavor = dataclasses.asdict(spec.flavor)
+        try:
+            required, forbidden = placement_resources.flavor_traits(flavor)
+            query = placement_resources.candidates_query(
+                placement_resources.flavor_resources(flavor), required, forbidden)
+        except placement_resources.BadRequest as exc:
+            raise NoValidHost("No valid host was found", [f"Placement: {exc}"]) from None
+        try:
+            answer = self.placement.allocation_candidates(query)
+        except placement.PlacementError as exc:
+            LOG.error("Cannot get allocation candidates from Placement: %s", exc)
+            raise NoValidHost("No valid host was found",
+                              [f"Placement did not answer: {exc}"]) from None
+        requests = node_allocation_requests(answer)
+        if not requests:
+            LOG.info("Placement has no allocation candidate for %s",
+                     placement_resources.describe(query))
+            raise NoValidHost("No valid host was found", [
+                f"Placement: no allocation candidate for {placement_resources.describe(query)}"])
+        return dataclasses.replace(self.restrict_to_nodes(spec, requests),
+                                   allocation_requests=requests)
 
     def restrict_to_nodes(self, spec, node_uuids):
-        """``spec`` with the hosts that have none of ``node_uuids`` ignored."""
-        wanted = set(node_uuids)
-        with self.hosts.lock:
-            offered = {self.hosts.hosts[i] for i, uuid in enumerate(self.hosts.uuids)
-                       if uuid in wanted}
-            others = sorted(set(self.hosts.hosts) - offered)
-        return dataclasses.replace(spec, ignore_hosts=tuple(spec.ignore_hosts) + tuple(others))
+        """``spec`` with only the compute nodes ``node_uuids`` as candidates."""
+        return dataclasses.replace(spec, candidate_nodes=frozenset(node_uuids))
 
-    def _claim_allocations(self, context, spec, host_lists):
-        """With Placement: claim each chosen node's allocation for its instance
-        (and release the host state's consumption, then try the alternates,
-        when a claim fails). Without Placement the compute's resource claim
-        is the only check."""
+    def _claim_allocations(self, context, spec, host_lists, request_spec):
+        """Claim each instance's resources on its chosen host, or on the first
+        of its alternates that still has room; the host lists as claimed.
+        When an instance gets no claim, the claims made for the request are
+        released and NoValidHost raised. Without Placement (or for a request
+        without instance uuids) nothing is claimed."""
+        if self.placement is None or not spec.instance_uuids:
+            return host_lists
+        project_id = request_spec.get("project_id") or context.project_id
+        user_id = request_spec.get("user_id") or context.user_id
+        claimed = []
+        for instance_uuid, host_list in zip(spec.instance_uuids, host_lists):
+            try:
+                kept = self._claim_one(spec, instance_uuid, host_list, project_id, user_id)
+            except placement.PlacementError as exc:
+                LOG.error("Cannot claim resources for instance %s in Placement: %s",
+                          instance_uuid, exc)
+                kept, reason = None, f"Placement: cannot claim resources: {exc}"
+            else:
+                reason = ("Placement: no room left on " + ", ".join(map(_label, host_list))
+                          + " (taken by other requests meanwhile)")
+            if kept is None:
+                self._undo_claims(spec, claimed, host_lists[len(claimed):])
+                raise NoValidHost("No valid host was found", [reason])
+            claimed.append((instance_uuid, kept))
+        return [host_list for _, host_list in claimed]
+
+    def _claim_one(self, spec, instance_uuid, host_list, project_id, user_id):
+        """The host list from the first selection whose claim succeeded (the
+        host state's consumption moved to it), or None."""
+        for index, selection in enumerate(host_list):
+            allocation_request = spec.allocation_requests.get(selection.compute_node_uuid)
+            if allocation_request is not None and placement_claims.claim(
+                    self.placement, instance_uuid, allocation_request, project_id, user_id):
+                if index:
+                    self._move_consumption(spec, host_list[0], selection)
+                    self._remember(instance_uuid, selection.host)
+                    LOG.info("Instance %s goes to alternate %s: %s has no room left in "
+                             "Placement", instance_uuid, _label(selection),
+                             ", ".join(map(_label, host_list[:index])))
+                return host_list[index:]
+            LOG.info("Host %s has no room left in Placement for instance %s",
+                     _label(selection), instance_uuid)
+        return None
+
+    def _move_consumption(self, spec, taken_from, given_to):
+        with self.hosts.lock:
+            for selection, move in ((taken_from, self.hosts.release),
+                                    (given_to, self.hosts.consume)):
+                row = self.hosts.row_of_uuid(selection.compute_node_uuid)
+                if row is not None:
+                    move(row, spec)
+
+    def _undo_claims(self, spec, claimed, unclaimed):
+        """Release the Placement claims of ``claimed`` [(uuid, host list)] and
+        the host states' consumption of every chosen host."""
+        for instance_uuid, _ in claimed:
+            try:
+                placement_claims.release(self.placement, instance_uuid)
+            except placement.PlacementError as exc:
+                LOG.error("Cannot release the claim of instance %s in Placement: %s",
+                          instance_uuid, exc)
+        with self.hosts.lock:
+            for host_list in [kept for _, kept in claimed] + list(unclaimed):
+                row = self.hosts.row_of_uuid(host_list[0].compute_node_uuid)
+                if row is not None:
+                    self.hosts.release(row, spec)
 
     # --- host states ---------------------------------------------------------------
 
@@ -303,3 +394,17 @@ class SchedulerManager(service.Manager):
         self._placed.move_to_end(instance_uuid)
         while len(self._placed) > _PLACED_MEMORY:
             self._placed.popitem(last=False)
+
+
+def node_allocation_requests(answer):
+    """{compute node uuid: allocation request} from GET
+    /allocation_candidates' answer: the first request of each root provider
+    (a compute node) whose allocations all lie in that node's tree."""
+    summaries = answer.get("provider_summaries") or {}
+    requests = {}
+    for request in answer.get("allocation_requests") or ():
+        roots = {(summaries.get(provider) or {}).get("root_provider_uuid") or provider
+                 for provider in request["allocations"]}
+        if len(roots) == 1:
+            requests.setdefault(roots.pop(), {"allocations": request["allocations"]})
+    return requests

@@ -36,6 +36,10 @@ class RequestSpec:
     retry_hosts: (host, node) pairs this request already tried (RetryFilter).
     ignore_hosts: host names never to pick. force_hosts / force_nodes: pick only
     among these, and skip the filters, as upstream does for forced hosts.
+    candidate_nodes: with Placement, the compute node uuids it offered
+    (allocation candidates); None without Placement (every node is one).
+    allocation_requests: compute node uuid -> the allocation request that
+    claims the instance's resources there.
     """
 
     flavor: Flavor
@@ -48,6 +52,8 @@ class RequestSpec:
     force_nodes: Sequence[str] = ()
     num_instances: int = 1
     instance_uuids: Sequence[str] = ()
+    candidate_nodes: frozenset[str] | None = None
+    allocation_requests: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
 
     @property
     def requested_disk_mb(self):

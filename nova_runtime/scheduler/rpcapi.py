@@ -7,7 +7,9 @@ Version history:
 The request spec is a dict (see nova_runtime.compute.api, which builds it, and
 scheduler.manager.request_spec_from_dict, which reads it). A selection is a
 dict: host, nodename, compute_node_uuid, cell_uuid, limits (the
-oversubscription limits the compute's claim enforces), weight.
+oversubscription limits the compute's claim enforces), weight, and
+allocation_request: with Placement, what claims the instance's resources on
+that host ({"allocations": {provider uuid: {"resources": {...}}}}), else None.
 """
 
 import oslo_messaging as messaging

@@ -17,14 +17,16 @@ Arguments shared by the methods:
     The RequestContext of the request being served (for image and network
     calls made on the user's behalf).
 ``network_info``
-    A list of VIF dicts of nova's flat network: ``address`` (the fixed IP),
-    ``mac``, ``bridge``, ``gateway``, ``cidr``, ``dns``. May be empty.
+    A list of interface dicts on nova's flat network (nova_runtime.network):
+    ``id``, ``address`` (the MAC, as upstream's VIF), ``fixed_ip``, ``bridge``,
+    ``gateway``, ``cidr``, ``dns``. May be empty.
 ``image_meta``
     The image's metadata from the image service: ``id``, ``disk_format``,
     ``container_format``, ``min_disk``, ``min_ram``, ``properties`` (dict).
 ``block_device_info``
-    Reserved for volumes; nova_runtime has no block storage service, so it is
-    always None for now.
+    None, or {"configdrive_path": an ISO 9660 config drive to attach read-only
+    (nova_runtime.virt.configdrive); the file is the caller's: copy it}.
+    There is no block storage service, so no volumes.
 
 Power states are nova_runtime.compute.power_state's. Errors are
 nova_runtime.virt.exceptions': each method lists the ones it may raise.
@@ -80,6 +82,17 @@ class InstanceInfo:
 
     state: int  # a power_state value
     internal_id: str | None = None  # the hypervisor's own id, for logs
+
+
+@dataclasses.dataclass(frozen=True)
+class SnapshotImage:
+    """What snapshot() captured: ``data`` is bytes or a binary file object
+    (nova-compute closes it after the upload), in ``disk_format`` and
+    ``container_format`` as Glance names them."""
+
+    data: object
+    disk_format: str = "raw"
+    container_format: str = "bare"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -176,6 +189,15 @@ class ComputeDriver(abc.ABC):
         falls back to HARD; HARD also starts a stopped instance. Raises
         InstanceNotFound."""
 
+    def rebuild(self, context, instance, image_meta, injected_files, admin_password,
+                network_info=None, block_device_info=None):
+        """Replace the instance's root disk with a new one from ``image_meta``
+        in the hypervisor's own way, keeping the instance: RUNNING on return.
+
+        Optional: the base class raises NotSupported, and nova-compute then
+        rebuilds with destroy() and spawn()."""
+        raise exceptions.NotSupported(f"{type(self).__name__} has no rebuild of its own")
+
     # --- optional: supports_pause ---------------------------------------------
 
     def pause(self, instance):
@@ -203,14 +225,15 @@ class ComputeDriver(abc.ABC):
     # --- optional: supports_snapshot ------------------------------------------
 
     def snapshot(self, context, instance, image_id, update_task_state):
-        """Upload the instance's root disk to the image service as the
-        (already created, empty) image ``image_id``.
+        """Capture the instance's root disk for the (already created, queued)
+        Glance image ``image_id``: returns a SnapshotImage, whose data
+        nova-compute uploads to Glance with the user's token (drivers need
+        no image service client).
 
         Calls ``update_task_state(task_state=IMAGE_PENDING_UPLOAD)`` once the
-        disk is captured, then ``update_task_state(task_state=IMAGE_UPLOADING,
-        expected_state=IMAGE_PENDING_UPLOAD)`` before uploading (see
-        compute.task_states). The instance's power state is the same after as
-        before. Raises InstanceNotFound."""
+        disk is captured (see compute.task_states); nova-compute sets
+        IMAGE_UPLOADING itself. The instance's power state is the same after
+        as before. Raises InstanceNotFound."""
         raise exceptions.NotSupported(f"{type(self).__name__} cannot snapshot instances")
 
     # --- optional: supports_resize (resize and cold migration) ----------------

@@ -4,9 +4,17 @@ FakeDriver honours the whole contract of driver.ComputeDriver, with every
 capability, and reports the resources [fake_driver] configures. Its subclasses
 fail on purpose, for tests of what nova does when a hypervisor fails:
 
-- SpawnFailsDriver: every spawn() raises InstanceSpawnError (reschedules);
+- SpawnFailsDriver: every spawn() raises InstanceSpawnError (reschedules;
+  a rebuild, which spawns again, fails too);
 - MigrationFailsDriver: migrate_disk_and_power_off() raises MigrationError
   (failed resizes and cold migrations).
+
+Power states follow the operations (pause needs RUNNING, unpause PAUSED,
+...); a resize or migration keeps the source copy, shut off, until confirm
+(removed) or revert (running again); a snapshot returns a small payload that
+names the instance and the image (snapshot_payload), and ``snapshots``
+records which instance each image came from. FakeDriver has no rebuild of its
+own: nova-compute destroys and spawns.
 """
 
 import dataclasses
@@ -33,6 +41,10 @@ class FakeInstance:
     disk_gb: int
     console_port: int
     console_log: list = dataclasses.field(default_factory=list)
+    # What spawn was given: the interfaces, and the config drive's bytes (the
+    # caller removes its file once spawn returns).
+    network_info: list = dataclasses.field(default_factory=list)
+    config_drive: bytes | None = None
 
 
 class FakeDriver(driver.ComputeDriver):
@@ -107,7 +119,13 @@ class FakeDriver(driver.ComputeDriver):
         with self._lock:
             if instance["uuid"] in self._instances:
                 raise exceptions.InstanceExists(f"instance {instance['uuid']} exists already")
-            self._instances[instance["uuid"]] = self._new(instance, power_state.RUNNING)
+            fake = self._new(instance, power_state.RUNNING)
+            fake.network_info = list(network_info or [])
+            config_drive = (block_device_info or {}).get("configdrive_path")
+            if config_drive:
+                with open(config_drive, "rb") as handle:
+                    fake.config_drive = handle.read()
+            self._instances[instance["uuid"]] = fake
 
     def destroy(self, context, instance, network_info=None, block_device_info=None,
                 destroy_disks=True):
@@ -137,11 +155,12 @@ class FakeDriver(driver.ComputeDriver):
         self._transition(instance, power_state.SUSPENDED, power_state.RUNNING, "resume")
 
     def snapshot(self, context, instance, image_id, update_task_state):
-        self._get(instance)
+        fake = self._get(instance)
+        payload = snapshot_payload(fake, image_id)
         update_task_state(task_state=task_states.IMAGE_PENDING_UPLOAD)
-        update_task_state(task_state=task_states.IMAGE_UPLOADING,
-                          expected_state=task_states.IMAGE_PENDING_UPLOAD)
-        self.snapshots[image_id] = instance["uuid"]
+        with self._lock:
+            self.snapshots[image_id] = fake.uuid
+        return driver.SnapshotImage(data=payload, disk_format="raw", container_format="bare")
 
     # --- resize and cold migration -------------------------------------------------
 
@@ -226,6 +245,13 @@ class FakeDriver(driver.ComputeDriver):
                     f"cannot {action} instance {fake.uuid}: it is "
                     f"{power_state.NAMES[fake.state]}, not {power_state.NAMES[required]}")
             fake.state = state
+
+
+def snapshot_payload(fake, image_id):
+    """The "disk" a FakeDriver snapshot uploads: it names the instance, its
+    disk size and the image, so that a test can tell which snapshot it got."""
+    return (f"fake disk of instance {fake.uuid}: {fake.disk_gb} GB, "
+            f"snapshot image {image_id}\n").encode()
 
 
 class SpawnFailsDriver(FakeDriver):

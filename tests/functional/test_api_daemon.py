@@ -17,11 +17,13 @@ def _conf(tmp_path, extra):
                                f"sqlite:///{tmp_path}/nova.sqlite", extra=extra)
 
 
-def test_serves_osapi_compute_only_and_stops_on_sigterm(tmp_path):
-    port = free_port()
+def test_serves_both_apis_and_stops_on_sigterm(tmp_path):
+    port, metadata_port = free_port(), free_port()
     conf = _conf(tmp_path, "[DEFAULT]\nenabled_apis = osapi_compute,metadata\n"
                            "osapi_compute_listen = 127.0.0.1\n"
                            f"osapi_compute_listen_port = {port}\n"
+                           "metadata_listen = 127.0.0.1\n"
+                           f"metadata_listen_port = {metadata_port}\n"
                            "[api]\nauth_strategy = noauth2\n")
     assert manage(conf, "api_db", "sync").returncode == 0
     log = tmp_path / "nova-api.log"
@@ -33,19 +35,21 @@ def test_serves_osapi_compute_only_and_stops_on_sigterm(tmp_path):
         flavors = requests.get(f"http://127.0.0.1:{port}/v2.1/flavors", timeout=10,
                                headers={"X-Auth-Token": "admin:admin"})
         assert flavors.status_code == 200 and flavors.json() == {"flavors": []}
+        versions = requests.get(f"http://127.0.0.1:{metadata_port}/", timeout=10)
+        assert versions.status_code == 200 and versions.text.splitlines()[-1] == "latest"
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
     text = log.read_text()
-    assert "metadata API is not implemented yet" in text
+    assert f"metadata listening on http://127.0.0.1:{metadata_port}" in text
     assert "nova-api stopped" in text
 
 
 def test_refuses_to_start(tmp_path):
-    only_metadata = _conf(tmp_path, "[DEFAULT]\nenabled_apis = metadata\n")
-    result = cli.run("nova-api", config_file=only_metadata, timeout=60)
+    nothing = _conf(tmp_path, "[DEFAULT]\nenabled_apis =\n")
+    result = cli.run("nova-api", config_file=nothing, timeout=60)
     assert result.returncode == 1
-    assert "does not include osapi_compute" in result.stderr
+    assert "enabled_apis names no API" in result.stderr
 
     unsynced = _conf(tmp_path, "[DEFAULT]\nenabled_apis = osapi_compute\n")
     result = cli.run("nova-api", config_file=unsynced, timeout=60)
@@ -63,4 +67,4 @@ def test_wsgi_module_ignores_the_servers_command_line(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             env=dict(os.environ, OS_NOVA_CONFIG_FILES=str(conf)), timeout=60)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.split() == ["200", "2.88"]
+    assert result.stdout.split() == ["200", "2.100"]

@@ -18,10 +18,10 @@ def test_version_discovery_needs_no_token(compute_cloud):
     import requests
     versions = requests.get(root + "/", timeout=10).json()["versions"]
     assert [(v["id"], v["min_version"], v["version"]) for v in versions] == [
-        ("v2.1", "2.1", "2.88")]
+        ("v2.1", "2.1", "2.100")]
     assert versions[0]["links"] == [{"rel": "self", "href": compute_cloud.url + "/"}]
     v21 = compute_cloud.request("GET", "").json()["version"]
-    assert v21["status"] == "CURRENT" and v21["version"] == "2.88"
+    assert v21["status"] == "CURRENT" and v21["version"] == "2.100"
 
 
 def test_token_required(compute_cloud):
@@ -47,7 +47,7 @@ def test_unknown_microversion_is_406(compute_cloud, tokens):
     assert response.json() == {"computeFault": {
         "code": 406,
         "message": "Version 2.200 is not supported by the API. Minimum is 2.1 and maximum is "
-                   "2.88."}}
+                   "2.100."}}
 
 
 def test_error_formats(compute_cloud, tokens):

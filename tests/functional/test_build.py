@@ -1,7 +1,10 @@
 """Servers from request to ACTIVE (or to cell0 in ERROR) with real processes:
 nova-conductor (super-conductor and cell1's conductor), nova-scheduler and
-four nova-computes on the tests' private RabbitMQ and MariaDB, cells set up
-with nova-manage; servers are created, stopped, started and deleted through
+four nova-computes on the tests' private RabbitMQ and MariaDB, with the real
+Placement (tests/placement.py: every nova.conf has the [placement] section, so
+the computes report resource providers and the scheduler asks Placement for
+allocation candidates and claims them), cells set up with nova-manage;
+servers are created, stopped, started and deleted through
 nova_runtime.compute.api from the test process.
 
 The computes (fake driver, [DEFAULT] reserved_host_memory_mb = 256, RAM
@@ -94,8 +97,13 @@ def databases(mariadb):
 
 
 class Cloud:
-    def __init__(self, tmp_path, databases, rabbitmq):
+    """The daemons of one cell. With ``placement`` (tests/placement.py), every
+    nova.conf written gets its [placement] section."""
+
+    def __init__(self, tmp_path, databases, rabbitmq, placement=None):
         self.tmp_path, self.urls, self.rabbitmq = tmp_path, databases, rabbitmq
+        self.placement = placement
+        self.placement_conf = placement.nova_conf_section() if placement else ""
         self.daemons = []
         self.controller_conf = self.write_conf("controller", periodic_interval=1, extra=(
             f"[api_database]\nconnection = {databases['api']}\n"
@@ -107,7 +115,7 @@ class Cloud:
         path.write_text(COMMON.format(
             host=host, transport_url=self.rabbitmq.url, state_path=self.tmp_path / host,
             periodic_interval=periodic_interval, driver=driver, reserved=RESERVED_MB,
-            refresh=REFRESH) + extra)
+            refresh=REFRESH) + extra + self.placement_conf)
         return path
 
     def start(self, binary, conf):
@@ -139,9 +147,22 @@ class Cloud:
         services.update(self.urls["main"], row["id"], {"disabled": not enabled})
 
 
+def delete_providers(placement, names):
+    """Delete the resource providers named ``names`` (with their allocations):
+    another module's computes of the same names leave theirs behind, and
+    Placement refuses a second provider of the same name."""
+    for name in names:
+        for provider in placement.get(f"/resource_providers?name={name}")["resource_providers"]:
+            consumers = placement.get(f"/resource_providers/{provider['uuid']}/allocations")
+            for consumer in consumers["allocations"]:
+                placement.request("DELETE", f"/allocations/{consumer}")
+            placement.request("DELETE", f"/resource_providers/{provider['uuid']}")
+
+
 @pytest.fixture(scope="module")
-def cloud(tmp_path_factory, databases, rabbitmq):
-    started = Cloud(tmp_path_factory.mktemp("build"), databases, rabbitmq)
+def cloud(tmp_path_factory, databases, rabbitmq, placement):
+    delete_providers(placement, COMPUTES)
+    started = Cloud(tmp_path_factory.mktemp("build"), databases, rabbitmq, placement)
     try:
         started.conductor = started.start("nova-conductor", started.controller_conf)
         for host, (memory_mb, driver) in COMPUTES.items():
@@ -162,9 +183,12 @@ def cloud(tmp_path_factory, databases, rabbitmq):
     finally:
         codes = started.stop()
         rpc.cleanup()
+    delete_providers(placement, COMPUTES)
     assert set(codes.values()) == {0}, codes
     for daemon in started.daemons:
-        assert "Traceback" not in daemon.log(), f"{daemon.log_path}:\n{daemon.log()}"
+        log = daemon.log()
+        assert "Traceback" not in log, f"{daemon.log_path}:\n{log}"
+        assert "without Placement" not in log, f"{daemon.log_path}:\n{log}"
 
 
 def context():
@@ -209,13 +233,37 @@ def events(db_url, server):
     return finished()
 
 
+def allocations(cloud, server):
+    """{host: resources} of the server's allocations in Placement."""
+    hosts = {node["uuid"]: host for host, node in cloud.nodes().items()}
+    found = cloud.placement.get(f"/allocations/{server}")["allocations"]
+    return {hosts[provider]: entry["resources"] for provider, entry in found.items()}
+
+
+def used_in_placement(cloud):
+    """{host: usages} of the computes that have any allocation."""
+    found = {}
+    for host, node in cloud.nodes().items():
+        usages = cloud.placement.get(f"/resource_providers/{node['uuid']}/usages")["usages"]
+        if any(usages.values()):
+            found[host] = usages
+    return found
+
+
+def claimed(memory_mb):
+    return {"VCPU": 1, "MEMORY_MB": memory_mb, "DISK_GB": 1}
+
+
 def delete_all(cloud, servers):
-    """Delete, wait until the servers are gone and the computes have reported
-    it, then until the scheduler's next read will see that."""
+    """Delete, wait until the servers are gone, their allocations released
+    and the computes have reported it, then until the scheduler's next read
+    will see that."""
     for server in servers:
         cloud.compute_api.delete(context(), server)
     wait_until(lambda: not any(get(cloud, server) for server in servers), 30,
                "servers not deleted")
+    wait_until(lambda: not used_in_placement(cloud), 30,
+               f"allocations left: {used_in_placement(cloud)}")
     wait_until(lambda: all(node["running_vms"] == 0 and node["memory_mb_used"] == RESERVED_MB
                            for node in cloud.nodes().values()), 30,
                f"compute nodes still used: {cloud.nodes()}")
@@ -237,6 +285,9 @@ def test_one_request_spreads_by_free_ram(cloud):
     assert [nodes[host]["memory_mb_used"] for host in GOOD] == [RESERVED_MB + 5120] * 3
     for server in servers:
         assert instance_mappings.get(cloud.urls["api"], server)["cell"].uuid == cloud.cell1
+    # Each claimed in Placement on the host it runs on, and only there.
+    assert [allocations(cloud, server) for server in servers] == [
+        {"c1": claimed(5120)}, {"c2": claimed(5120)}, {"c3": claimed(5120)}]
     assert events(cloud.urls["main"], servers[0]) == [
         ("create", "conductor_schedule_and_build_instances", "Success", None),
         ("create", "compute_build_and_run_instance", "Success", "c1")]
@@ -281,11 +332,13 @@ def test_anti_affinity_group_of_three_on_three_hosts(cloud):
     servers = boot(cloud, count=3, group=group)
     found = wait_settled(cloud, servers)
     assert sorted(i["host"] for i in found) == list(GOOD)
-    # A fourth member has no host left: cell0, ERROR, the filter named.
+    assert used_in_placement(cloud) == {host: claimed(1024) for host in GOOD}
+    # A fourth member has no host left: cell0, ERROR, the filter named, no claim.
     [fourth] = boot(cloud, group=group)
     wait_until(lambda: (get(cloud, fourth) or {}).get("vm_state") == "error", 30, "no error")
     [fault] = instance_actions.faults_for(cloud.urls["cell0"], fourth)
     assert "ServerGroupAntiAffinityFilter: 3 -> 0 host(s)" in fault["message"]
+    assert allocations(cloud, fourth) == {}
     delete_all(cloud, servers + [fourth])
 
 
@@ -297,6 +350,8 @@ def test_affinity_group_across_requests(cloud):
     # c2 now has the most free RAM (9984 MB, c1 8960), but the group's member is on c1.
     more = boot(cloud, count=2, group=group)
     assert [i["host"] for i in wait_settled(cloud, more)] == ["c1", "c1"]
+    assert used_in_placement(cloud) == {"c1": {"VCPU": 3, "MEMORY_MB": 3072 + 2 * 1024,
+                                               "DISK_GB": 3}}
     delete_all(cloud, [first] + more)
 
 
@@ -316,10 +371,12 @@ def test_availability_zone_from_an_aggregate(cloud):
         east, anywhere = wait_settled(cloud, [east, anywhere])
         assert (east["host"], east["availability_zone"]) == ("c3", "east")
         assert (anywhere["host"], anywhere["availability_zone"]) == ("c1", "nova")
+        assert allocations(cloud, east["uuid"]) == {"c3": claimed(1024)}
         [nowhere] = boot(cloud, availability_zone="west")
         wait_until(lambda: (get(cloud, nowhere) or {}).get("vm_state") == "error", 30, "")
         [fault] = instance_actions.faults_for(cloud.urls["cell0"], nowhere)
         assert "AvailabilityZoneFilter: 4 -> 0 host(s)" in fault["message"]
+        assert allocations(cloud, nowhere) == {}
         delete_all(cloud, [east["uuid"], anywhere["uuid"], nowhere])
     finally:
         with engines.get_engine(api_url).begin() as connection:
@@ -350,6 +407,9 @@ def test_failed_spawn_is_rescheduled(cloud):
     [fault] = instance_actions.faults_for(db_url, server)
     assert fault["host"] == "bad" and "injected by SpawnFailsDriver" in fault["message"]
     assert cloud.nodes()["bad"]["running_vms"] == 0  # its claim was released
+    # In Placement too: the allocation moved to c1, bad has none left.
+    assert allocations(cloud, server) == {"c1": claimed(1024)}
+    assert used_in_placement(cloud) == {"c1": claimed(1024)}
     delete_all(cloud, [server])
 
 
@@ -361,11 +421,11 @@ def test_no_valid_host_puts_the_instance_in_cell0(cloud):
         cells.CELL0_UUID, None, None)
     assert instance_mappings.get(cloud.urls["api"], server)["cell"].uuid == cells.CELL0_UUID
     [fault] = instance_actions.faults_for(cloud.urls["cell0"], server)
-    # The summary crossed RabbitMQ: which filter removed the last hosts, and which hosts.
-    assert fault["message"].startswith("No valid host was found: RamFilter: 4 -> 0 host(s), "
-                                       "removed ")
-    assert {"c1", "c2", "c3", "bad"} <= set(fault["message"].replace(",", " ").split())
-    assert "RetryFilter: 4 -> 4 host(s)" in fault["details"]
+    # The reason crossed RabbitMQ: Placement has no provider with that much RAM
+    # (the filters' own summaries: the group and zone tests above). Nothing claimed.
+    assert fault["message"] == ("No valid host was found: Placement: no allocation candidate "
+                                "for DISK_GB:1, MEMORY_MB:1048576, VCPU:1")
+    assert allocations(cloud, server) == {}
     assert events(cloud.urls["cell0"], server) == [
         ("create", "conductor_schedule_and_build_instances", "Error", None)]
     cloud.compute_api.delete(context(), server)

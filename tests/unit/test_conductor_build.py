@@ -5,10 +5,14 @@ nova_runtime.compute.api."""
 
 import nova_runtime  # noqa: F401  first: it selects oslo.service's threading backend
 
+import io
+import json
 import logging
+import os
 import time
 import uuid
 
+import pycdlib
 import pytest
 
 from nova_runtime import cells, config, context as nova_context, rpc
@@ -477,3 +481,25 @@ def test_a_server_whose_compute_is_down_is_deleted_locally(cloud):
         instances.get_by_uuid(cloud.urls["cell1"], server)
     assert [a["action"] for a in instance_actions.actions_for(cloud.urls["cell1"], server)] == [
         "create", "delete"]
+
+
+def test_the_driver_gets_the_fixed_address_and_the_config_drive(cloud):
+    [server] = cloud.boot(config_drive=True, user_data=None, metadata={"role": "web"})
+    instance = cloud.wait_for(server, settled)
+    assert instance["vm_state"] == "active"
+    compute = next(svc.manager for svc in cloud.running
+                   if svc.binary == "nova-compute" and svc.manager.host == instance["host"])
+    fake = compute.driver._get(instance)
+    [vif] = fake.network_info
+    assert vif["fixed_ip"].startswith("10.0.0.") and vif["bridge"] == "br100"
+
+    iso = pycdlib.PyCdlib()
+    iso.open_fp(io.BytesIO(fake.config_drive))
+    body = io.BytesIO()
+    iso.get_file_from_iso_fp(body, rr_path="/openstack/latest/meta_data.json")
+    iso.close()
+    meta = json.loads(body.getvalue())
+    assert (meta["uuid"], meta["meta"]) == (server, {"role": "web"})
+    # The compute removed its copy once the driver had taken it.
+    assert not [name for name in os.listdir(compute.conf.instances_path)
+                if name.startswith(".configdrive-")]

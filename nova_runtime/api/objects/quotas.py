@@ -7,6 +7,8 @@ resources are: instances, cores and ram in the cell databases, key pairs and
 server groups in the API database.
 """
 
+import json
+
 import sqlalchemy as sa
 
 from nova_runtime.api import errors
@@ -141,3 +143,44 @@ def revert(db, project_id, user_id=None):
         else:
             session.execute(sa.delete(models.Quota).filter_by(project_id=project_id))
             session.execute(sa.delete(models.ProjectUserQuota).filter_by(project_id=project_id))
+
+
+def _building(db, project_id, user_id=None):
+    """(servers, cores, ram) of build requests: servers not in a cell yet."""
+    servers = cores = ram = 0
+    with db.api() as session:
+        for row in session.scalars(sa.select(models.BuildRequest.instance).filter_by(
+                project_id=project_id)):
+            instance = json.loads(row)
+            if user_id and instance.get("user_id") != user_id:
+                continue
+            servers += 1
+            cores += instance.get("vcpus") or 0
+            ram += instance.get("memory_mb") or 0
+    return servers, cores, ram
+
+
+def allowed_servers(db, conf, project_id, user_id, flavor, min_count, max_count):
+    """How many servers of ``flavor`` (between min_count and max_count) the
+    instances, cores and ram quotas of the project and of the user still
+    allow; QuotaExceeded (403) naming the first exceeded resource when not
+    even min_count fit, in upstream's words."""
+    wanted = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
+    allowed = max_count
+    for owner in (None, user_id):
+        limits_ = limits(db, conf, project_id, owner)
+        used = usage(db, project_id, owner)
+        servers, cores, ram = _building(db, project_id, owner)
+        used = {"instances": used["instances"] + servers, "cores": used["cores"] + cores,
+                "ram": used["ram"] + ram}
+        for resource, each in wanted.items():
+            limit = limits_[resource]
+            if limit < 0 or each == 0:
+                continue
+            fits = max(0, (limit - used[resource]) // each)
+            if fits < min_count:
+                raise errors.QuotaExceeded(
+                    f"Quota exceeded for {resource}: Requested {each * min_count}, but "
+                    f"already used {used[resource]} of {limit} {resource}")
+            allowed = min(allowed, fits)
+    return allowed

@@ -276,17 +276,46 @@ class ConsoleAuthToken(Row, Base):
 # --- the flat network (nova-network's role, without Neutron) ------------------
 
 class Network(Row, Base):
-    """A flat network from nova.conf: the addresses that instances get."""
+    """A flat network from nova.conf: the addresses that instances get.
+
+    nova_runtime.network.flat keeps the row in step with nova.conf; the label
+    is unique among live rows so that two conductors creating it at once end
+    up with one row."""
 
     __tablename__ = "networks"
-    __table_args__ = table_args(sa.UniqueConstraint("uuid", name="uniq_networks0uuid"))
+    __table_args__ = table_args(
+        sa.UniqueConstraint("uuid", name="uniq_networks0uuid"),
+        sa.UniqueConstraint("label", "deleted", name="uniq_networks0label0deleted"),
+    )
 
     uuid = orm.mapped_column(sa.String(36), nullable=False)
     label = orm.mapped_column(sa.String(255))
     cidr = orm.mapped_column(sa.String(43))
+    netmask = orm.mapped_column(sa.String(39))
+    broadcast = orm.mapped_column(sa.String(39))
     gateway = orm.mapped_column(sa.String(39))
+    # The first address given to instances; those below it stay reserved.
+    dhcp_start = orm.mapped_column(sa.String(39))
     bridge = orm.mapped_column(sa.String(255))
+    bridge_interface = orm.mapped_column(sa.String(255))
     dns1 = orm.mapped_column(sa.String(39))
+    dns2 = orm.mapped_column(sa.String(39))
+
+
+class VirtualInterface(Row, Base):
+    """An instance's network interface: its MAC address on a network."""
+
+    __tablename__ = "virtual_interfaces"
+    __table_args__ = table_args(
+        sa.UniqueConstraint("address", "deleted", name="uniq_virtual_interfaces0address0deleted"),
+        sa.UniqueConstraint("uuid", name="uniq_virtual_interfaces0uuid"),
+        sa.Index("virtual_interfaces_instance_uuid_fkey", "instance_uuid"),
+    )
+
+    uuid = orm.mapped_column(sa.String(36), nullable=False)
+    address = orm.mapped_column(sa.String(255), nullable=False)
+    network_id = orm.mapped_column(sa.ForeignKey("networks.id"), nullable=False)
+    instance_uuid = orm.mapped_column(sa.ForeignKey("instances.uuid"), nullable=False)
 
 
 class FixedIp(Row, Base):
@@ -302,6 +331,10 @@ class FixedIp(Row, Base):
     address = orm.mapped_column(sa.String(39), nullable=False)
     network_id = orm.mapped_column(sa.ForeignKey("networks.id"), nullable=False)
     instance_uuid = orm.mapped_column(sa.ForeignKey("instances.uuid"))
+    virtual_interface_id = orm.mapped_column(sa.ForeignKey("virtual_interfaces.id"))
     allocated = orm.mapped_column(sa.Boolean, default=False)
+    # There is no DHCP server: an address is leased (configured statically in
+    # the guest) from its allocation until its release.
+    leased = orm.mapped_column(sa.Boolean, default=False)
     reserved = orm.mapped_column(sa.Boolean, default=False)
     host = orm.mapped_column(sa.String(255))

@@ -6,7 +6,7 @@ def test_root_lists_v21_with_links(client):
     assert response.status_int == 200
     [version] = response.data["versions"]
     assert version["id"] == "v2.1" and version["status"] == "CURRENT"
-    assert version["min_version"] == "2.1" and version["version"] == "2.88"
+    assert version["min_version"] == "2.1" and version["version"] == "2.100"
     assert version["links"] == [{"rel": "self", "href": "http://localhost/v2.1/"}]
 
 
@@ -27,7 +27,7 @@ def test_default_version_and_headers(client):
 
 def test_latest_and_legacy_header(client):
     assert client("GET", "/v2.1/flavors", version="latest").headers[
-        "X-OpenStack-Nova-API-Version"] == "2.88"
+        "X-OpenStack-Nova-API-Version"] == "2.100"
     legacy = client("GET", "/v2.1/flavors", headers={"X-OpenStack-Nova-API-Version": "2.53"})
     assert legacy.headers["OpenStack-API-Version"] == "compute 2.53"
 
@@ -37,7 +37,7 @@ def test_unsupported_version_is_406(client):
     assert response.status_int == 406
     assert response.data == {"computeFault": {
         "code": 406,
-        "message": "Version 2.500 is not supported by the API. Minimum is 2.1 and maximum is 2.88."}}
+        "message": "Version 2.500 is not supported by the API. Minimum is 2.1 and maximum is 2.100."}}
 
 
 def test_malformed_version_is_400(client):

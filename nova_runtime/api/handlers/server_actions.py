@@ -1,0 +1,154 @@
+"""POST /servers/{server_id}/action: one action per body, {"<action>": {...}}.
+
+Each action checks its policy on the server's project, validates its body
+and calls the compute API, which checks the server's state (409 when it does
+not allow the action) and casts to the compute or the conductor: the answer
+is 202 and the server's status shows the progress (REBOOT, RESIZE, ...).
+"""
+
+from nova_runtime.api import errors, util, validation
+from nova_runtime.api.handlers import remote_consoles, servers
+from nova_runtime.api.schemas import servers as schemas
+from nova_runtime.image import glance
+from nova_runtime.policies import remote_consoles as remote_console_policies
+from nova_runtime.policies import server_actions as action_policies
+from nova_runtime.policies import servers as server_policies
+
+SERVERS = server_policies.SERVERS
+
+
+def _start(req, server_id, instance, body):
+    req.compute_api.start(req.context, server_id)
+    return util.empty_response(202)
+
+
+def _stop(req, server_id, instance, body):
+    req.compute_api.stop(req.context, server_id)
+    return util.empty_response(202)
+
+
+def _reboot(req, server_id, instance, body):
+    data = validation.body(req, schemas.REBOOT)["reboot"]
+    req.compute_api.reboot(req.context, server_id, data["type"].upper())
+    return util.empty_response(202)
+
+
+def _simple(method):
+    def action(req, server_id, instance, body):
+        getattr(req.compute_api, method)(req.context, server_id)
+        return util.empty_response(202)
+    return action
+
+
+def _resize(req, server_id, instance, body):
+    data = validation.body(req, schemas.RESIZE)["resize"]
+    flavor = servers._flavor(req, data["flavorRef"])
+    req.compute_api.resize(req.context, server_id, flavor)
+    return util.empty_response(202)
+
+
+def _confirm_resize(req, server_id, instance, body):
+    req.compute_api.confirm_resize(req.context, server_id)
+    return util.empty_response(204)
+
+
+def _revert_resize(req, server_id, instance, body):
+    req.compute_api.revert_resize(req.context, server_id)
+    return util.empty_response(202)
+
+
+def _migrate(req, server_id, instance, body):
+    host = None
+    if req.version >= "2.56":
+        data = validation.body(req, schemas.MIGRATE_V256)["migrate"] or {}
+        host = data.get("host")
+        if host:
+            req.context.can(action_policies.MIGRATE % "migrate:host",
+                            target={"project_id": instance["project_id"]})
+    elif body["migrate"] is not None:
+        raise errors.BadRequest("Invalid input for field/attribute migrate. "
+                                f"Value: {body['migrate']}. None is expected before 2.56")
+    req.compute_api.migrate(req.context, server_id, host=host)
+    return util.empty_response(202)
+
+
+def _rebuild(req, server_id, instance, body):
+    data = validation.body(req, schemas.rebuild_schema(req.version))["rebuild"]
+    if validation.to_bool(data.get("preserve_ephemeral", False)):
+        raise errors.BadRequest("preserve_ephemeral is not supported by this deployment's "
+                                "drivers.")
+    image_id = data["imageRef"].rsplit("/", 1)[-1]
+    if not validation.is_uuid(image_id):
+        raise errors.BadRequest(f"Invalid imageRef provided: {data['imageRef']} is not an "
+                                "image id.")
+    try:
+        image = glance.show(req.context, image_id, req.conf)
+    except glance.ImageNotFound:
+        raise errors.BadRequest(f"Invalid imageRef provided: image {image_id} could not be "
+                                "found.") from None
+    if image.get("status") != "active":
+        raise errors.BadRequest(f"Invalid imageRef provided: image {image_id} is not active.")
+    if "metadata" in data:
+        servers._check_metadata_quota(req, data["metadata"])
+    password = data.get("adminPass") or servers._password()
+    req.compute_api.rebuild(req.context, server_id, image, name=data.get("name"),
+                            metadata=data.get("metadata"), admin_password=password)
+    updates = {column: data[key] for key, column in (
+        ("description", "display_description"), ("accessIPv4", "access_ip_v4"),
+        ("accessIPv6", "access_ip_v6"), ("hostname", "hostname")) if key in data}
+    if updates:
+        req.compute_api.update(req.context, server_id, updates)
+    instance = req.compute_api.get(req.context, server_id)
+    groups = servers._member_groups(req, server_id) if req.version >= "2.71" else None
+    [shown] = servers.view(req, [instance], server_groups=groups)
+    shown["adminPass"] = password
+    return util.json_response({"server": shown}, status=202)
+
+
+def _create_image(req, server_id, instance, body):
+    data = validation.body(req, schemas.CREATE_IMAGE)["createImage"]
+    metadata = data.get("metadata") or {}
+    servers._check_metadata_quota(req, metadata)
+    image_id = req.compute_api.snapshot(req.context, server_id, data["name"],
+                                        metadata=metadata)
+    if req.version >= "2.45":
+        return util.json_response({"image_id": image_id}, status=202)
+    response = util.empty_response(202)
+    response.headers["Location"] = (
+        f"{glance.endpoint(req.context, req.conf)}/images/{image_id}")
+    return response
+
+
+# action name -> (handler, policy rule)
+ACTIONS = {
+    "os-start": (_start, SERVERS % "start"),
+    "os-stop": (_stop, SERVERS % "stop"),
+    "reboot": (_reboot, SERVERS % "reboot"),
+    "pause": (_simple("pause"), action_policies.PAUSE % "pause"),
+    "unpause": (_simple("unpause"), action_policies.PAUSE % "unpause"),
+    "suspend": (_simple("suspend"), action_policies.SUSPEND % "suspend"),
+    "resume": (_simple("resume"), action_policies.SUSPEND % "resume"),
+    "resize": (_resize, SERVERS % "resize"),
+    "confirmResize": (_confirm_resize, SERVERS % "confirm_resize"),
+    "revertResize": (_revert_resize, SERVERS % "revert_resize"),
+    "migrate": (_migrate, action_policies.MIGRATE % "migrate"),
+    "rebuild": (_rebuild, SERVERS % "rebuild"),
+    "createImage": (_create_image, SERVERS % "create_image"),
+    # before 2.6; later microversions have POST /servers/{id}/remote-consoles
+    "os-getVNCConsole": (remote_consoles.get_vnc_console_action,
+                         remote_console_policies.BASE_POLICY_NAME),
+}
+
+
+@servers.map_errors
+def action(req, server_id):
+    body = validation.json_body(req)
+    if not isinstance(body, dict) or len(body) != 1:
+        raise errors.BadRequest("The action body must be an object with exactly one action.")
+    [name] = body
+    if name not in ACTIONS:
+        raise errors.BadRequest(f"There is no such action: {name}")
+    handler, rule = ACTIONS[name]
+    instance = servers.get_server(req, server_id)
+    servers.authorize(req, rule, instance)
+    return handler(req, server_id, instance, body)

@@ -1,0 +1,296 @@
+"""Servers across the build requests and every cell: what GET /servers and
+/servers/detail read, in bulk, for one page at a time.
+
+A server is a build request (API database) until the conductor placed it in
+a cell, then an instance of that cell; cell0 holds those that could not be
+scheduled. ``list_servers`` queries each in turn with the same filters and
+order and merges the results: each cell returns at most ``limit`` rows after
+the marker, so the merge never reads more than cells x limit rows. The
+marker's sort values are used (keyset paging), so paging is stable across
+cells.
+
+``details`` then reads what the views need for the page — flavor, metadata,
+addresses, newest fault per instance (one query each per cell), the request
+specs (pinned availability zone, scheduler hints) and the status of the
+hosts (2.16 host_status).
+"""
+
+import concurrent.futures
+import functools
+import json
+import logging
+import re
+
+import sqlalchemy as sa
+from oslo_db import exception as db_exc
+
+from nova_runtime import service
+from nova_runtime.api import errors, server_views
+from nova_runtime.db import engines
+from nova_runtime.db.api import models as api_models
+from nova_runtime.db.main import models as cell_models
+from nova_runtime.objects import exceptions, instance_mappings, instances
+
+LOG = logging.getLogger(__name__)
+
+_CELL_ERRORS = (engines.DatabaseUnavailable, db_exc.DBConnectionError, sa.exc.OperationalError)
+
+
+def list_servers(db, filters, sort_keys, sort_dirs, limit, marker=None, columns=None):
+    """Instance dicts (each with ``cell_uuid``, None for a build request)
+    matching ``filters`` (objects.instances.query's), in order, at most
+    ``limit``, after the server ``marker`` (a uuid; 400 if unknown). Cells
+    are read for ``columns`` (and the sort keys) only, when given; build
+    requests have all their fields."""
+    marker_values = _marker(db, marker) if marker else None
+    found = {}
+    if not filters.get("deleted"):
+        for instance in _build_requests(db, filters):
+            if marker_values is None or _sorts_after(instance, marker_values, sort_keys,
+                                                     sort_dirs):
+                found[instance["uuid"]] = instance
+    for cell in db.cells(include_cell0=True):
+        try:
+            rows = instances.query(cell.database_connection, filters, sort_keys, sort_dirs,
+                                   limit=limit, marker=marker_values, columns=columns)
+        except _CELL_ERRORS as exc:
+            LOG.warning("Cell %s (%s) did not answer; its servers are left out: %s",
+                        cell.name, cell.uuid, exc)
+            continue
+        for row in rows:
+            found[row["uuid"]] = dict(row, cell_uuid=cell.uuid)  # wins over its build request
+    keys, dirs = instances._total_order(sort_keys, sort_dirs)
+    ordered = sorted(found.values(), key=functools.cmp_to_key(
+        lambda a, b: _compare_in_order(a, b, keys, dirs)))
+    return ordered[:limit]
+
+
+def _marker(db, marker):
+    """The marker server's values, wherever it is."""
+    try:
+        mapping = instance_mappings.get(db.api_url, marker)
+    except exceptions.InstanceMappingNotFound:
+        mapping = None
+    if mapping is not None and mapping["cell"] is not None:
+        rows = instances.query(mapping["cell"].database_connection,
+                               {"uuid": marker, "deleted": False}, limit=1) or \
+            instances.query(mapping["cell"].database_connection,
+                            {"uuid": marker, "deleted": True}, limit=1)
+        if rows:
+            return rows[0]
+    with db.api() as session:
+        request = session.scalar(sa.select(api_models.BuildRequest).filter_by(
+            instance_uuid=marker))
+        if request is not None:
+            return _from_build_request(request)
+    raise errors.BadRequest(f"marker [{marker}] not found")
+
+
+def _from_build_request(row):
+    instance = json.loads(row.instance)
+    instance.update(created_at=row.created_at, updated_at=row.updated_at, deleted=0,
+                    deleted_at=None, id=None, cell_uuid=None, host=None, node=None,
+                    launched_at=None, terminated_at=None)
+    return instance
+
+
+def _build_requests(db, filters):
+    with db.api() as session:
+        query = sa.select(api_models.BuildRequest).order_by(api_models.BuildRequest.id)
+        if isinstance(filters.get("project_id"), str):
+            query = query.filter_by(project_id=filters["project_id"])
+        rows = session.scalars(query).all()
+    return [instance for instance in map(_from_build_request, rows)
+            if _matches(instance, filters)]
+
+
+def _matches(instance, filters):
+    """objects.instances.query's filters, applied to a build request's instance."""
+    for name, wanted in filters.items():
+        if name == "name":
+            if not re.search(wanted, instance.get("display_name") or "", re.IGNORECASE):
+                return False
+        elif name == "changes_since":
+            if (instance["updated_at"] or instance["created_at"]) < wanted:
+                return False
+        elif name == "changes_before":
+            if (instance["updated_at"] or instance["created_at"]) > wanted:
+                return False
+        elif name == "deleted":
+            if wanted:
+                return False
+        elif name == "uuids_in":
+            if instance["uuid"] not in wanted:
+                return False
+        else:
+            value = instance.get(name)
+            choices = wanted if isinstance(wanted, (list, tuple, set, frozenset)) else [wanted]
+            if value not in choices:
+                return False
+    return True
+
+
+def _compare(a, b, sort_keys, sort_dirs):
+    keys, dirs = instances._total_order(sort_keys, sort_dirs)
+    return _compare_in_order(a, b, keys, dirs)
+
+
+def _compare_in_order(a, b, keys, dirs):
+    """_compare with the total order (uuid last) already made."""
+    for key, direction in zip(keys, dirs):
+        left, right = a.get(key), b.get(key)
+        if left == right:
+            continue
+        # NULL first ascending, last descending (as the databases sort).
+        if left is None:
+            order = -1
+        elif right is None:
+            order = 1
+        else:
+            order = -1 if left < right else 1
+        return order if direction == "asc" else -order
+    return 0
+
+
+def _sorts_after(instance, marker, sort_keys, sort_dirs):
+    return _compare(instance, marker, sort_keys, sort_dirs) > 0
+
+
+# --- what the views need, for a page of servers ---------------------------------
+
+# The reads for a page run side by side: each spends most of its time waiting
+# for its database, and a page's reads do not depend on each other.
+_READERS = concurrent.futures.ThreadPoolExecutor(max_workers=4,
+                                                 thread_name_prefix="server-details")
+
+
+def details(db, servers, *, request_specs=False, image_properties=False,
+            service_down_time=None):
+    """{uuid: {"flavor", "metadata", "network_info", "fixed_ips", "fault",
+    "system_metadata", "request_spec", "host_status"}} for the instance dicts
+    ``servers`` (as list_servers returns them). Only what the caller's
+    microversion shows is read: the request specs' availability zone and
+    scheduler hints with ``request_specs``, the image properties kept in the
+    system metadata (its image_* keys) with ``image_properties``, host_status
+    when ``service_down_time`` is given. A cell that does not answer leaves
+    its servers with empty details (and host_status UNKNOWN)."""
+    result = {}
+    by_cell = {}
+    building = [server["uuid"] for server in servers if server.get("cell_uuid") is None]
+    for instance in _build_request_instances(db, building):
+        result[instance["uuid"]] = {
+            "flavor": instance.get("flavor"), "metadata": instance.get("metadata") or {},
+            "network_info": [], "fixed_ips": [], "fault": None,
+            "system_metadata": instance.get("system_metadata") or {}}
+    for server in servers:
+        if server.get("cell_uuid") is not None:
+            by_cell.setdefault(server["cell_uuid"], []).append(server)
+    cells = {cell.uuid: cell for cell in db.cells(include_cell0=True)}
+    reads = []  # (future, what it reads, cell uuid, the cell's servers), in merge order
+    for cell_uuid, members in by_cell.items():
+        url = cells[cell_uuid].database_connection
+        uuids = [server["uuid"] for server in members]
+        # Faults are shown for servers in ERROR (or DELETED) only.
+        errored = [server["uuid"] for server in members
+                   if server["vm_state"] in ("error", "deleted")]
+        reads.append((_READERS.submit(instances.details_of, url, uuids, faults_of=errored),
+                      "details", cell_uuid, members))
+        if image_properties:
+            reads.append((_READERS.submit(_image_system_metadata, url, uuids),
+                          "system_metadata", cell_uuid, members))
+        if service_down_time is not None:
+            hosts = {server["host"] for server in members if server["host"]}
+            reads.append((_READERS.submit(_host_statuses, url, hosts, service_down_time),
+                          "host_status", cell_uuid, members))
+    specs = None
+    if request_specs:
+        specs = _READERS.submit(_request_specs, db, [server["uuid"] for server in servers])
+    for future, what, cell_uuid, members in reads:
+        try:
+            found = future.result()
+        except _CELL_ERRORS as exc:
+            LOG.warning("Cell %s did not answer while reading server details: %s",
+                        cell_uuid, exc)
+            continue
+        if what == "details":
+            result.update(found)
+            continue
+        for server in members:
+            entry = result.setdefault(server["uuid"], _no_details())
+            if what == "system_metadata":
+                entry["system_metadata"] = found.get(server["uuid"], {})
+            else:
+                entry["host_status"] = (found.get(server["host"], "UNKNOWN")
+                                        if server["host"] else "")
+    for server in servers:
+        entry = result.setdefault(server["uuid"], _no_details())
+        entry.setdefault("host_status", "" if not server.get("host") else "UNKNOWN")
+    if specs is not None:
+        found = specs.result()
+        for uuid, entry in result.items():
+            entry["request_spec"] = found.get(uuid)
+    return result
+
+
+def _no_details():
+    return {"flavor": None, "metadata": {}, "network_info": [], "fixed_ips": [],
+            "fault": None, "system_metadata": {}}
+
+
+def _build_request_instances(db, uuids):
+    if not uuids:
+        return []
+    with db.api() as session:
+        return [json.loads(row) for row in session.scalars(
+            sa.select(api_models.BuildRequest.instance)
+            .where(api_models.BuildRequest.instance_uuid.in_(uuids)))]
+
+
+def _image_system_metadata(url, uuids):
+    """{uuid: {key: value}} of the image properties kept in the instances'
+    system metadata (image_* keys, without those that are not properties)."""
+    found = {}
+    with engines.get_engine(url).connect() as connection:
+        model = cell_models.InstanceSystemMetadata
+        for uuid, key, value in connection.execute(
+                sa.select(model.instance_uuid, model.key, model.value)
+                .where(model.instance_uuid.in_(uuids), model.deleted == 0,
+                       model.key.startswith("image_", autoescape=True),
+                       model.key.not_in(server_views.IMAGE_BASE_KEYS))):
+            found.setdefault(uuid, {})[key] = value
+    return found
+
+
+def _request_specs(db, uuids):
+    """{uuid: {"availability_zone", "scheduler_hints"}} of the request specs:
+    the two values the views show, extracted by the database (JSON_EXTRACT)
+    rather than by parsing every whole spec, flavor and image included, here."""
+    if not uuids:
+        return {}
+    spec = sa.type_coerce(api_models.RequestSpec.spec, sa.JSON)
+    with db.api() as session:
+        rows = session.execute(sa.select(api_models.RequestSpec.instance_uuid,
+                                         spec["availability_zone"].as_json(),
+                                         spec["scheduler_hints"].as_json())
+                               .where(api_models.RequestSpec.instance_uuid.in_(uuids))).all()
+    return {uuid: {"availability_zone": zone, "scheduler_hints": hints}
+            for uuid, zone, hints in rows}
+
+
+def _host_statuses(url, hosts, service_down_time):
+    """{host: UP, DOWN or MAINTENANCE (up but disabled)} as 2.16 shows it;
+    hosts without a compute service record are left out (UNKNOWN)."""
+    if not hosts:
+        return {}
+    with engines.get_engine(url).connect() as connection:
+        rows = connection.execute(sa.select(cell_models.Service).where(
+            cell_models.Service.host.in_(list(hosts)),
+            cell_models.Service.binary == "nova-compute",
+            cell_models.Service.deleted == 0)).mappings().all()
+    statuses = {}
+    for row in rows:
+        if not service.is_up(dict(row), service_down_time):
+            statuses[row["host"]] = "DOWN"
+        else:
+            statuses[row["host"]] = "MAINTENANCE" if row["disabled"] else "UP"
+    return statuses

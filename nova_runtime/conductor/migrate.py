@@ -1,0 +1,165 @@
+"""nova-conductor's part of a resize or cold migration: choose the destination.
+
+The super-conductor (it needs [api_database] connection for the instance's
+cell mapping and request spec) runs ``migrate_server`` for the compute API's
+resize and migrate:
+
+1. a migration record in the instance's cell, status pre-migrating (type
+   resize when the flavor changes, else migration), and the instance's old
+   and new flavors in instance_extra;
+2. with Placement, the instance's allocations (the source host's) move to
+   the migration record's uuid as their consumer, in one POST
+   /allocations (placement.claims.move), so that the scheduler's claim
+   for the instance does not replace them: until the move is confirmed or
+   reverted the source keeps what the instance took there, and the
+   destination what the scheduler claimed (on the same host, both);
+3. nova-scheduler chooses a host for the new flavor from the instance's
+   request spec and claims it for the instance; the source host is ignored
+   unless [DEFAULT] allow_resize_to_same_host, and a requested ``host`` is
+   forced. Only hosts of the instance's own cell qualify (no cross-cell
+   moves);
+4. prep_resize goes to the destination compute, which claims and hands on
+   to the source (see compute.resize).
+
+When no host fits (or the scheduler fails) the move ends here: the
+migration's allocations go back to the instance (dropping any destination
+claim), migration error, the flavors as before, the instance back to
+task_state None in its vm_state, with a fault that says why; the
+conductor_migrate_server event of the user's action records the error.
+"""
+
+import copy
+import logging
+import traceback
+
+from nova_runtime.conductor.build import fault_message
+from nova_runtime.objects import build_requests, exceptions as record_exc
+from nova_runtime.objects import instance_actions, instance_mappings, instances, migrations
+from nova_runtime.scheduler.errors import NoValidHost
+
+LOG = logging.getLogger(__name__)
+
+EVENT = "conductor_migrate_server"
+_RESOURCE_FIELDS = ("memory_mb", "vcpus", "root_gb", "ephemeral_gb")
+
+
+class MigrationTasks:
+    """``clients``: the conductor's BuildTasks, whose scheduler and compute
+    RPC clients this shares."""
+
+    def __init__(self, conf, api_url, clients):
+        self.conf = conf
+        self.api_url = api_url
+        self.clients = clients
+
+    def migrate_server(self, context, instance_uuid, flavor=None, host=None):
+        if not self.api_url:
+            LOG.error("Cannot migrate instance %s: this nova-conductor has no [api_database] "
+                      "connection; migrate_server goes to the super-conductor", instance_uuid)
+            return
+        try:
+            cell = instance_mappings.get(self.api_url, instance_uuid)["cell"]
+        except record_exc.InstanceMappingNotFound:
+            LOG.info("Not migrating instance %s: it was deleted", instance_uuid)
+            return
+        url = cell.database_connection
+        self._event(context, url, instance_uuid, "start")
+        try:
+            self._migrate(context, cell, instance_uuid, flavor, host)
+        except record_exc.InstanceNotFound:
+            LOG.info("Not migrating instance %s: it was deleted", instance_uuid)
+        except Exception as exc:
+            LOG.warning("Cannot migrate instance %s: %s", instance_uuid,
+                        str(exc).replace("\n", "; "))
+            self._event(context, url, instance_uuid, "finish", "Error", traceback.format_exc())
+            return
+        self._event(context, url, instance_uuid, "finish", "Success")
+
+    def _migrate(self, context, cell, instance_uuid, flavor, host):
+        url = cell.database_connection
+        instance = instances.get_by_uuid(url, instance_uuid)
+        current = migrations.get_flavors(url, instance_uuid)["cur"]
+        new = flavor or current
+        resize = any(new.get(key) != current.get(key) for key in ("id", *_RESOURCE_FIELDS))
+        migration = migrations.create(url, {
+            "instance_uuid": instance_uuid, "source_compute": instance["host"],
+            "source_node": instance["node"], "status": migrations.PRE_MIGRATING,
+            "migration_type": "resize" if resize else "migration",
+            "old_instance_type_id": current.get("id"), "new_instance_type_id": new.get("id"),
+            "user_id": context.user_id, "project_id": context.project_id})
+        migrations.set_flavors(url, instance_uuid, old=current, new=new)
+        allocations = self.clients.allocations
+        held = None  # whether the migration holds the source's allocations, once asked
+        try:
+            spec = self._request_spec(instance, new, host)
+            held = allocations.hold_for_migration(instance_uuid, migration["uuid"])
+            selection = self._select(context, cell, instance, spec)
+            migration = migrations.update(url, migration["id"], {
+                "dest_compute": selection["host"], "dest_node": selection["nodename"]})
+            LOG.info("%s of instance %s from %s to %s (node %s)",
+                     "Resize" if resize else "Cold migration", instance_uuid,
+                     instance["host"], selection["host"], selection["nodename"])
+            self.clients.compute_api(cell).prep_resize(
+                context, selection["host"], instance, migration=migration, flavor=new,
+                image=spec.get("image") or {}, node=selection["nodename"],
+                limits=selection["limits"], request_spec=spec)
+        except Exception as exc:
+            if held:
+                allocations.revert_migration(instance_uuid, migration["uuid"])
+            elif held is False:  # it held none before: it holds none after
+                allocations.release(instance_uuid)
+            self._abort(url, instance, migration, exc)
+            raise
+
+    def _request_spec(self, instance, flavor, host):
+        try:
+            spec = copy.deepcopy(build_requests.get_request_spec(self.api_url, instance["uuid"]))
+        except record_exc.NotFound:
+            spec = {"image": {"id": instance["image_ref"], "properties": {}},
+                    "availability_zone": instance["availability_zone"],
+                    "instance_group": None, "scheduler_hints": {},
+                    "project_id": instance["project_id"], "user_id": instance["user_id"]}
+        spec.update(flavor=flavor, instance_uuid=instance["uuid"], num_instances=1, retry=None,
+                    force_nodes=[], force_hosts=[host] if host else [],
+                    ignore_hosts=[] if self.conf.allow_resize_to_same_host
+                    else [instance["host"]])
+        return spec
+
+    def _select(self, context, cell, instance, spec):
+        """The first selection in the instance's cell. The scheduler claimed
+        the first of all for the instance: when that one lies in another
+        cell, the claim moves to the first in this cell that has room."""
+        [host_list] = self.clients.scheduler.select_destinations(
+            context, spec, [instance["uuid"]], return_alternates=True)
+        in_cell = [selection for selection in host_list if selection["cell_uuid"] == cell.uuid]
+        if in_cell and in_cell[0] is host_list[0]:
+            return in_cell[0]
+        claimed = self.clients.allocations.claim_alternate(instance["uuid"], spec, in_cell)
+        if claimed is None:
+            raise NoValidHost(f"No valid host was found in cell {cell.name or cell.uuid}, "
+                              "the instance's cell (servers do not move between cells)", [])
+        return claimed[0]
+
+    @staticmethod
+    def _abort(url, instance, migration, exc):
+        """No destination: everything as before the request, with a fault."""
+        message = fault_message(exc) if isinstance(exc, NoValidHost) else f"Migration failed: {exc}"
+        migrations.update(url, migration["id"], {"status": migrations.ERROR})
+        migrations.set_flavors(url, instance["uuid"], old=None, new=None)
+        instances.update(url, instance["uuid"], {"task_state": None})
+        instance_actions.fault_create(url, instance_uuid=instance["uuid"],
+                                      code=400 if isinstance(exc, NoValidHost) else 500,
+                                      message=message, details=str(exc))
+
+    @staticmethod
+    def _event(context, url, instance_uuid, step, result=None, details=None):
+        try:
+            if step == "start":
+                instance_actions.event_start(url, instance_uuid=instance_uuid,
+                                             request_id=context.request_id, event=EVENT)
+            else:
+                instance_actions.event_finish(url, instance_uuid=instance_uuid,
+                                              request_id=context.request_id, event=EVENT,
+                                              result=result, traceback=details)
+        except record_exc.RecordError as exc:
+            LOG.warning("Cannot record event %s of instance %s: %s", EVENT, instance_uuid, exc)

@@ -1,0 +1,1 @@
+"""Images: the Glance client that servers (create, rebuild, createImage) use."""

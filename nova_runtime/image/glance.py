@@ -1,0 +1,200 @@
+"""Glance's image API v2, called with the token of whoever made the request.
+
+Nova never holds images itself: the API looks an image up when a server is
+created or rebuilt (so that a user can only boot what Glance lets them see),
+and a snapshot becomes a new Glance image. Every call uses the request
+context's own token (``context.auth_token``) through a keystoneauth session,
+so Glance applies its own visibility rules (private, shared, public) to the
+caller, not to nova.
+
+Where Glance is: the first of [glance] api_servers when set, otherwise the
+``image`` endpoint of the Keystone service catalog that came with the token
+(``context.service_catalog``; public, then internal interface).
+
+Images are returned as nova handles them (upstream's glance.py does the same):
+the base attributes of a Glance v2 image at the top level (id, name, status,
+min_ram, min_disk, size, disk_format, container_format, visibility, ...) and
+every other attribute — the image properties such as hw_architecture or
+os_type — under ``properties``.
+
+Errors: ImageNotFound when Glance does not show the image to the caller (404,
+also 403 for an image that is not theirs), ImageServiceError when Glance is
+not reachable or fails.
+"""
+
+import hashlib
+
+from keystoneauth1 import exceptions as ks_exceptions
+from keystoneauth1 import session as ks_session
+from keystoneauth1 import token_endpoint
+
+# Glance v2 attributes that are not image properties.
+BASE_ATTRIBUTES = frozenset((
+    "id", "name", "status", "visibility", "protected", "os_hidden", "owner", "size",
+    "virtual_size", "checksum", "os_hash_algo", "os_hash_value", "min_ram", "min_disk",
+    "disk_format", "container_format", "created_at", "updated_at", "tags", "file", "self",
+    "schema", "direct_url", "locations", "stores",
+))
+TIMEOUT = 30  # seconds per HTTP call
+
+
+class ImageError(Exception):
+    pass
+
+
+class ImageNotFound(ImageError):
+    def __init__(self, image_id):
+        super().__init__(f"Image {image_id} could not be found.")
+        self.image_id = image_id
+
+
+class ImageServiceError(ImageError):
+    """Glance cannot be reached, or answered with an error of its own."""
+
+
+def endpoint(context, conf=None):
+    """Glance's base URL (without /v2) for this request."""
+    servers = list(conf.glance.api_servers or []) if conf is not None else []
+    if servers:
+        return servers[0].rstrip("/")
+    catalog = getattr(context, "service_catalog", None) or []
+    for interface in ("public", "internal"):
+        for service in catalog:
+            if service.get("type") != "image":
+                continue
+            for entry in service.get("endpoints", []):
+                if entry.get("interface") == interface and entry.get("url"):
+                    return entry["url"].rstrip("/")
+    raise ImageServiceError(
+        "No Glance endpoint: set [glance] api_servers or register an 'image' service "
+        "in the Keystone catalog")
+
+
+def session(context, conf=None):
+    """(keystoneauth session, Glance base URL) carrying the caller's token."""
+    url = endpoint(context, conf)
+    if not context.auth_token:
+        raise ImageServiceError("The request has no token to call Glance with")
+    auth = token_endpoint.Token(url, context.auth_token)
+    return ks_session.Session(auth=auth, timeout=TIMEOUT), url
+
+
+def request(context, method, path, conf=None, **kwargs):
+    """One call to Glance; returns the keystoneauth response (any status)."""
+    sess, url = session(context, conf)
+    try:
+        return sess.request(f"{url}{path}", method, raise_exc=False, **kwargs)
+    except ks_exceptions.ConnectFailure as error:
+        raise ImageServiceError(f"Glance at {url} cannot be reached: {error}") from error
+    except ks_exceptions.ClientException as error:
+        raise ImageServiceError(f"Glance at {url} failed: {error}") from error
+
+
+def show(context, image_id, conf=None):
+    """The image ``image_id`` as the caller may see it (see the module doc)."""
+    response = request(context, "GET", f"/v2/images/{image_id}", conf)
+    if response.status_code in (403, 404):
+        raise ImageNotFound(image_id)
+    if response.status_code >= 400:
+        raise ImageServiceError(
+            f"Glance answered {response.status_code} for image {image_id}: "
+            f"{response.text[:200]}")
+    return from_glance(response.json())
+
+
+def from_glance(body):
+    """A Glance v2 image body in nova's shape (base attributes + properties)."""
+    image = {key: value for key, value in body.items() if key in BASE_ATTRIBUTES}
+    image["properties"] = {key: value for key, value in body.items()
+                           if key not in BASE_ATTRIBUTES}
+    image.setdefault("min_ram", 0)
+    image.setdefault("min_disk", 0)
+    return image
+
+
+def download(context, image_id, path, conf=None):
+    """Write the image's data into the file ``path`` (a compute fetching the
+    image it boots), streamed, checked against Glance's Content-MD5 if sent."""
+    response = request(context, "GET", f"/v2/images/{image_id}/file", conf, stream=True)
+    if response.status_code in (403, 404):
+        raise ImageNotFound(image_id)
+    if response.status_code == 204:
+        raise ImageServiceError(f"Image {image_id} has no data (not uploaded yet)")
+    if response.status_code >= 400:
+        raise ImageServiceError(
+            f"Glance answered {response.status_code} for the data of image {image_id}")
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "wb") as out:
+        for chunk in response.iter_content(1024 * 1024):
+            digest.update(chunk)
+            out.write(chunk)
+    expected = response.headers.get("Content-MD5")
+    if expected and expected != digest.hexdigest():
+        raise ImageServiceError(f"The data of image {image_id} arrived damaged (MD5 mismatch)")
+
+
+# --- create and upload (snapshots) ----------------------------------------------------
+# The API creates the image record (queued) with the user's token when the
+# createImage request arrives, so that the user gets its id at once and
+# Glance checks their quota and rights; the compute uploads the data later,
+# with the same token, carried in the RPC context.
+
+def create(context, name, *, disk_format=None, container_format=None, min_ram=0,
+           min_disk=0, properties=None, visibility="private", conf=None):
+    """A new, empty (queued) image owned by the caller's project; returns
+    it in nova's shape. Properties are sent as strings, as Glance keeps them."""
+    body = {"name": name, "visibility": visibility, "min_ram": int(min_ram or 0),
+            "min_disk": int(min_disk or 0)}
+    if disk_format:
+        body["disk_format"] = disk_format
+    if container_format:
+        body["container_format"] = container_format
+    for key, value in (properties or {}).items():
+        if key not in BASE_ATTRIBUTES and value is not None:
+            body[key] = str(value)
+    response = request(context, "POST", "/v2/images", conf, json=body)
+    if response.status_code >= 400:
+        raise ImageServiceError(
+            f"Glance refused to create image {name!r}: {response.status_code} "
+            f"{response.text[:200]}")
+    return from_glance(response.json())
+
+
+def upload(context, image_id, data, conf=None):
+    """Upload ``data`` (bytes or a file object) as the image's content;
+    Glance makes it active."""
+    response = request(context, "PUT", f"/v2/images/{image_id}/file", conf, data=data,
+                       headers={"Content-Type": "application/octet-stream"})
+    if response.status_code == 404:
+        raise ImageNotFound(image_id)
+    if response.status_code >= 400:
+        raise ImageServiceError(
+            f"Glance refused the data of image {image_id}: {response.status_code} "
+            f"{response.text[:200]}")
+
+
+def delete(context, image_id, conf=None):
+    """Delete the image (a snapshot that failed); an image already gone is fine."""
+    response = request(context, "DELETE", f"/v2/images/{image_id}", conf)
+    if response.status_code >= 400 and response.status_code != 404:
+        raise ImageServiceError(
+            f"Glance refused to delete image {image_id}: {response.status_code} "
+            f"{response.text[:200]}")
+
+
+def set_formats(context, image_id, disk_format, container_format, conf=None):
+    """Set a queued image's disk and container formats (a snapshot's are the
+    hypervisor's, known once the disk is captured)."""
+    patch = [{"op": "replace", "path": f"/{key}", "value": value}
+             for key, value in (("disk_format", disk_format),
+                                ("container_format", container_format)) if value]
+    if not patch:
+        return
+    response = request(context, "PATCH", f"/v2/images/{image_id}", conf, json=patch,
+                       headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+    if response.status_code == 404:
+        raise ImageNotFound(image_id)
+    if response.status_code >= 400:
+        raise ImageServiceError(
+            f"Glance refused the formats of image {image_id}: {response.status_code} "
+            f"{response.text[:200]}")

@@ -1,0 +1,141 @@
+"""Migration records (resize and cold migration) and the instance's flavors
+while one runs.
+
+A migration row follows a move from request to end (upstream's statuses):
+
+    pre-migrating  the conductor chose the destination; it claims there
+    migrating      the source copies the disks (migrate_disk_and_power_off)
+    post-migrating the copy is done; the instance's host is the destination
+    finished       the destination runs it: VERIFY_RESIZE (vm_state resized)
+    confirming -> confirmed     the source copy is removed
+    reverting  -> reverted      back on the source with the old flavor
+    error                       a step failed; the instance stayed or went back
+
+While a migration is in progress both hosts count the instance (see
+compute.resource_tracker): the source with the old flavor, the destination
+with the new one. The flavors live in instance_extra.flavor as upstream keeps
+them: {"cur": ..., "old": ..., "new": ...}; old and new are set from the
+resize's start until its confirm or revert.
+"""
+
+import json
+import uuid as uuidlib
+
+import sqlalchemy as sa
+
+from nova_runtime.db.main.models import InstanceExtra, Migration
+from nova_runtime.objects import exceptions
+from nova_runtime.objects._db import as_dict, check_fields, session
+
+PRE_MIGRATING = "pre-migrating"
+MIGRATING = "migrating"
+POST_MIGRATING = "post-migrating"
+FINISHED = "finished"
+CONFIRMING = "confirming"
+CONFIRMED = "confirmed"
+REVERTING = "reverting"
+REVERTED = "reverted"
+ERROR = "error"
+
+# Statuses of a move that still holds resources on its hosts.
+IN_PROGRESS = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, CONFIRMING, REVERTING)
+
+_FIXED = ("id", "uuid", "created_at", "deleted", "deleted_at")
+UPDATABLE = tuple(column.key for column in Migration.__table__.columns
+                  if column.key not in _FIXED)
+_UNSET = object()
+
+
+def create(url, values):
+    """A new migration row (``values``: its columns; a uuid is made); returns it."""
+    check_fields(values, UPDATABLE, "a migration")
+    with session(url) as db:
+        row = Migration(uuid=str(uuidlib.uuid4()), **values)
+        db.add(row)
+    return as_dict(row)
+
+
+def get(url, migration_id):
+    with session(url) as db:
+        return as_dict(_get(db, migration_id))
+
+
+def update(url, migration_id, values, expected_statuses=None):
+    """Set ``values``; with ``expected_statuses`` only if the status is one
+    of them, else exceptions.UnexpectedTaskState (the same compare-and-swap
+    as instances.update)."""
+    check_fields(values, UPDATABLE, "a migration")
+    with session(url) as db:
+        row = _get(db, migration_id)
+        if expected_statuses is not None and row.status not in expected_statuses:
+            raise exceptions.UnexpectedTaskState(
+                f"migration {migration_id} has status {row.status!r}, expected one of "
+                f"{list(expected_statuses)!r}")
+        for key, value in values.items():
+            setattr(row, key, value)
+        return as_dict(row)
+
+
+def for_instance(url, instance_uuid, statuses=None):
+    """The instance's migrations, newest first (only those in ``statuses``)."""
+    with session(url) as db:
+        query = (sa.select(Migration).filter_by(instance_uuid=instance_uuid, deleted=0)
+                 .order_by(Migration.id.desc()))
+        if statuses is not None:
+            query = query.filter(Migration.status.in_(list(statuses)))
+        return [as_dict(row) for row in db.scalars(query)]
+
+
+def in_progress_on_node(url, host, node):
+    """Migrations in progress from or to ``node`` of ``host``, each with the
+    instance's ``old_flavor`` and ``new_flavor`` (what the resource tracker
+    counts on each side)."""
+    on_source = sa.and_(Migration.source_compute == host, Migration.source_node == node)
+    on_dest = sa.and_(Migration.dest_compute == host, Migration.dest_node == node)
+    with session(url) as db:
+        rows = db.execute(
+            sa.select(Migration, InstanceExtra.flavor)
+            .join(InstanceExtra, sa.and_(InstanceExtra.instance_uuid == Migration.instance_uuid,
+                                         InstanceExtra.deleted == 0))
+            .filter(Migration.deleted == 0, Migration.status.in_(IN_PROGRESS),
+                    sa.or_(on_source, on_dest))
+            .order_by(Migration.id)).all()
+    found = []
+    for migration, flavor in rows:
+        flavors = json.loads(flavor or "{}")
+        found.append(dict(as_dict(migration), old_flavor=flavors.get("old"),
+                          new_flavor=flavors.get("new")))
+    return found
+
+
+def get_flavors(url, instance_uuid):
+    """{"cur", "old", "new"}: the instance's flavors (old and new are None
+    unless a resize or migration is in progress)."""
+    with session(url) as db:
+        return json.loads(_extra(db, instance_uuid).flavor)
+
+
+def set_flavors(url, instance_uuid, *, cur=_UNSET, old=_UNSET, new=_UNSET):
+    """Change some of the instance's flavors; returns all three."""
+    with session(url) as db:
+        extra = _extra(db, instance_uuid)
+        flavors = json.loads(extra.flavor)
+        for key, value in (("cur", cur), ("old", old), ("new", new)):
+            if value is not _UNSET:
+                flavors[key] = value
+        extra.flavor = json.dumps(flavors)
+        return flavors
+
+
+def _get(db, migration_id):
+    row = db.scalar(sa.select(Migration).filter_by(id=migration_id, deleted=0))
+    if row is None:
+        raise exceptions.NotFound(f"migration {migration_id} could not be found")
+    return row
+
+
+def _extra(db, instance_uuid):
+    extra = db.scalar(sa.select(InstanceExtra).filter_by(instance_uuid=instance_uuid, deleted=0))
+    if extra is None or not extra.flavor:
+        raise exceptions.InstanceNotFound(f"instance {instance_uuid} has no flavor record")
+    return extra

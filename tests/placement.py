@@ -1,0 +1,165 @@
+"""A real Placement API for the functional tests.
+
+``Placement`` installs upstream openstack-placement and uwsgi from PyPI once,
+in a virtualenv of its own cached under /var/tmp (tests/upstream.py), then for
+each test session: a placement database on the tests' private MariaDB,
+``placement-manage db sync``, a placement.conf whose [keystone_authtoken]
+checks tokens against the test Keystone, the API served by uwsgi on a private
+loopback port, and what the install guide creates in Keystone: a
+``placement`` user with the admin role on the service project, and the
+placement service with its public, internal and admin endpoints.
+
+``placement`` (session fixture) is that server; ``nova_conf_section()`` is the
+[placement] section of a nova.conf that reaches it through the catalog, as
+the toolkit writes it.
+"""
+
+import os
+import shutil
+import signal
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+import requests
+
+from tests import upstream
+from tests.keystone import ADMIN_PASSWORD
+from tests.upstream import free_port, stop, wait_for_http
+
+PLACEMENT_REQUIREMENTS = ("openstack-placement==16.0.0", upstream.UWSGI, "PyMySQL==1.2.4")
+PLACEMENT_PASSWORD = "PLACEMENT_PASS"
+DB_PASSWORD = "PLACEMENT_DBPASS"
+WSGI_FILE = """\
+import os
+os.environ["OS_PLACEMENT_CONFIG_DIR"] = {config_dir!r}
+from placement.wsgi.api import application
+"""
+# The newest microversion the tests read Placement with.
+MICROVERSION = "placement 1.36"
+
+
+class Placement:
+    def __init__(self, workdir, keystone, mariadb):
+        self.workdir, self.keystone, self.mariadb = workdir, keystone, mariadb
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.database = f"placement_{uuid.uuid4().hex[:8]}"
+        self.process = None
+        self.log = os.path.join(workdir, "placement-api.log")
+
+    # --- life cycle -----------------------------------------------------------
+
+    def start(self):
+        venv = upstream.cached_venv("placement", PLACEMENT_REQUIREMENTS)
+        statements = [f"CREATE DATABASE `{self.database}`;"]
+        for host in ("localhost", "%"):
+            statements.append(f"GRANT ALL PRIVILEGES ON `{self.database}`.* TO "
+                              f"'placement'@'{host}' IDENTIFIED BY '{DB_PASSWORD}';")
+        self.mariadb.sql("\n".join(statements))
+        self._register_in_keystone()
+        with open(os.path.join(self.workdir, "placement.conf"), "w") as handle:
+            handle.write(
+                "[DEFAULT]\nuse_stderr = true\n"
+                "[api]\nauth_strategy = keystone\n"
+                "[placement_database]\n"
+                f"connection = {self.mariadb.url('placement', DB_PASSWORD, self.database)}\n"
+                "[keystone_authtoken]\n"
+                f"www_authenticate_uri = {self.keystone.url}\n"
+                f"auth_url = {self.keystone.url}\n"
+                "auth_type = password\n"
+                "project_domain_name = Default\nuser_domain_name = Default\n"
+                "project_name = service\nusername = placement\n"
+                f"password = {PLACEMENT_PASSWORD}\n")
+        # --config-file: placement-manage would read /etc/placement otherwise.
+        synced = subprocess.run(
+            [os.path.join(venv, "bin", "placement-manage"), "--config-file",
+             os.path.join(self.workdir, "placement.conf"), "db", "sync"],
+            capture_output=True, text=True)
+        if synced.returncode:
+            raise RuntimeError(f"placement-manage db sync failed:\n{synced.stderr[-3000:]}")
+        wsgi_file = os.path.join(self.workdir, "placement-wsgi.py")
+        with open(wsgi_file, "w") as handle:
+            handle.write(WSGI_FILE.format(config_dir=self.workdir))
+        # Four threads: two schedulers, several computes and the tests call at once.
+        self.process = upstream.start_uwsgi(venv, wsgi_file, self.port, self.log, self.workdir,
+                                            threads=4)
+        try:
+            wait_for_http(self.url, self.process, self.log)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self):
+        if self.process is not None:
+            stop(self.process, signal.SIGINT)
+            self.process = None
+        self.mariadb.sql(f"DROP DATABASE IF EXISTS `{self.database}`;")
+
+    def _register_in_keystone(self):
+        """The placement user (admin on the service project) and the catalog entry."""
+        keystone = self.keystone
+        admin_role = keystone.admin("GET", "/roles?name=admin")["roles"][0]["id"]
+        found = keystone.admin("GET", "/users?name=placement")["users"]
+        if found:
+            user_id = found[0]["id"]
+            keystone.admin("PATCH", f"/users/{user_id}",
+                           {"user": {"password": PLACEMENT_PASSWORD}})
+        else:
+            user_id = keystone.admin("POST", "/users", {"user": {
+                "name": "placement", "password": PLACEMENT_PASSWORD,
+                "domain_id": "default"}})["user"]["id"]
+        keystone.admin("PUT", f"/projects/{keystone.ids['service']}/users/{user_id}"
+                              f"/roles/{admin_role}")
+        services = keystone.admin("GET", "/services?type=placement")["services"]
+        for service in services:  # a previous session's, with another port
+            keystone.admin("DELETE", f"/services/{service['id']}")
+        service = keystone.admin("POST", "/services", {"service": {
+            "name": "placement", "type": "placement",
+            "description": "Placement API"}})["service"]
+        for interface in ("public", "internal", "admin"):
+            keystone.admin("POST", "/endpoints", {"endpoint": {
+                "service_id": service["id"], "interface": interface, "url": self.url,
+                "region_id": "RegionOne"}})
+
+    # --- for the tests ----------------------------------------------------------
+
+    def nova_options(self):
+        """nova.conf's [placement] options, as the toolkit sets them (the
+        catalog gives the URL)."""
+        return {"region_name": "RegionOne", "project_domain_name": "Default",
+                "user_domain_name": "Default", "project_name": "service",
+                "auth_type": "password", "auth_url": self.keystone.url,
+                "username": "placement", "password": PLACEMENT_PASSWORD}
+
+    def nova_conf_section(self):
+        return "[placement]\n" + "".join(
+            f"{name} = {value}\n" for name, value in self.nova_options().items())
+
+    def request(self, method, path):
+        """``method`` ``path`` as the admin; the JSON body (None on 404 or no body)."""
+        response = requests.request(method, self.url + path, timeout=30, headers={
+            "X-Auth-Token": self.keystone.token("admin", ADMIN_PASSWORD, "admin"),
+            "OpenStack-API-Version": MICROVERSION})
+        if response.status_code == 404:
+            return None
+        response.raise_for_status()
+        return response.json() if response.content else None
+
+    def get(self, path):
+        return self.request("GET", path)
+
+    def tail(self, lines=40):
+        with open(self.log) as handle:
+            return "".join(handle.readlines()[-lines:])
+
+
+@pytest.fixture(scope="session")
+def placement(keystone, mariadb):
+    workdir = tempfile.mkdtemp(prefix="nova-runtime-placement-")
+    server = Placement(workdir, keystone, mariadb).start()
+    yield server
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)

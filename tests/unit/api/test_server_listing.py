@@ -1,0 +1,116 @@
+"""A page of /servers/detail is read in bulk and with only the columns the
+views use (bench/api.py measures it): these tests hold the listing to the
+same answers as GET /servers/{id}, which reads each server whole."""
+
+import datetime
+import types
+
+import sqlalchemy as sa
+
+from nova_runtime import config
+from nova_runtime.api import microversion, server_views
+from nova_runtime.db import engines
+from nova_runtime.db.main import models as cell_models
+from nova_runtime.network import flat
+from nova_runtime.objects import fixed_ips, instance_actions
+from tests.unit.api.test_servers import MEMBER, add_server
+
+
+class _Recording(dict):
+    """A dict that remembers which keys were read."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.read = set()
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+
+def test_views_read_only_the_columns_a_page_is_read_with():
+    conf = config.new_conf()
+    config.load(conf, [], prog="test", default_config_files=[])
+    req = types.SimpleNamespace(version=microversion.APIVersion("2.100"), conf=conf,
+                                environ={"nova.root_url": "http://api"}, host_url="http://api")
+    view = server_views.ServerView(req, admin_attributes=True, show_extra_specs=True,
+                                   host_status=True)
+    every_column = {column.name: None for column in cell_models.Instance.__table__.columns}
+    instance = _Recording(every_column, uuid="u1", project_id="p", user_id="u",
+                          vm_state="error", task_state=None, id=7, host="c1")
+    view.show(instance, {"flavor": None, "fault": {"code": 500, "message": "m", "details": "d",
+                                                   "created_at": None}})
+    assert instance.read <= set(server_views.COLUMNS)
+    assert set(server_views.COLUMNS) <= set(every_column)
+    summary = _Recording(every_column, uuid="u1")
+    server_views.summary(req, summary)
+    assert summary.read <= set(server_views.SUMMARY_COLUMNS)
+
+
+def _network(urls):
+    conf = config.new_conf()
+    config.load(conf, [], prog="test", default_config_files=[])
+    return fixed_ips.sync_network(urls["cell1"], flat.from_conf(conf))
+
+
+def test_detail_page_matches_show(cloud):
+    client, urls = cloud
+    network = _network(urls)
+    with_info = add_server(urls, "with-info", metadata={"role": "web"},
+                           created=datetime.datetime(2024, 1, 1))
+    fixed_ips.allocate(urls["cell1"], network["id"], with_info)
+    # An address in fixed_ips but none in the info cache: shown from fixed_ips.
+    without_info = add_server(urls, "without-info", host="c2",
+                              created=datetime.datetime(2024, 1, 2))
+    with engines.get_engine(urls["cell1"]).begin() as connection:
+        row_id = connection.scalar(sa.select(sa.func.max(cell_models.FixedIp.id)).where(
+            cell_models.FixedIp.reserved == sa.false()))
+        connection.execute(sa.update(cell_models.FixedIp).filter_by(id=row_id).values(
+            allocated=True, instance_uuid=without_info))
+    broken = add_server(urls, "broken", vm_state="error", host=None,
+                        created=datetime.datetime(2024, 1, 3))
+    instance_actions.fault_create(urls["cell1"], instance_uuid=broken, code=500,
+                                  message="No valid host was found", details="Traceback...")
+    # An old fault of a server that is ACTIVE again: not shown.
+    instance_actions.fault_create(urls["cell1"], instance_uuid=with_info, code=500,
+                                  message="old", details="old")
+
+    for version in ("2.1", "2.47", "2.70", "2.100"):
+        for query, who in (("?all_tenants=1", {}), ("", MEMBER)):
+            listed = client("GET", f"/v2.1/servers/detail{query}", version=version, **who)
+            assert listed.status_int == 200
+            assert listed.content_type == "application/json"
+            assert [s["name"] for s in listed.data["servers"]] == [
+                "broken", "without-info", "with-info"]
+            for entry in listed.data["servers"]:
+                shown = client("GET", f"/v2.1/servers/{entry['id']}", version=version,
+                               **who).data["server"]
+                shown.pop("server_groups", None)  # only GET /servers/{id} shows them
+                assert entry == shown, (version, who, entry["name"])
+    page = {s["name"]: s for s in client("GET", "/v2.1/servers/detail", version="2.100",
+                                         **MEMBER).data["servers"]}
+    assert page["with-info"]["addresses"]["private"][0]["OS-EXT-IPS-MAC:mac_addr"]
+    assert page["without-info"]["addresses"] == {"private": [{
+        "version": 4, "addr": page["without-info"]["addresses"]["private"][0]["addr"],
+        "OS-EXT-IPS:type": "fixed", "OS-EXT-IPS-MAC:mac_addr": None}]}
+    assert page["broken"]["fault"]["message"] == "No valid host was found"
+    assert "fault" not in page["with-info"]
+    assert page["with-info"]["metadata"] == {"role": "web"}
+    # 2.98: the image's properties, without the image_* keys that describe the image itself.
+    assert page["with-info"]["image"]["properties"] == {"os_type": "linux"}
+    assert page["with-info"]["scheduler_hints"] == {"group": ["g1"]}
+    assert page["with-info"]["pinned_availability_zone"] is None
+
+
+def test_index_page_holds_ids_names_and_links(cloud):
+    client, urls = cloud
+    made = [add_server(urls, f"vm-{index}") for index in range(3)]
+    listed = client("GET", "/v2.1/servers?sort_key=display_name&sort_dir=asc&limit=2",
+                    **MEMBER).data
+    assert [s["name"] for s in listed["servers"]] == ["vm-0", "vm-1"]
+    assert set(listed["servers"][0]) == {"id", "name", "links"}
+    assert listed["servers_links"][0]["href"].endswith(f"marker={made[1]}")
