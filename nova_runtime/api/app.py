@@ -5,6 +5,8 @@
 (nova_runtime/api/wsgi.py) both call it.
 """
 
+import gc
+
 from keystonemiddleware import auth_token
 
 from nova_runtime import rpc
@@ -46,3 +48,12 @@ def _authentication(conf, application):
     # auth_token reads [keystone_authtoken] from our ConfigOpts (memcached
     # token cache when memcached_servers is set).
     return auth_token.AuthProtocol(application, {"oslo_config_config": conf})
+
+
+def freeze_startup_heap():
+    """Move what start-up allocated (libraries, the apps: ~185,000 objects)
+    out of the garbage collector's reach. A page of 1,000 servers makes tens
+    of thousands of objects, enough to trigger full collections that would
+    walk that heap on nearly every request (bench/api.py: -15 to -20 % CPU)."""
+    gc.collect()
+    gc.freeze()

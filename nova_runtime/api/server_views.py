@@ -148,9 +148,10 @@ def fault(instance, details, admin):
     return body
 
 
-# The instances columns that ServerView.show reads (the flavor view falls back
-# on memory_mb, vcpus, root_gb and ephemeral_gb), and those that summary reads:
-# a page is read with these only (objects.instances.query adds the sort keys).
+# The instances columns that ServerView.show may read (the flavor view falls
+# back on memory_mb, vcpus, root_gb and ephemeral_gb; ServerView.columns are
+# those of one request), and those that summary reads: a page is read with
+# these only (objects.instances.query adds the sort keys).
 COLUMNS = ("id", "uuid", "display_name", "display_description", "project_id", "user_id",
            "host", "node", "hostname", "image_ref", "kernel_id", "ramdisk_id", "vm_state",
            "task_state", "power_state", "progress", "availability_zone", "config_drive",
@@ -158,6 +159,8 @@ COLUMNS = ("id", "uuid", "display_name", "display_description", "project_id", "u
            "user_data", "locked", "memory_mb", "vcpus", "root_gb", "ephemeral_gb",
            "created_at", "updated_at", "launched_at", "terminated_at")
 SUMMARY_COLUMNS = ("uuid", "display_name")
+# Those only admins see, from 2.3 (user_data can be tens of KiB per server).
+_EXTENDED_COLUMNS = ("reservation_id", "launch_index", "kernel_id", "ramdisk_id", "user_data")
 
 
 class ServerView:
@@ -178,7 +181,7 @@ class ServerView:
         self.show_extra_specs = show_extra_specs
         self.server_groups = server_groups
         # Each microversion that changes the view, compared once.
-        self.extended_attributes = version >= "2.3"         # more OS-EXT-SRV-ATTR for admins
+        self.extended_attributes = version >= "2.3"  # more OS-EXT-SRV-ATTR for admins
         self.locked = version >= "2.9"
         self.host_status = version >= "2.16" and host_status
         self.description = version >= "2.19"
@@ -192,6 +195,13 @@ class ServerView:
         self.image_properties = version >= "2.98"
         self.hints = version >= "2.100"
         self._host_ids = {}  # (project, host) -> hostId: a page has few of them
+
+    @property
+    def columns(self):
+        """The instances columns that this view reads."""
+        if self.admin_attributes and self.extended_attributes:
+            return COLUMNS
+        return tuple(name for name in COLUMNS if name not in _EXTENDED_COLUMNS)
 
     def host_id(self, project_id, host):
         key = (project_id, host)

@@ -24,7 +24,9 @@ def init_application():
     config.load(conf, argv, prog="nova-api", default_config_files=files or None)
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
-    return app.build(conf)
+    application = app.build(conf)
+    app.freeze_startup_heap()
+    return application
 
 
 application = init_application()

@@ -77,6 +77,7 @@ def serve(conf):
             servers.append(server)
             extra = f" (microversions up to {microversion.MAX})" if name == "osapi_compute" else ""
             LOG.info("%s listening on http://%s:%s%s", name, host, server.bind_addr[1], extra)
+        app.freeze_startup_heap()
         _stop_on_signals()
         for server in servers[1:]:
             threading.Thread(target=server.serve, name=server.server_name, daemon=True).start()

@@ -141,13 +141,12 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
     def _claim_and_spawn(self, context, instance, node, limits, image, admin_password,
                          injected_files):
         uuid = instance["uuid"]
+        # The claim's update of the record sets task_state spawning too: one
+        # call to the conductor less per build.
         instance = self.resource_tracker.instance_claim(
-            context, self.service["id"], instance, node, limits)
+            context, self.service["id"], instance, node, limits,
+            also={"vm_state": vm_states.BUILDING, "task_state": task_states.SPAWNING})
         try:
-            instance = self.conductor.instance_update(
-                context, uuid, {"vm_state": vm_states.BUILDING,
-                                "task_state": task_states.SPAWNING},
-                expected_task_states=[task_states.SCHEDULING])
             with self._spawn_info(context, instance, admin_password,
                                   injected_files) as (network_info, block_device_info):
                 self.driver.spawn(context, instance, image or {}, injected_files,

@@ -149,10 +149,12 @@ class ResourceTracker:
 
     # --- claims ------------------------------------------------------------------
 
-    def instance_claim(self, context, service_id, instance, nodename, limits):
+    def instance_claim(self, context, service_id, instance, nodename, limits, also=None):
         """Put ``instance`` (task_state scheduling) on ``nodename`` if it fits
         within ``limits`` ({"memory_mb", "disk_gb", "vcpu"}: a missing key is
-        no limit). Returns the instance record with its host and node set.
+        no limit). Returns the instance record with its host and node set,
+        and the values of ``also`` (e.g. the next task_state) in the same
+        update.
         Raises ClaimFailed, or UnexpectedTaskState / InstanceNotFound when the
         instance was deleted meanwhile."""
         with self._lock:
@@ -162,7 +164,7 @@ class ResourceTracker:
             self._test(node, instance, limits or {})
             instance = self.conductor.instance_update(
                 context, instance["uuid"],
-                {"host": self.host, "node": nodename, "launched_on": self.host},
+                dict(also or {}, host=self.host, node=nodename, launched_on=self.host),
                 expected_task_states=[task_states.SCHEDULING])
             self.nodes[nodename] = self._add_claim(context, node, instance)
             LOG.info("Claimed %s MB RAM, %s GB disk, %s vCPUs on node %s for instance %s",

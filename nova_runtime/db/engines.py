@@ -13,6 +13,12 @@ from oslo_db.sqlalchemy import engines as oslo_engines
 _engines = {}
 _lock = threading.Lock()
 
+# Connections each engine keeps open (oslo.db's own default is 5). A daemon's
+# RPC server runs up to executor_thread_pool_size (64) calls at once; each
+# call beyond the pool opened and closed a connection of its own, which cost
+# a boot storm's conductor about a sixth of its CPU.
+POOL_SIZE = 20
+
 
 class DatabaseUnavailable(Exception):
     """The database server cannot be reached or refused the login."""
@@ -29,7 +35,7 @@ def get_engine(url, *, attempts=1, retry_interval=0):
         if engine is None:
             try:
                 engine = oslo_engines.create_engine(
-                    url, mysql_sql_mode="TRADITIONAL",
+                    url, mysql_sql_mode="TRADITIONAL", max_pool_size=POOL_SIZE,
                     max_retries=attempts, retry_interval=retry_interval)
             except db_exc.DBConnectionError as exc:
                 raise DatabaseUnavailable(

@@ -312,6 +312,23 @@ def test_answers_are_cached_for_metadata_cache_expiration(cloud):
         "renamed")
 
 
+def test_an_address_given_again_answers_for_its_new_instance_at_once(cloud):
+    conf, urls, cell, web, db = cloud
+    conf.set_override("metadata_cache_expiration", 60, group="api")
+    application = metadata_app.build(conf)
+
+    def name():
+        req = webob.Request.blank("/openstack/latest/meta_data.json", remote_addr="10.9.0.2")
+        return req.get_response(application).json["name"]
+
+    assert name() == "web-1"
+    instances.destroy(urls["cell1"], web["uuid"], {"vm_state": "deleted"})
+    newcomer = boot(conf, urls["api"], cell, name="web-2")  # takes the lowest free address
+    assert network_api.get_network_info(urls["cell1"], newcomer["uuid"])[0]["fixed_ip"] == (
+        "10.9.0.2")
+    assert name() == "web-2"  # not the deleted web-1 from the cache
+
+
 def test_user_data_that_is_not_base64_is_handed_over_as_it_is():
     tree = content.MetadataContent(data(instance={"user_data": "#!/bin/sh\n"}))
     assert tree.lookup("/openstack/latest/user_data")[0] == b"#!/bin/sh\n"

@@ -94,8 +94,9 @@ def authorize(req, action, instance):
                                 "user_id": instance["user_id"]})
 
 
-def view(req, instances, *, server_groups=None):
-    """Full views of ``instances`` (a page), with what the microversion shows."""
+def server_view(req, server_groups=None):
+    """The ServerView of this request: what its microversion and the
+    caller's rights (policy) show."""
     context = req.context
     target = {"project_id": context.project_id}
     admin_attributes = context.can("os_compute_api:os-extended-server-attributes",
@@ -105,13 +106,19 @@ def view(req, instances, *, server_groups=None):
     extra_specs = req.version >= "2.47" and context.can(
         SERVERS % "show:flavor-extra-specs", target=target, fatal=False) and context.can(
         spec_policies.ROOT % "index", target=target, fatal=False)
-    shown = server_views.ServerView(req, admin_attributes=admin_attributes,
-                                    show_extra_specs=extra_specs, host_status=host_status,
-                                    server_groups=server_groups)
+    return server_views.ServerView(req, admin_attributes=admin_attributes,
+                                   show_extra_specs=extra_specs, host_status=host_status,
+                                   server_groups=server_groups)
+
+
+def view(req, instances, *, server_groups=None, shown=None):
+    """Full views of ``instances`` (a page), with what the microversion shows
+    (``shown``: the request's server_view, if made already)."""
+    shown = shown or server_view(req, server_groups)
     details = server_objects.details(
         req.db, instances, request_specs=shown.pinned_zone or shown.hints,
         image_properties=shown.image_properties,
-        service_down_time=req.conf.service_down_time if host_status else None)
+        service_down_time=req.conf.service_down_time if shown.host_status else None)
     return [shown.show(instance, details[instance["uuid"]]) for instance in instances]
 
 
@@ -155,14 +162,15 @@ def _list(req, detail):
     filters = _filters(req, params, all_tenants)
     sort_keys, sort_dirs = _sort(req)
     limit, marker = util.limit_and_marker(req, params)
+    shown = server_view(req) if detail else None
     if filters is None:
         found = []  # a filter that no server can match (an unknown status, flavor, ...)
     else:
         found = server_objects.list_servers(
             req.db, filters, sort_keys, sort_dirs, limit, marker,
-            columns=server_views.COLUMNS if detail else server_views.SUMMARY_COLUMNS)
+            columns=shown.columns if detail else server_views.SUMMARY_COLUMNS)
     if detail:
-        body = {"servers": view(req, found)}
+        body = {"servers": view(req, found, shown=shown)}
     else:
         body = {"servers": [server_views.summary(req, instance) for instance in found]}
     if found and len(found) == limit:

@@ -48,12 +48,19 @@ class Finder:
     def __init__(self, conf, dbs):
         self.conf = conf
         self.dbs = dbs
-        self._cache = {}  # ("address" | "uuid", value) -> (expires at, InstanceData)
+        self._cache = {}  # ("uuid", instance uuid) -> (expires at, InstanceData)
         self._lock = threading.Lock()
 
     def by_address(self, address):
-        """The InstanceData of the instance holding fixed ``address``, or None."""
-        return self._cached(("address", address), lambda: self._find_by_address(address))
+        """The InstanceData of the instance holding fixed ``address``, or None.
+        Who holds the address is read every time (one indexed query per cell):
+        a released address goes to the next instance at once, and a cache by
+        address would give it the deleted instance's metadata and keys."""
+        found = self._holder_of(address)
+        if found is None:
+            return None
+        url, instance_uuid = found
+        return self._cached(("uuid", instance_uuid), lambda: self._load(url, instance_uuid))
 
     def by_instance_id(self, instance_uuid):
         """The InstanceData of the live instance ``instance_uuid``, or None."""
@@ -74,13 +81,14 @@ class Finder:
                 self._cache[key] = (now + ttl, data)
         return data
 
-    def _find_by_address(self, address):
+    def _holder_of(self, address):
+        """(cell database URL, instance uuid) of the instance holding ``address``."""
         for cell in self.dbs.cells(include_cell0=False):
             try:
                 instance_uuid = fixed_ips.instance_uuid_by_address(cell.database_connection,
                                                                    address)
                 if instance_uuid:
-                    return self._load(cell.database_connection, instance_uuid)
+                    return cell.database_connection, instance_uuid
             except _DOWN as exc:
                 LOG.warning("Cell %s (%s) did not answer while looking for address %s: %s",
                             cell.name, cell.uuid, address, exc)

@@ -5,6 +5,7 @@ same answers as GET /servers/{id}, which reads each server whole."""
 import datetime
 import types
 
+import pytest
 import sqlalchemy as sa
 
 from nova_runtime import config
@@ -32,20 +33,22 @@ class _Recording(dict):
         return super().get(key, default)
 
 
-def test_views_read_only_the_columns_a_page_is_read_with():
+@pytest.mark.parametrize("version,admin", [("2.100", True), ("2.100", False), ("2.1", True)])
+def test_views_read_only_the_columns_a_page_is_read_with(version, admin):
     conf = config.new_conf()
     config.load(conf, [], prog="test", default_config_files=[])
-    req = types.SimpleNamespace(version=microversion.APIVersion("2.100"), conf=conf,
+    req = types.SimpleNamespace(version=microversion.APIVersion(version), conf=conf,
                                 environ={"nova.root_url": "http://api"}, host_url="http://api")
-    view = server_views.ServerView(req, admin_attributes=True, show_extra_specs=True,
-                                   host_status=True)
+    view = server_views.ServerView(req, admin_attributes=admin, show_extra_specs=admin,
+                                   host_status=admin)
     every_column = {column.name: None for column in cell_models.Instance.__table__.columns}
     instance = _Recording(every_column, uuid="u1", project_id="p", user_id="u",
                           vm_state="error", task_state=None, id=7, host="c1")
     view.show(instance, {"flavor": None, "fault": {"code": 500, "message": "m", "details": "d",
                                                    "created_at": None}})
-    assert instance.read <= set(server_views.COLUMNS)
-    assert set(server_views.COLUMNS) <= set(every_column)
+    assert instance.read <= set(view.columns)
+    assert set(view.columns) <= set(server_views.COLUMNS) <= set(every_column)
+    assert ("user_data" in view.columns) == (admin and version != "2.1")
     summary = _Recording(every_column, uuid="u1")
     server_views.summary(req, summary)
     assert summary.read <= set(server_views.SUMMARY_COLUMNS)
