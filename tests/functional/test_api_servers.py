@@ -3,10 +3,10 @@ nova-api, conductors, scheduler and three fake computes, all real processes
 on the tests' MariaDB and RabbitMQ (tests/cloud.py)."""
 
 import base64
+import re
 import time
 
 import pytest
-
 
 pytestmark = pytest.mark.mysql
 
@@ -57,6 +57,11 @@ def test_server_lifecycle(full_cloud):
         "Shutdown", 4)
     assert cloud.openstack("server", "start", "vm1", **member).returncode == 0
     wait_status(cloud, server, "ACTIVE", **member)
+
+    console = cloud.openstack_json("console", "url", "show", "vm1", **member)
+    assert console["type"] == "novnc"
+    assert re.fullmatch(r"http://127\.0\.0\.1:6080/vnc_auto\.html\?path=%3Ftoken%3D[\w-]+",
+                        console["url"]), console
 
     actions = cloud.openstack_json("server", "event", "list", server, **member)
     assert [a["Action"] for a in actions][:3] == ["start", "stop", "create"]
