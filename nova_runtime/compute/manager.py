@@ -162,12 +162,12 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
             raise
 
     @contextlib.contextmanager
-    def _spawn_info(self, context, instance, admin_password, injected_files):
+    def _spawn_info(self, context, instance, admin_password, injected_files, info=None):
         """(network_info, block_device_info) for driver.spawn: the instance's
         flat-network interfaces and, when it asked for one, its config drive,
-        built here (from the conductor's facts) and removed once the driver
-        has taken its copy."""
-        info = self.conductor.instance_spawn_info(context, instance["uuid"])
+        built here (from the conductor's facts, ``info`` when the caller has
+        read them already) and removed once the driver has taken its copy."""
+        info = info or self.conductor.instance_spawn_info(context, instance["uuid"])
         network_info = info["network_info"]
         if not configdrive.required(self.conf, instance):
             yield network_info, None
@@ -361,17 +361,17 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
             context, uuid, {"task_state": task_states.REBUILD_BLOCK_DEVICE_MAPPING},
             expected_task_states=[task_states.REBUILDING])
         try:
-            network_info = self.conductor.instance_spawn_info(context, uuid)["network_info"]
+            info = self.conductor.instance_spawn_info(context, uuid)
             self.driver.rebuild(context, record, image, [], admin_password,
-                                network_info=network_info)
+                                network_info=info["network_info"])
             step = task_states.REBUILD_BLOCK_DEVICE_MAPPING
         except virt_exc.NotSupported:
             self.driver.destroy(context, record, network_info=[])
             record = self.conductor.instance_update(
                 context, uuid, {"task_state": task_states.REBUILD_SPAWNING},
                 expected_task_states=[task_states.REBUILD_BLOCK_DEVICE_MAPPING])
-            with self._spawn_info(context, record, admin_password, []) as (network_info,
-                                                                            block_device_info):
+            with self._spawn_info(context, record, admin_password, [],
+                                  info=info) as (network_info, block_device_info):
                 self.driver.spawn(context, record, image, [], admin_password,
                                   network_info=network_info,
                                   block_device_info=block_device_info)
