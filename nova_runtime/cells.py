@@ -6,6 +6,8 @@ messages and exit codes is the caller's business.
 """
 
 import contextlib
+import threading
+import time
 import uuid as uuidlib
 
 import sqlalchemy as sa
@@ -107,6 +109,33 @@ def list_cells(api_url):
 def get_cell(api_url, cell_uuid):
     with _session(api_url) as session:
         return _get_cell(session, cell_uuid)
+
+
+class CellCache:
+    """Cell mappings by uuid for a daemon that looks one up per instance (the
+    super-conductor, for every build): read again once older than ``ttl``
+    seconds. Mappings change only through nova-manage, and upstream's
+    services keep them until restarted; here a changed cell is seen within
+    ``ttl``."""
+
+    def __init__(self, api_url, ttl=60, clock=time.monotonic):
+        self.api_url = api_url
+        self.ttl = ttl
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._cells = {}  # cell uuid -> (read at, mapping)
+
+    def get(self, cell_uuid):
+        """The mapping (CellNotFound as get_cell)."""
+        now = self._clock()
+        with self._lock:
+            cached = self._cells.get(cell_uuid)
+        if cached is not None and now - cached[0] < self.ttl:
+            return cached[1]
+        cell = get_cell(self.api_url, cell_uuid)
+        with self._lock:
+            self._cells[cell_uuid] = (now, cell)
+        return cell
 
 
 def _get_cell(session, cell_uuid):

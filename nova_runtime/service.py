@@ -43,13 +43,15 @@ LOG = logging.getLogger(__name__)
 # Stored in services.version. Bump it when a service learns a new RPC version
 # and add the versions to the history: during a rolling upgrade, clients cap
 # what they send to what the oldest running service speaks.
-SERVICE_VERSION = 3
+SERVICE_VERSION = 4
 SERVICE_VERSION_HISTORY = {
     1: {"conductor": "1.0", "compute": "1.0"},
     # the build path: schedule_and_build_instances, build_and_run_instance, ...
     2: {"conductor": "1.1", "compute": "1.1", "scheduler": "1.0"},
     # lifecycle actions, resize and migration, VNC console tokens, spawn info
     3: {"conductor": "1.3", "compute": "1.3", "scheduler": "1.0"},
+    # a build's claim and its end in one conductor call each
+    4: {"conductor": "1.4", "compute": "1.3", "scheduler": "1.0"},
 }
 
 EXIT_STOPPED = 0

@@ -28,7 +28,9 @@ from tests import upstream
 from tests.keystone import ADMIN_PASSWORD
 from tests.upstream import free_port, stop, wait_for_http
 
-PLACEMENT_REQUIREMENTS = ("openstack-placement==16.0.0", upstream.UWSGI, "PyMySQL==1.2.4")
+# jsonschema as the toolkit pins it (roles/placement/defaults/main.yml says why).
+PLACEMENT_REQUIREMENTS = ("openstack-placement==16.0.0", "jsonschema==3.2.0", upstream.UWSGI,
+                          "PyMySQL==1.2.4")
 PLACEMENT_PASSWORD = "PLACEMENT_PASS"
 DB_PASSWORD = "PLACEMENT_DBPASS"
 WSGI_FILE = """\

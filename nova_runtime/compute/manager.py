@@ -118,10 +118,9 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         uuid = instance["uuid"]
         event = "compute_build_and_run_instance"
         with self._instance_lock(uuid):
-            self._event_start(context, uuid, event)
             try:
                 self._claim_and_spawn(context, instance, node, limits, image,
-                                      admin_password, injected_files or [])
+                                      admin_password, injected_files or [], event)
             except _GONE:
                 LOG.info("Instance %s was deleted during its build on %s", uuid, self.host)
                 self._event_finish(context, uuid, event, "Error", traceback.format_exc())
@@ -135,20 +134,26 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
                 self._reschedule(context, instance, request_spec, host_list, image,
                                  admin_password, injected_files, requested_networks, reason)
                 return
-            self._event_finish(context, uuid, event, "Success")
             LOG.info("Instance %s is active on %s (node %s)", uuid, self.host, node)
 
     def _claim_and_spawn(self, context, instance, node, limits, image, admin_password,
-                         injected_files):
+                         injected_files, event):
+        """Claim, spawn, ACTIVE: two conductor calls when all goes well. The
+        claim starts the step ``event``, sets task_state spawning and brings
+        the spawn info; the last update ends the step."""
         uuid = instance["uuid"]
-        # The claim's update of the record sets task_state spawning too: one
-        # call to the conductor less per build.
-        instance = self.resource_tracker.instance_claim(
-            context, self.service["id"], instance, node, limits,
-            also={"vm_state": vm_states.BUILDING, "task_state": task_states.SPAWNING})
         try:
-            with self._spawn_info(context, instance, admin_password,
-                                  injected_files) as (network_info, block_device_info):
+            claimed = self.resource_tracker.instance_claim(
+                context, self.service["id"], instance, node, limits,
+                also={"vm_state": vm_states.BUILDING, "task_state": task_states.SPAWNING},
+                event=event, config_drive=configdrive.required(self.conf, instance))
+        except resource_tracker.ClaimFailed:
+            self._event_start(context, uuid, event)  # refused here: the conductor has no step yet
+            raise
+        instance = claimed["instance"]
+        try:
+            with self._spawn_info(context, instance, admin_password, injected_files,
+                                  claimed["spawn_info"]) as (network_info, block_device_info):
                 self.driver.spawn(context, instance, image or {}, injected_files,
                                   admin_password, network_info=network_info,
                                   block_device_info=block_device_info)
@@ -156,7 +161,8 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
             return self.conductor.instance_update(
                 context, uuid, {"vm_state": vm_states.ACTIVE, "task_state": None,
                                 "power_state": state, "launched_at": utcnow()},
-                expected_task_states=[task_states.SPAWNING])
+                expected_task_states=[task_states.SPAWNING],
+                finish_event={"event": event, "result": "Success"})
         except BaseException:
             self._undo_build(context, instance, node)
             raise

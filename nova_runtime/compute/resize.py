@@ -182,7 +182,8 @@ class ResizeMixin:
                 power_on = record["vm_state"] != vm_states.STOPPED
                 record = self.conductor.instance_update(context, uuid, _flavor_values(new))
                 self.conductor.instance_flavors_update(context, uuid, {"cur": new})
-                network_info = self.conductor.instance_spawn_info(context, uuid)["network_info"]
+                network_info = self.conductor.instance_spawn_info(
+                    context, uuid, config_drive=False)["network_info"]
                 self.driver.finish_migration(
                     context, migration, record, disk_info, network_info, image or {},
                     resize_instance=_flavor_values(old) != _flavor_values(new),

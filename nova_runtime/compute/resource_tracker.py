@@ -149,35 +149,43 @@ class ResourceTracker:
 
     # --- claims ------------------------------------------------------------------
 
-    def instance_claim(self, context, service_id, instance, nodename, limits, also=None):
+    def instance_claim(self, context, service_id, instance, nodename, limits, also=None,
+                       event=None, config_drive=False):
         """Put ``instance`` (task_state scheduling) on ``nodename`` if it fits
         within ``limits`` ({"memory_mb", "disk_gb", "vcpu"}: a missing key is
-        no limit). Returns the instance record with its host and node set,
-        and the values of ``also`` (e.g. the next task_state) in the same
-        update.
-        Raises ClaimFailed, or UnexpectedTaskState / InstanceNotFound when the
-        instance was deleted meanwhile."""
+        no limit), setting the values of ``also`` (e.g. the next task_state)
+        in the same update. One conductor call (instance_claim) starts the
+        step ``event``, writes the instance and the node's new usage, and
+        answers with the instance's spawn info (with ``config_drive``, what a
+        config drive needs too): returns that answer, {"instance", "node",
+        "spawn_info"}.
+        Raises ClaimFailed (before the conductor is asked), or
+        UnexpectedTaskState / InstanceNotFound when the instance was deleted
+        meanwhile."""
         with self._lock:
             node = self.nodes.get(nodename)
             if node is None:
                 raise ClaimFailed(f"host {self.host} has no node {nodename}")
             self._test(node, instance, limits or {})
-            instance = self.conductor.instance_update(
+            claimed = self.conductor.instance_claim(
                 context, instance["uuid"],
                 dict(also or {}, host=self.host, node=nodename, launched_on=self.host),
-                expected_task_states=[task_states.SCHEDULING])
-            self.nodes[nodename] = self._add_claim(context, node, instance)
+                expected_task_states=[task_states.SCHEDULING], node_id=node["id"],
+                node_values=self._usage_with(node, instance), event=event, host=self.host,
+                config_drive=config_drive)
+            self.nodes[nodename] = claimed["node"]
             LOG.info("Claimed %s MB RAM, %s GB disk, %s vCPUs on node %s for instance %s",
                      instance["memory_mb"], _requested(instance)["disk_gb"], instance["vcpus"],
                      nodename, instance["uuid"])
-            return instance
+            return claimed
 
-    def _add_claim(self, context, node, instance):
-        """The node's record with the claimed instance counted too, written
-        at once. Only this tracker writes its nodes' usage, under its lock,
-        so a claim adds to the record instead of counting every instance on
-        the node again (as upstream's claims do); the periodic run and
-        every release count them all."""
+    @staticmethod
+    def _usage_with(node, instance):
+        """The node's usage columns with ``instance`` counted too. Only this
+        tracker writes its nodes' usage, under its lock, so a claim adds to
+        the record instead of counting every instance on the node again (as
+        upstream's claims do); the periodic run and every release count them
+        all."""
         requested = _requested(instance)
         used = {"vcpus_used": node["vcpus_used"] + requested["vcpu"],
                 "memory_mb_used": node["memory_mb_used"] + requested["memory_mb"],
@@ -190,7 +198,7 @@ class ResourceTracker:
         used.update(free_ram_mb=node["memory_mb"] - used["memory_mb_used"],
                     free_disk_gb=node["local_gb"] - used["local_gb_used"],
                     stats=json.dumps(stats, sort_keys=True))
-        return self.conductor.compute_node_update(context, node["id"], used)
+        return used
 
     def abort_instance_claim(self, context, service_id, instance, nodename):
         """Take the instance off the node again (the build failed)."""

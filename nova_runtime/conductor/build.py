@@ -55,6 +55,7 @@ class BuildTasks:
         self.api_url = api_url  # set for a super-conductor
         self._scheduler = None
         self._computes = {}  # transport URL -> compute_rpcapi.ComputeAPI
+        self._cells = cells.CellCache(api_url) if api_url else None
         # Instances' claims in Placement (does nothing when [placement] has no auth_type).
         self.allocations = placement.Allocations.from_conf(conf)
 
@@ -113,7 +114,7 @@ class BuildTasks:
                        injected_files, requested_networks):
         selection, alternates = host_list[0], host_list[1:]
         host, node = selection["host"], selection["nodename"]
-        cell = cells.get_cell(self.api_url, selection["cell_uuid"])
+        cell = self._cells.get(selection["cell_uuid"])
         try:
             request = build_requests.get(self.api_url, uuid)
         except record_exc.BuildRequestNotFound:
@@ -152,7 +153,7 @@ class BuildTasks:
     def _bury_in_cell0(self, context, uuid, exc, message, details):
         """The instance could not reach a cell: keep it in cell0, in ERROR."""
         try:
-            cell0 = cells.get_cell(self.api_url, cells.CELL0_UUID)
+            cell0 = self._cells.get(cells.CELL0_UUID)
             try:
                 request = build_requests.get(self.api_url, uuid)
             except record_exc.BuildRequestNotFound:

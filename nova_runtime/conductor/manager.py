@@ -47,7 +47,7 @@ def _endpoint(method):
 
 
 class ConductorManager(service.Manager):
-    target = messaging.Target(version="1.3")
+    target = messaging.Target(version="1.4")
 
     def __init__(self, conf, host, db_url, api_url=None):
         super().__init__(conf, host)
@@ -124,8 +124,29 @@ class ConductorManager(service.Manager):
         return instances.get_all_by_host(self.db_url, host, node)
 
     @_endpoint
-    def instance_update(self, context, instance_uuid, values, expected_task_states=None):
-        return instances.update(self.db_url, instance_uuid, values, expected_task_states)
+    def instance_update(self, context, instance_uuid, values, expected_task_states=None,
+                        finish_event=None):
+        record = instances.update(self.db_url, instance_uuid, values, expected_task_states)
+        if finish_event is not None:  # 1.4
+            self._finish_event(context, instance_uuid, **finish_event)
+        return record
+
+    @_endpoint
+    def instance_claim(self, context, instance_uuid, values, expected_task_states, node_id,
+                       node_values, event=None, host=None, config_drive=False):
+        """A compute's claim of the instance for one of its nodes, in one call
+        (1.4): the step ``event`` starts (as action_event_start), the instance
+        gets ``values`` (its host and node; only while its task_state is one
+        of ``expected_task_states``), the node its new usage, and the answer
+        carries what the compute needs to spawn it (as instance_spawn_info)."""
+        if event is not None:
+            instance_actions.event_start(
+                self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
+                event=event, host=host)
+        record = instances.update(self.db_url, instance_uuid, values, expected_task_states)
+        node = compute_nodes.update(self.db_url, node_id, node_values)
+        return {"instance": record, "node": node,
+                "spawn_info": self._spawn_info(instance_uuid, config_drive)}
 
     @_endpoint
     def instance_destroy(self, context, instance_uuid, values=None):
@@ -158,6 +179,16 @@ class ConductorManager(service.Manager):
             self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
             event=event, result=result, traceback=traceback)
 
+    def _finish_event(self, context, instance_uuid, event, result, traceback=None):
+        """action_event_finish after another write of the same call: a step
+        that was never recorded is logged, not an error of that write."""
+        try:
+            instance_actions.event_finish(
+                self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
+                event=event, result=result, traceback=traceback)
+        except exceptions.InstanceActionNotFound as exc:
+            LOG.warning("Cannot finish event %s of instance %s: %s", event, instance_uuid, exc)
+
     # --- console tokens (1.2) ------------------------------------------------------
 
     @_endpoint
@@ -176,12 +207,18 @@ class ConductorManager(service.Manager):
     # --- what a compute needs to spawn (1.3) -------------------------------------------
 
     @_endpoint
-    def instance_spawn_info(self, context, instance_uuid):
+    def instance_spawn_info(self, context, instance_uuid, config_drive=True):
+        return self._spawn_info(instance_uuid, config_drive)
+
+    def _spawn_info(self, instance_uuid, config_drive):
         """The instance's interfaces on the flat network (the driver's
-        network_info), its user metadata and flavor (for the config drive)."""
-        return {"network_info": network_api.get_network_info(self.db_url, instance_uuid),
-                "metadata": instances.get_metadata(self.db_url, instance_uuid),
-                "flavor": migrations.get_flavors(self.db_url, instance_uuid)["cur"]}
+        network_info) and, with ``config_drive`` (1.4: only then), its user
+        metadata and flavor, which only a config drive needs."""
+        info = {"network_info": network_api.get_network_info(self.db_url, instance_uuid)}
+        if config_drive:
+            info.update(metadata=instances.get_metadata(self.db_url, instance_uuid),
+                        flavor=migrations.get_flavors(self.db_url, instance_uuid)["cur"])
+        return info
 
     # --- migrations and the instance's flavors (1.3) ---------------------------------
 

@@ -13,6 +13,8 @@ Version history:
       migration_update, migration_get_in_progress_by_host_and_node,
       instance_flavors_get, instance_flavors_update, action_start,
       instance_spawn_info
+1.4 - instance_claim; instance_update's finish_event; instance_spawn_info's
+      config_drive (False: network_info only)
 
 Every record method returns records (dicts of column values, datetimes as datetime)
 and raises the nova_runtime.objects.exceptions errors with their own type.
@@ -31,7 +33,7 @@ PING_TIMEOUT = 10
 
 class ConductorAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.3"
+    VERSION = "1.4"
 
     def ping(self, context, timeout=None):
         return self._prepare("1.0", timeout=timeout or PING_TIMEOUT).call(context, "ping")
@@ -71,10 +73,28 @@ class ConductorAPI(rpc.RPCAPI):
     def instance_get_all_by_host(self, context, host, node=None):
         return self._prepare("1.0").call(context, "instance_get_all_by_host", host=host, node=node)
 
-    def instance_update(self, context, instance_uuid, values, expected_task_states=None):
-        return self._prepare("1.0").call(
+    def instance_update(self, context, instance_uuid, values, expected_task_states=None,
+                        finish_event=None):
+        """Set ``values`` (only in one of ``expected_task_states``, when given);
+        with ``finish_event`` ({"event", "result", "traceback"}) the step ends
+        in the same call, as action_event_finish. Returns the record."""
+        if finish_event is None:
+            return self._prepare("1.0").call(
+                context, "instance_update", instance_uuid=instance_uuid, values=values,
+                expected_task_states=expected_task_states)
+        return self._prepare("1.4").call(
             context, "instance_update", instance_uuid=instance_uuid, values=values,
-            expected_task_states=expected_task_states)
+            expected_task_states=expected_task_states, finish_event=finish_event)
+
+    def instance_claim(self, context, instance_uuid, values, expected_task_states, node_id,
+                       node_values, event=None, host=None, config_drive=False):
+        """A build's claim in one call: ``event`` starts, the instance gets
+        ``values``, the node ``node_values``. Returns {"instance", "node",
+        "spawn_info"} (spawn_info as instance_spawn_info)."""
+        return self._prepare("1.4").call(
+            context, "instance_claim", instance_uuid=instance_uuid, values=values,
+            expected_task_states=expected_task_states, node_id=node_id,
+            node_values=node_values, event=event, host=host, config_drive=config_drive)
 
     def instance_destroy(self, context, instance_uuid, values=None):
         """Soft-delete the instance, setting ``values`` first; returns the record."""
@@ -177,10 +197,14 @@ class ConductorAPI(rpc.RPCAPI):
         return self._prepare("1.3").call(context, "instance_flavors_update",
                                          instance_uuid=instance_uuid, flavors=flavors)
 
-    def instance_spawn_info(self, context, instance_uuid):
-        """{"network_info": [interface, ...], "metadata": {key: value}, "flavor": {...}}"""
-        return self._prepare("1.3").call(context, "instance_spawn_info",
-                                         instance_uuid=instance_uuid)
+    def instance_spawn_info(self, context, instance_uuid, config_drive=True):
+        """{"network_info": [interface, ...], "metadata": {key: value}, "flavor": {...}};
+        without ``config_drive`` only network_info."""
+        if config_drive:
+            return self._prepare("1.3").call(context, "instance_spawn_info",
+                                             instance_uuid=instance_uuid)
+        return self._prepare("1.4").call(context, "instance_spawn_info",
+                                         instance_uuid=instance_uuid, config_drive=False)
 
     def action_start(self, context, instance_uuid, action):
         """Start an action of the service's own (e.g. confirmResize when a

@@ -20,8 +20,10 @@ chose for it counts instead.
 
 Placement (when [placement] has auth_type; otherwise one warning at start
 and every node is a candidate): before the filters, GET
-/allocation_candidates for the flavor's resources and traits; only the
-compute nodes it offers are filtered and weighed. Once the hosts are chosen,
+/allocation_candidates for the flavor's resources and traits (decisions
+that need the same query at the same time share one answer:
+scheduler.coalesce); only the compute nodes it offers are filtered and
+weighed. Once the hosts are chosen,
 each instance's allocation request is claimed on its host (PUT
 /allocations/{instance}); a host that another scheduler filled meanwhile
 refuses the claim, and the instance's alternates are tried in order. Each
@@ -56,6 +58,7 @@ from nova_runtime.scheduler import (
     db as scheduler_db,
     get_scheduler,
 )
+from nova_runtime.scheduler.coalesce import Coalescer
 
 LOG = logging.getLogger(__name__)
 
@@ -132,6 +135,7 @@ class SchedulerManager(service.Manager):
         self._discovered_at = None
         self._placed = collections.OrderedDict()  # instance uuid -> host chosen for it
         self.placement = placement.from_conf(conf)  # PlacementConfigError: cannot start
+        self._candidate_queries = Coalescer()
         if self.placement is None:
             placement.warn_without_placement(LOG, "nova-scheduler")
 
@@ -197,7 +201,9 @@ class SchedulerManager(service.Manager):
         except placement_resources.BadRequest as exc:
             raise NoValidHost("No valid host was found", [f"Placement: {exc}"]) from None
         try:
-            answer = self.placement.allocation_candidates(query)
+            answer = self._candidate_queries.call(
+                tuple(sorted(query.items())),
+                lambda: self.placement.allocation_candidates(query))
         except placement.PlacementError as exc:
             LOG.error("Cannot get allocation candidates from Placement: %s", exc)
             raise NoValidHost("No valid host was found",

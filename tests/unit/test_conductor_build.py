@@ -343,6 +343,20 @@ def accepted(databases, count=1):
     return [i["uuid"] for i in api.create_servers(context(), FLAVOR, IMAGE, count, name="x")], api
 
 
+def test_the_cell_cache_reads_a_mapping_again_once_it_is_older_than_its_ttl(databases):
+    now = [0.0]
+    cache = cells.CellCache(databases["api"], ttl=60, clock=lambda: now[0])
+    uuid_ = databases["cell1_uuid"]
+    assert cache.get(uuid_).transport_url == "fake://x/"
+    cells.update_cell(databases["api"], uuid_, transport_url="fake://moved/")
+    now[0] = 59.0
+    assert cache.get(uuid_).transport_url == "fake://x/"  # within its ttl: as read
+    now[0] = 60.0
+    assert cache.get(uuid_).transport_url == "fake://moved/"
+    with pytest.raises(cells.CellNotFound):
+        cache.get(str(uuid.uuid4()))
+
+
 def test_build_passes_alternates_and_the_retry_list(databases):
     builder, recorder = tasks(databases)
     [server], _ = accepted(databases)

@@ -26,7 +26,8 @@ from nova_runtime.compute import rpcapi as compute_rpcapi
 from nova_runtime.conductor import rpcapi as conductor_rpcapi
 from nova_runtime.db import engines, migration
 from nova_runtime.db.main import models
-from nova_runtime.objects import compute_nodes, exceptions, services
+from nova_runtime.objects import compute_nodes, exceptions, instance_actions, instances
+from nova_runtime.objects import services
 from nova_runtime.virt import driver as virt_driver
 
 NOW = datetime.datetime(2025, 1, 1, 12, 0, 0)
@@ -442,6 +443,53 @@ def test_conductor_rpc_carries_context_datetimes_and_typed_errors(cell):
         api.action_event_start(admin(), instance_uuid, "compute_build_and_run_instance")
     fault = api.instance_fault_create(admin(), instance_uuid, 500, "x" * 300, details="d")
     assert len(fault["message"]) == 255
+
+
+def test_a_build_claim_and_its_end_are_one_call_each(cell):
+    db_url = cell.db_url
+    api = conductor_rpcapi.ConductorAPI(cell.running[0].transport)
+    node = compute_nodes.get_by_host_and_nodename(db_url, "c1", "c1")
+    instance_uuid = str(uuid.uuid4())
+    instances.create(db_url, {"uuid": instance_uuid, "vm_state": "building",
+                              "task_state": "scheduling", "project_id": "p", "user_id": "u"},
+                     flavor={"name": "m1.tiny", "memory_mb": 512}, metadata={"k": "v"})
+    context = nova_context.RequestContext(user_id="u", project_id="p", overwrite=False)
+    with engines.get_engine(db_url).begin() as connection:
+        connection.execute(sa.insert(models.InstanceAction).values(
+            action="create", instance_uuid=instance_uuid, request_id=context.request_id))
+    event = "compute_build_and_run_instance"
+
+    claimed = api.instance_claim(
+        context, instance_uuid, {"host": "c1", "node": "c1", "task_state": "spawning"},
+        expected_task_states=["scheduling"], node_id=node["id"],
+        node_values={"running_vms": 7}, event=event, host="c1", config_drive=True)
+    assert (claimed["instance"]["host"], claimed["instance"]["task_state"]) == ("c1", "spawning")
+    assert claimed["node"]["running_vms"] == 7
+    assert claimed["spawn_info"] == {"network_info": [], "metadata": {"k": "v"},
+                                     "flavor": {"name": "m1.tiny", "memory_mb": 512}}
+    # The same claim again finds the instance spawning: refused, the node untouched.
+    with pytest.raises(exceptions.UnexpectedTaskState):
+        api.instance_claim(context, instance_uuid, {"host": "c2"}, ["scheduling"], node["id"],
+                           {"running_vms": 8})
+    assert compute_nodes.get_by_host_and_nodename(db_url, "c1", "c1")["running_vms"] == 7
+    assert api.instance_spawn_info(context, instance_uuid, config_drive=False) == {
+        "network_info": []}
+
+    done = api.instance_update(context, instance_uuid, {"vm_state": "active", "task_state": None},
+                               expected_task_states=["spawning"],
+                               finish_event={"event": event, "result": "Success"})
+    assert done["vm_state"] == "active"
+    [action] = instance_actions.actions_for(db_url, instance_uuid)
+    assert [(e["event"], e["host"], e["result"]) for e in action["events"]] == [
+        (event, "c1", "Success")]
+    # A step that never started does not undo the update it came with.
+    again = api.instance_update(context, instance_uuid, {"display_name": "x"},
+                                finish_event={"event": "compute_other", "result": "Success"})
+    assert again["display_name"] == "x"
+    # A client capped below 1.4 cannot send them.
+    capped = conductor_rpcapi.ConductorAPI(cell.running[0].transport, version_cap="1.3")
+    with pytest.raises(rpc.ServiceTooOld):
+        capped.instance_claim(context, instance_uuid, {}, None, node["id"], {})
 
 
 def test_only_exposed_methods_are_callable_remotely(cell):

@@ -1,0 +1,75 @@
+"""scheduler.coalesce: calls with the same key in flight at once share one answer."""
+
+import threading
+
+import pytest
+
+from nova_runtime.scheduler.coalesce import Coalescer
+
+
+def test_calls_in_flight_together_share_the_first_ones_answer():
+    coalescer = Coalescer()
+    release = threading.Event()
+    calls = []
+
+    def slow_query():
+        calls.append(1)
+        release.wait(5)
+        return {"answer": len(calls)}
+
+    answers = []
+    threads = [threading.Thread(target=lambda: answers.append(coalescer.call("q", slow_query)))
+               for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    # Every follower is waiting once the leader's flight has three sharers.
+    for _ in range(500):
+        if coalescer.shared == 3:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert calls == [1] and answers == [{"answer": 1}] * 4
+
+    # Once answered nothing is kept: the next call asks again.
+    assert coalescer.call("q", lambda: "fresh") == "fresh"
+
+
+def test_different_keys_do_not_wait_for_each_other():
+    coalescer = Coalescer()
+    inner = []
+    outer = coalescer.call("a", lambda: inner.append(coalescer.call("b", lambda: "b")) or "a")
+    assert (outer, inner) == ("a", ["b"])
+
+
+def test_the_leaders_error_reaches_every_sharer_and_the_next_call_tries_again():
+    coalescer = Coalescer()
+    release = threading.Event()
+
+    def failing():
+        release.wait(5)
+        raise RuntimeError("Placement did not answer")
+
+    errors = []
+
+    def call():
+        try:
+            coalescer.call("q", failing)
+        except RuntimeError as exc:
+            errors.append(str(exc))
+
+    threads = [threading.Thread(target=call) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for _ in range(500):
+        if coalescer.shared == 2:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+    assert errors == ["Placement did not answer"] * 3
+    with pytest.raises(ValueError):
+        coalescer.call("q", lambda: int("x"))
+    assert coalescer.call("q", lambda: 1) == 1
