@@ -71,7 +71,7 @@ from nova_runtime.api import app  # noqa: E402
 from nova_runtime.compute import api as compute_api  # noqa: E402
 from nova_runtime.db.api import models as api_models  # noqa: E402
 from nova_runtime.db.main import models as cell_models  # noqa: E402
-from nova_runtime.network import api as network_api, flat  # noqa: E402
+from nova_runtime.network import api as network_api  # noqa: E402
 from nova_runtime.objects import fixed_ips  # noqa: E402
 from tests import cli, keystone as test_keystone  # noqa: E402
 from tests.functional.test_manage import manage, setup_cells  # noqa: E402
@@ -247,8 +247,7 @@ def _write_cell(conf, url, servers, with_network, rng):
         return
     network = None
     if with_network:  # the flat network's rows, as the first allocation in a cell makes them
-        network_api.network_id(conf, url)
-        network = fixed_ips.get_network(url, flat.LABEL)
+        network = network_api.network_row(conf, url)
     engine = sa.create_engine(url)
     with engine.begin() as connection:
         connection.execute(sa.insert(cell_models.Instance), [s["instance"] for s in servers])

@@ -25,12 +25,12 @@ from nova_runtime.objects import fixed_ips
 LOG = logging.getLogger(__name__)
 
 _lock = threading.Lock()
-_synced = {}  # (cell database URL, FlatNetwork) -> networks.id
+_synced = {}  # (cell database URL, FlatNetwork) -> its networks row
 _told_about_neutron = False
 
 
-def network_id(conf, url):
-    """The id of the cell's networks row, made or brought in step with
+def network_row(conf, url):
+    """The cell's networks row (a dict), made or brought in step with
     nova.conf once per process and cell."""
     network = flat.from_conf(conf)
     key = (url, network)
@@ -40,7 +40,7 @@ def network_id(conf, url):
             row = fixed_ips.sync_network(url, network)
             LOG.info("Flat network %s: %s, gateway %s, addresses from %s, bridge %s",
                      row["label"], row["cidr"], row["gateway"], row["dhcp_start"], row["bridge"])
-            _synced[key] = row["id"]
+            _synced[key] = row
         return _synced[key]
 
 
@@ -48,7 +48,7 @@ def allocate_for_instance(conf, url, instance_uuid, host=None):
     """Give the instance in the cell database at ``url`` its fixed address;
     returns its network info. Raises network.exceptions.NoMoreFixedIps (the
     build fails with that message) or NetworkConfigError."""
-    info = fixed_ips.allocate(url, network_id(conf, url), instance_uuid, host=host)
+    info = fixed_ips.allocate(url, network_row(conf, url), instance_uuid, host=host)
     LOG.info("Instance %s has fixed address %s (MAC %s)", instance_uuid,
              ", ".join(vif["fixed_ip"] for vif in info), ", ".join(vif["address"] for vif in info))
     return info

@@ -119,16 +119,17 @@ def _sync_addresses(db, network_id, network):
 
 # --- allocation ---------------------------------------------------------------
 
-def allocate(url, network_id, instance_uuid, host=None, rng=random):
-    """One fixed address of network ``network_id`` and a virtual interface for
-    the instance; returns its network info (see ``network_info``). An instance
-    that has an address already keeps it (a retried build asks again).
+def allocate(url, network, instance_uuid, host=None, rng=random):
+    """One fixed address of ``network`` (its networks row, as sync_network
+    returns it) and a virtual interface for the instance; returns its network
+    info (see ``network_info``). An instance that has an address already
+    keeps it (a retried build asks again).
 
     NoMoreFixedIps when every address is taken."""
     for _ in range(MAX_ATTEMPTS):
         try:
             with session(url) as db:
-                return _try_allocate(db, network_id, instance_uuid, host, rng)
+                return _try_allocate(db, network, instance_uuid, host, rng)
         except _LostRace:
             continue
         except (db_exc.DBDuplicateEntry, db_exc.DBDeadlock):
@@ -142,34 +143,35 @@ class _LostRace(Exception):
     """Another allocator took the candidate address first."""
 
 
-def _try_allocate(db, network_id, instance_uuid, host, rng):
+def _try_allocate(db, network, instance_uuid, host, rng):
     """The instance's network info with its new address; _LostRace when
-    another allocator took the candidate first."""
-    current = _network_info(db, instance_uuid)
-    if current:
-        return current
-    free = (FixedIp.network_id == network_id, FixedIp.allocated == sa.false(),
+    another allocator took the candidate first. Every build runs this: Core
+    statements, and the answer made from what it wrote, not read back."""
+    if db.scalar(sa.select(FixedIp.id).filter_by(instance_uuid=instance_uuid, deleted=0)
+                 .limit(1)) is not None:
+        return _network_info(db, instance_uuid)
+    free = (FixedIp.network_id == network["id"], FixedIp.allocated == sa.false(),
             FixedIp.reserved == sa.false(), FixedIp.deleted == 0)
     # SKIP LOCKED: concurrent allocators (a boot storm) each get another row
     # instead of all racing for the lowest one; SQLite ignores the clause.
-    candidate = db.scalar(sa.select(FixedIp.id).where(*free).order_by(FixedIp.id).limit(1)
-                          .with_for_update(skip_locked=True))
+    candidate = db.execute(sa.select(FixedIp.id, FixedIp.address).where(*free)
+                           .order_by(FixedIp.id).limit(1)
+                           .with_for_update(skip_locked=True)).first()
     if candidate is None:
-        network = db.get(Network, network_id)
         raise NoMoreFixedIps(
-            f"No fixed IP addresses available in network {network.label} ({network.cidr}): "
-            f"every address from {network.dhcp_start} up is allocated")
-    vif = VirtualInterface(uuid=str(uuidlib.uuid4()), address=random_mac(rng),
-                           network_id=network_id, instance_uuid=instance_uuid)
-    db.add(vif)
-    db.flush()
+            f"No fixed IP addresses available in network {network['label']} "
+            f"({network['cidr']}): every address from {network['dhcp_start']} up is allocated")
+    vif_uuid, mac = str(uuidlib.uuid4()), random_mac(rng)
+    vif_id = db.execute(sa.insert(VirtualInterface).values(
+        uuid=vif_uuid, address=mac, network_id=network["id"],
+        instance_uuid=instance_uuid)).inserted_primary_key[0]
     taken = db.execute(
-        sa.update(FixedIp).where(FixedIp.id == candidate, *free[1:])
+        sa.update(FixedIp).where(FixedIp.id == candidate.id, *free[1:])
         .values(allocated=True, leased=True, instance_uuid=instance_uuid,
-                virtual_interface_id=vif.id, host=host)).rowcount
+                virtual_interface_id=vif_id, host=host)).rowcount
     if not taken:
         raise _LostRace  # rolls back: the interface goes with the lost race
-    info = _network_info(db, instance_uuid)
+    info = [_interface(vif_uuid, mac, candidate.address, network)]
     # The info cache, as upstream keeps it: what the API shows as the server's addresses.
     db.execute(sa.update(InstanceExtra).filter_by(instance_uuid=instance_uuid, deleted=0)
                .values(network_info=json.dumps(info)))
@@ -201,8 +203,8 @@ def network_info(url, instance_uuid):
 
 
 def _network_info(db, instance_uuid):
-    # Only the columns it needs: every build reads this (twice), and whole
-    # rows of three tables cost the conductor more than the query itself.
+    # Only the columns it needs: whole rows of three tables cost more than
+    # the query itself.
     rows = db.execute(
         sa.select(VirtualInterface.uuid, VirtualInterface.address, FixedIp.address,
                   Network.bridge, Network.cidr, Network.gateway, Network.dns1, Network.dns2,
@@ -211,18 +213,27 @@ def _network_info(db, instance_uuid):
         .join(Network, Network.id == FixedIp.network_id)
         .where(FixedIp.instance_uuid == instance_uuid, FixedIp.deleted == 0)
         .order_by(VirtualInterface.id)).all()
-    return [{
+    return [_interface(vif_uuid, mac, fixed_ip, {
+        "bridge": bridge, "cidr": cidr, "gateway": gateway, "dns1": dns1, "dns2": dns2,
+        "label": label, "uuid": network_uuid})
+        for vif_uuid, mac, fixed_ip, bridge, cidr, gateway, dns1, dns2, label, network_uuid
+        in rows]
+
+
+def _interface(vif_uuid, mac, fixed_ip, network):
+    """One entry of network info: an interface with its address on ``network``
+    (the networks row's columns)."""
+    return {
         "id": vif_uuid,
         "address": mac,
         "fixed_ip": fixed_ip,
-        "bridge": bridge,
-        "cidr": cidr,
-        "gateway": gateway,
-        "dns": [server for server in (dns1, dns2) if server],
-        "label": label,
-        "network_id": network_uuid,
-    } for vif_uuid, mac, fixed_ip, bridge, cidr, gateway, dns1, dns2, label, network_uuid
-        in rows]
+        "bridge": network["bridge"],
+        "cidr": network["cidr"],
+        "gateway": network["gateway"],
+        "dns": [server for server in (network["dns1"], network["dns2"]) if server],
+        "label": network["label"],
+        "network_id": network["uuid"],
+    }
 
 
 def instance_uuid_by_address(url, address):

@@ -42,19 +42,17 @@ def action_with_event(url, *, instance_uuid, request_id, action, event, result,
                       user_id=None, project_id=None, traceback=None):
     """An action whose one step already ended (the conductor's create: the
     scheduling step), in one transaction instead of action_start,
-    event_start and event_finish's three. Returns the event."""
+    event_start and event_finish's three; Core inserts, as every build
+    records one."""
     now = utcnow()
     with session(url) as db:
-        parent = InstanceAction(action=action, instance_uuid=instance_uuid,
-                                request_id=request_id, user_id=user_id, project_id=project_id,
-                                start_time=now,
-                                message="Error" if result.lower() == "error" else None)
-        db.add(parent)
-        db.flush()  # the event refers to its id
-        row = InstanceActionEvent(action_id=parent.id, event=event, start_time=now,
-                                  finish_time=now, result=result, traceback=traceback)
-        db.add(row)
-    return as_dict(row)
+        action_id = db.execute(sa.insert(InstanceAction).values(
+            action=action, instance_uuid=instance_uuid, request_id=request_id,
+            user_id=user_id, project_id=project_id, start_time=now,
+            message="Error" if result.lower() == "error" else None)).inserted_primary_key[0]
+        db.execute(sa.insert(InstanceActionEvent).values(
+            action_id=action_id, event=event, start_time=now, finish_time=now, result=result,
+            traceback=traceback))
 
 
 def actions_for(url, instance_uuid):
