@@ -8,10 +8,11 @@ What runs, each as its own process, as in a deployment (the tests' private
 servers: tests/mariadb.py, tests/rabbitmq.py, tests/keystone.py,
 tests/placement.py):
 
-- C nova-conductor processes with [api_database] and [database]: the
-  super-conductor and cell1's conductor (a single-cell deployment); like
-  upstream's [conductor] workers (default: one per CPU) they share one host
-  name, services row and queue;
+- one nova-conductor with [api_database] and [database]: the
+  super-conductor and cell1's conductor (a single-cell deployment), with
+  [conductor] workers = C processes (default 2: one per CPU, as
+  nova-conductor's own default); they share one host name, services row
+  and queue;
 - one nova-scheduler (filter scheduler, default filters and weighers, with
   Placement's allocation candidates and claims unless --no-placement);
 - M nova-compute processes (fake driver; [fake_driver] 16 vCPUs, 16 GiB RAM,
@@ -102,9 +103,9 @@ def log(message):
 class Daemon:
     """A nova_runtime console script with --config-file and --log-file."""
 
-    def __init__(self, binary, conf, workdir, label=None):
+    def __init__(self, binary, conf, workdir):
         self.binary = binary
-        label = label or os.path.basename(conf)[:-5]
+        label = os.path.basename(conf)[:-5]
         self.log_path = os.path.join(workdir, f"{binary}-{label}.log")
         with open(self.log_path + ".stderr", "w") as err:
             self.process = subprocess.Popen(
@@ -208,8 +209,8 @@ class Cloud:
             groups["keystone"] = [self.placement.keystone.process.pid]
         return groups
 
-    def start(self, binary, conf, label=None):
-        daemon = Daemon(binary, conf, self.workdir, label)
+    def start(self, binary, conf):
+        daemon = Daemon(binary, conf, self.workdir)
         self.daemons.append(daemon)
         return daemon
 
@@ -238,15 +239,13 @@ def bring_up(cloud, computes, conductors):
     scheduler (sees every compute); returns the controller's config file."""
     controller = cloud.write_conf("controller", extra=(
         f"[api_database]\nconnection = {cloud.urls['api']}\n"
-        f"[database]\nconnection = {cloud.urls['main']}\n"))
+        f"[database]\nconnection = {cloud.urls['main']}\n"
+        f"[conductor]\nworkers = {conductors}\n"))
     manage(controller, "api_db", "sync")
     manage(controller, "cell_v2", "map_cell0")
     manage(controller, "cell_v2", "create_cell", "--name=cell1")
     manage(controller, "db", "sync")
-    # Like upstream's [conductor] workers: processes of one service, on one
-    # host and one services row, sharing the topic's queue.
-    for worker in range(conductors):
-        conductor = cloud.start("nova-conductor", controller, f"controller-{worker + 1}")
+    conductor = cloud.start("nova-conductor", controller)
     hosts = [f"c{index:03d}" for index in range(1, computes + 1)]
     for host in hosts:
         cloud.start("nova-compute", cloud.write_conf(host, extra=COMPUTE_RESOURCES))
@@ -501,8 +500,8 @@ def main():
     parser.add_argument("--servers", type=int, default=500)
     parser.add_argument("--computes", type=int, default=50)
     parser.add_argument("--conductors", type=int, default=2,
-                        help="nova-conductor processes (default 2: one per core, as upstream's "
-                             "[conductor] workers)")
+                        help="nova-conductor's [conductor] workers (default 2: one per core, "
+                             "nova-conductor's own default)")
     parser.add_argument("--threads", type=int, default=8, help="client threads (default 8)")
     parser.add_argument("--per-request", type=int, default=1,
                         help="servers per create request (max_count; default 1)")

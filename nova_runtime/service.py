@@ -23,6 +23,7 @@ driver that does not load).
 import abc
 import itertools
 import logging
+import os
 import signal
 import sys
 import threading
@@ -33,6 +34,7 @@ from oslo_db import exception as db_exc
 from oslo_log import log
 
 from nova_runtime import config, context as nova_context, rpc
+from nova_runtime import workers as worker_processes
 from nova_runtime.db import engines, migration
 from nova_runtime.db.base import utcnow
 from nova_runtime.objects import exceptions as record_exc
@@ -260,8 +262,10 @@ class Manager:
     # RPC API 1.0
     @rpc.expose
     def ping(self, context):
-        """Whether the service answers on its topic (used to wait for it)."""
-        return {"host": self.host, "service_id": self.service and self.service["id"]}
+        """Whether the service answers on its topic (used to wait for it), and
+        which process of it answered (a daemon with workers has several)."""
+        return {"host": self.host, "service_id": self.service and self.service["id"],
+                "pid": os.getpid()}
 
 
 # --- the service ---------------------------------------------------------------------
@@ -427,9 +431,11 @@ _CLEANUP_TIMEOUT = 1
 _QUIET_LOGGERS = ["oslo_db.sqlalchemy.engines=ERROR"]
 
 
-def main(prog, build, argv=None):
+def main(prog, build, argv=None, workers=None):
     """Run a daemon until SIGTERM or SIGINT. ``build(conf)`` returns its
-    Service, or raises FatalError. Returns the exit code."""
+    Service, or raises FatalError. ``workers(conf)``, when given, says how many
+    processes serve the daemon's topic (nova_runtime.workers supervises them
+    when more than one). Returns the exit code."""
     conf = config.new_conf()
     log.register_options(conf)
     log.set_defaults(default_log_levels=log.get_default_log_levels() + _QUIET_LOGGERS)
@@ -442,6 +448,16 @@ def main(prog, build, argv=None):
     if not (conf.log_file or conf.log_dir):
         conf.set_default("use_stderr", True)  # oslo.log's own default is stdout
     log.setup(conf, "nova")
+    count = workers(conf) if workers is not None else 1
+    if count > 1:
+        return worker_processes.Supervisor(
+            prog, count, lambda: _run(prog, build, conf),
+            exit_cannot_start=EXIT_CANNOT_START, exit_stopped=EXIT_STOPPED).run()
+    return _run(prog, build, conf)
+
+
+def _run(prog, build, conf):
+    """One process of the daemon: build, start, wait for a signal, stop."""
     failure = None
     try:
         service = build(conf)

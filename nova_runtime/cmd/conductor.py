@@ -3,9 +3,12 @@
 Usage: nova-conductor [--config-file FILE] [--config-dir DIR] [--log-file FILE]
 
 Needs [database] connection (this cell's database) and [DEFAULT]
-transport_url (this cell's message queue). Waits for both at start. Exit
+transport_url (this cell's message queue). Waits for both at start.
+[conductor] workers processes serve the topic (default: one per CPU). Exit
 codes: 0 stopped by SIGTERM or SIGINT, 1 cannot start (configuration).
 """
+
+import os
 
 from nova_runtime import rpc, service
 from nova_runtime.conductor import manager, rpcapi
@@ -26,5 +29,9 @@ def build(conf, host=None):
         dependencies=[service.database(conf, db_url), service.message_queue(conf)])
 
 
+def workers(conf):
+    return conf.conductor.workers or os.cpu_count() or 1
+
+
 def main(argv=None):
-    return service.main(BINARY, build, argv)
+    return service.main(BINARY, build, argv, workers=workers)

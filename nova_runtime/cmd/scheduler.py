@@ -7,8 +7,8 @@ Serves select_destinations on topic 'scheduler' of [DEFAULT] transport_url
 mappings, aggregates, server groups; every cell's database is reached through
 its cell mapping) and [database] connection, where it keeps its own services
 row as nova-conductor does. Waits for both databases and the message queue at
-start. Exit codes: 0 stopped by SIGTERM or SIGINT, 1 cannot start
-(configuration).
+start. [scheduler] workers processes serve the topic (default: one). Exit
+codes: 0 stopped by SIGTERM or SIGINT, 1 cannot start (configuration).
 """
 
 from oslo_db import exception as db_exc
@@ -58,5 +58,9 @@ def build(conf, host=None):
                       service.message_queue(conf)])
 
 
+def workers(conf):
+    return conf.scheduler.workers or 1
+
+
 def main(argv=None):
-    return service.main(BINARY, build, argv)
+    return service.main(BINARY, build, argv, workers=workers)

@@ -8,6 +8,7 @@ Nothing here touches a global ConfigOpts: entry points create their own and call
 from nova_runtime.conf import (
     api,
     availability_zone,
+    conductor,
     configdrive,
     console,
     consoleauth,
@@ -37,6 +38,7 @@ _MODULES = (
     configdrive,
     availability_zone,
     api,
+    conductor,
     console,
     consoleauth,
     database,

@@ -16,7 +16,11 @@ opts = [
         "discover_hosts_in_cells_interval", default=-1, min=-1,
         help="Seconds between two runs of host discovery in the scheduler; -1 disables it, "
              "leaving discovery to 'nova-manage cell_v2 discover_hosts'."),
-    cfg.IntOpt("workers", min=1, help="Scheduler worker processes; default: one."),
+    cfg.IntOpt(
+        "workers", min=1,
+        help="nova-scheduler worker processes, each serving the scheduler topic with host "
+             "states of its own (Placement's claims keep them from overcommitting a host); "
+             "default: one."),
     cfg.IntOpt(
         "host_state_refresh_interval", default=10, min=0,
         help="Seconds after which nova-scheduler re-reads the compute nodes and services of "

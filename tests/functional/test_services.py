@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from nova_runtime import cells, config, context as nova_context, rpc
 from nova_runtime.compute import rpcapi as compute_rpcapi
+from nova_runtime.conductor import rpcapi as conductor_rpcapi
 from nova_runtime.db import engines, migration
 from nova_runtime.db.api import models as api_models
 from nova_runtime.db.main import models as main_models
@@ -44,6 +45,9 @@ reserved_host_memory_mb = 256
 rabbit_retry_interval = 1
 rabbit_retry_backoff = 1
 rabbit_interval_max = 2
+[conductor]
+# One process: these tests count a daemon's log lines (workers: their own test).
+workers = 1
 """
 
 
@@ -178,6 +182,7 @@ def test_conductor_and_two_computes(tmp_path, nova_databases, rabbitmq, daemons)
     finally:
         rpc.cleanup(rabbitmq.url)
     assert answer == {"host": "c2", "service_id": first[("c2", "nova-compute")]["id"],
+                      "pid": computes[1].process.pid,
                       "driver": "FakeDriver", "nodes": ["c2.fake"]}
 
     # nova-status warns until discover_hosts maps the hosts.
@@ -245,6 +250,65 @@ def test_daemons_started_while_rabbitmq_is_down_wait_for_it(
         code, seconds = daemon.wait_stopped()
         assert code == 0 and seconds < STOP_SECONDS
     engines.dispose_all()
+
+
+def children_of(pid):
+    with open(f"/proc/{pid}/task/{pid}/children") as handle:
+        return {int(child) for child in handle.read().split()}
+
+
+def test_conductor_workers_share_one_service_and_are_supervised(
+        tmp_path, nova_databases, rabbitmq, daemons):
+    db_url = nova_databases["main"]
+    migration.sync("main", db_url)
+    conductor = daemons("nova-conductor", write_conf(
+        tmp_path, "ctl", rabbitmq.url, db_url, extra="[conductor]\nworkers = 3\n"))
+    conductor.wait_for_log(r"nova-conductor started 3 worker processes")
+    workers = children_of(conductor.process.pid)
+    assert len(workers) == 3
+    wait_until(lambda: conductor.log().count("nova-conductor on host ctl started") == 3, 60,
+               f"not every worker started; log:\n{conductor.log()}")
+    assert list(service_rows(db_url)) == [("ctl", "nova-conductor")]  # one row for all
+
+    # Every worker consumes the topic: pings from one client reach several of them.
+    conf = config.new_conf()
+    rpc.set_defaults(conf)
+    conf([])
+    api = conductor_rpcapi.ConductorAPI(rpc.get_transport(conf, rabbitmq.url))
+    try:
+        answered = set()
+        for _ in range(30):
+            answered.add(api.ping(nova_context.get_admin_context(), timeout=10)["pid"])
+    finally:
+        rpc.cleanup(rabbitmq.url)
+    assert len(answered) > 1 and answered <= workers
+
+    # A worker that dies is replaced.
+    lost = min(workers)
+    os.kill(lost, signal.SIGKILL)
+    conductor.wait_for_log(rf"nova-conductor worker {lost} exited unexpectedly \(killed by "
+                           r"SIGKILL\); starting another in 1 s")
+    wait_until(lambda: len(children_of(conductor.process.pid)) == 3, 30, "no new worker")
+    replaced = children_of(conductor.process.pid)
+    assert lost not in replaced and len(replaced - workers) == 1
+
+    # SIGTERM to the daemon: every worker stops, the daemon exits 0.
+    conductor.terminate()
+    code, seconds = conductor.wait_stopped(timeout=STOP_SECONDS * 2)
+    assert code == 0 and seconds < STOP_SECONDS * 2
+    assert conductor.log().count("nova-conductor on host ctl stopped") == 3
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in replaced)
+    assert "Traceback" not in conductor.log()
+    engines.dispose_all()
+
+
+def test_workers_that_cannot_start_stop_the_daemon(tmp_path, daemons):
+    no_database = daemons("nova-conductor", write_conf(
+        tmp_path, "ctl", "rabbit://nova:x@127.0.0.1:1/", extra="[conductor]\nworkers = 2\n"))
+    assert no_database.process.wait(30) == 1
+    assert "nova-conductor cannot start: [database] connection is not set" in no_database.log()
+    assert "worker" in no_database.log() and "cannot start; stopping the other" in (
+        no_database.log())
 
 
 def test_daemons_refuse_to_start_without_what_they_need(tmp_path, daemons):

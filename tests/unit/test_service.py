@@ -10,6 +10,7 @@ import nova_runtime  # noqa: F401  first: it selects oslo.service's threading ba
 import datetime
 import json
 import logging
+import os
 import socket
 import threading
 import time
@@ -254,7 +255,8 @@ def test_usage_comes_from_the_instances_on_the_node(cell):
     assert (node["running_vms"], node["current_workload"]) == (2, 1)
     assert compute_nodes.get_by_host_and_nodename(db_url, "c2", "c2")["vcpus_used"] == 3
     assert api.ping(admin(), "c2") == {"host": "c2", "service_id": compute.record["id"],
-                                       "driver": "FakeDriver", "nodes": ["c2"]}
+                                       "pid": os.getpid(), "driver": "FakeDriver",
+                                       "nodes": ["c2"]}
 
 
 def add_instance(db_url, **fields):

@@ -1,0 +1,106 @@
+"""Worker processes for a daemon that serves its RPC topic from several
+processes ([conductor] workers, [scheduler] workers), as upstream's services
+do: the consumers of one topic queue share its messages.
+
+The parent forks the workers before it opens anything (threads, sockets and
+database connections do not survive a fork), then only supervises them:
+
+- SIGTERM or SIGINT: the workers get SIGTERM (each stops as a single daemon
+  does: calls in progress finish); the parent returns once all have exited.
+- A worker that exits with EXIT_CANNOT_START (its configuration, which every
+  worker reads alike): the others are stopped and the daemon exits with it.
+- A worker that dies otherwise (a crash, a kill) is started again after
+  RESPAWN_DELAY seconds, with one log line.
+"""
+
+import logging
+import os
+import signal
+import time
+
+LOG = logging.getLogger(__name__)
+
+RESPAWN_DELAY = 1.0
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+
+class Supervisor:
+    def __init__(self, prog, count, run_worker, *, exit_cannot_start, exit_stopped):
+        """``run_worker()`` is a worker's whole life in the child; it returns
+        the exit code."""
+        self.prog = prog
+        self.count = count
+        self.run_worker = run_worker
+        self.exit_cannot_start = exit_cannot_start
+        self.exit_stopped = exit_stopped
+        self.children = set()
+        self.stopping = False
+
+    def run(self):
+        """Start the workers and supervise them until they are all gone;
+        returns the daemon's exit code."""
+        # A worker resets them at once: it must never forward signals to its siblings.
+        for signum in _STOP_SIGNALS:
+            signal.signal(signum, self._on_signal)
+        for _ in range(self.count):
+            if not self.stopping:
+                self._spawn()
+        LOG.info("%s started %d worker processes: %s", self.prog, self.count,
+                 ", ".join(map(str, sorted(self.children))))
+        code = self.exit_stopped
+        while self.children:
+            pid, status = os.wait()
+            self.children.discard(pid)
+            exit_code = os.waitstatus_to_exitcode(status)
+            if self.stopping:
+                continue
+            if exit_code == self.exit_cannot_start:
+                LOG.error("%s worker %d cannot start; stopping the other workers",
+                          self.prog, pid)
+                code = self.exit_cannot_start
+                self._stop_all()
+                continue
+            LOG.warning("%s worker %d exited unexpectedly (%s); starting another in %g s",
+                        self.prog, pid, _describe(exit_code), RESPAWN_DELAY)
+            time.sleep(RESPAWN_DELAY)
+            if not self.stopping:
+                self._spawn()
+        return code
+
+    def _spawn(self):
+        # Signals wait until the new worker is among the children: a SIGTERM
+        # handled in between would not reach it.
+        signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
+        pid = os.fork()
+        if pid == 0:  # the worker
+            for signum in _STOP_SIGNALS:
+                signal.signal(signum, signal.SIG_DFL)
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+            code = 1
+            try:
+                code = self.run_worker()
+            finally:
+                logging.shutdown()
+                os._exit(code)
+        self.children.add(pid)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
+    def _on_signal(self, signum, frame):
+        if not self.stopping:
+            LOG.info("%s received %s, stopping its workers", self.prog,
+                     signal.Signals(signum).name)
+        self._stop_all()
+
+    def _stop_all(self):
+        self.stopping = True
+        for pid in list(self.children):
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+
+
+def _describe(exit_code):
+    if exit_code < 0:
+        return f"killed by {signal.Signals(-exit_code).name}"
+    return f"exit code {exit_code}"
