@@ -427,6 +427,21 @@ def spread(url, uuids):
     return per_host
 
 
+def error_faults(urls, uuids):
+    """{fault message: how many} of the instances in ERROR: why they failed."""
+    table = main_models.InstanceFault.__table__
+    counts = {}
+    for url in urls:
+        with engines.get_engine(url).connect() as connection:
+            for uuid, message in connection.execute(
+                    sa.select(table.c.instance_uuid, table.c.message)
+                    .order_by(table.c.id.desc())):
+                if uuid in uuids:
+                    uuids = uuids - {uuid}  # its newest fault only
+                    counts[message] = counts.get(message, 0) + 1
+    return counts
+
+
 def build_requests_left(url):
     with engines.get_engine(url).connect() as connection:
         return connection.scalar(sa.select(sa.func.count()).select_from(api_models.BuildRequest))
@@ -450,7 +465,8 @@ def run(args):
         cpu = meter.stop()
         active = {uuid: settled[uuid][1] - requested[uuid] for uuid in requested
                   if settled.get(uuid, ("",))[0] == "active"}
-        errored = sum(1 for uuid in requested if uuid in settled and uuid not in active)
+        errored_uuids = {uuid for uuid in requested if uuid in settled and uuid not in active}
+        errored = len(errored_uuids)
         building = sum(1 for uuid in requested if uuid not in settled)
         last = max((settled[uuid][1] for uuid in active), default=time.monotonic())
         elapsed = last - began
@@ -476,8 +492,13 @@ def run(args):
         if cloud.placement is not None:
             usages = cloud.placement.get("/usages?project_id=storm")["usages"]
             figures["placement_vcpu_allocated"] = usages.get("VCPU", 0)
+        if errored_uuids:
+            figures["error_faults"] = error_faults(
+                [cloud.urls["main"], cloud.urls["cell0"]], errored_uuids)
         for error in errors[:5]:
             log(f"request failed: {error}")
+        for message, count in figures.get("error_faults", {}).items():
+            log(f"{count} server(s) in ERROR with fault: {message}")
         log(f"{figures['active']} of {args.servers} servers ACTIVE in {elapsed:.1f} s "
             f"({figures['servers_per_s']} servers/s, target >= {TARGET_RATE:g}); "
             f"time to ACTIVE p50 {figures['time_to_active_p50_s']} s, "
