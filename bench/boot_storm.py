@@ -66,12 +66,11 @@ from nova_runtime.compute import api as compute_api  # noqa: E402
 from nova_runtime.db import engines  # noqa: E402
 from nova_runtime.db.api import models as api_models  # noqa: E402
 from nova_runtime.db.main import models as main_models  # noqa: E402
-from tests import cli  # noqa: E402
+from tests import cli, cloud as tests_cloud  # noqa: E402
 from tests.mariadb import MariaDB  # noqa: E402
 from tests.rabbitmq import RabbitMQ  # noqa: E402
 
 TARGET_RATE = 20.0
-DB_PASSWORD = "NOVA_DBPASS"
 FLAVOR = {"id": 1, "flavorid": "1", "name": "m1.storm", "memory_mb": 512, "vcpus": 1,
           "root_gb": 1, "ephemeral_gb": 0, "swap": 0, "extra_specs": {}}
 IMAGE = {"id": "155d900f-4e14-4e4c-a73d-069cbf4541e6", "min_ram": 0, "min_disk": 0,
@@ -164,7 +163,7 @@ class Cloud:
         self.placement = None
         if not args.no_placement:
             self.placement = self._start_placement(stack)
-        self.urls = self._databases()
+        self.urls = self._databases(stack)
         stack.callback(self._stop_daemons)
 
     def _start_placement(self, stack):
@@ -178,16 +177,9 @@ class Cloud:
         stack.callback(placement.stop)
         return placement
 
-    def _databases(self):
-        names = {"api": "nova_api", "main": "nova", "cell0": "nova_cell0"}
-        statements = []
-        for name in names.values():
-            statements.append(f"CREATE DATABASE `{name}`;")
-            for host in ("localhost", "%"):
-                statements.append(f"GRANT ALL PRIVILEGES ON `{name}`.* TO 'nova'@'{host}' "
-                                  f"IDENTIFIED BY '{DB_PASSWORD}';")
-        self.mariadb.sql("\n".join(statements))
-        return {key: self.mariadb.url("nova", DB_PASSWORD, name) for key, name in names.items()}
+    def _databases(self, stack):
+        """nova_api, nova and nova_cell0, granted as the install guide does."""
+        return stack.enter_context(tests_cloud.nova_databases(self.mariadb, ""))
 
     def write_conf(self, host, extra=""):
         path = os.path.join(self.workdir, f"{host}.conf")

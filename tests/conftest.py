@@ -2,6 +2,7 @@ import itertools
 
 import pytest
 
+from tests import cloud
 # The shared fixtures of the upstream services and clouds, for every test module.
 from tests.cloud import full_cloud  # noqa: F401 (module fixture)
 from tests.glance import glance  # noqa: F401 (session fixture)
@@ -36,20 +37,6 @@ def nova_databases(mariadb):
 
     Returns a dict of URLs that log in as nova, never as root."""
     prefix = f"t{next(_prefixes)}_"
-    password = "NOVA_DBPASS"
-    names = [f"{prefix}nova_api", f"{prefix}nova", f"{prefix}nova_cell0", f"{prefix}nova_cell2"]
-    statements = []
-    for name in names:
-        statements.append(f"CREATE DATABASE `{name}`;")
-        for host in ("localhost", "%"):
-            statements.append(
-                f"GRANT ALL PRIVILEGES ON `{name}`.* TO 'nova'@'{host}' IDENTIFIED BY '{password}';")
-    mariadb.sql("\n".join(statements))
-    yield {
-        "api": mariadb.url("nova", password, names[0]),
-        "main": mariadb.url("nova", password, names[1]),
-        "cell0": mariadb.url("nova", password, names[2]),
-        "cell2": mariadb.url("nova", password, names[3]),  # a second cell
-        "names": names,
-    }
-    mariadb.sql("\n".join(f"DROP DATABASE `{name}`;" for name in names))
+    keys = ("api", "main", "cell0", "cell2")  # cell2: a second cell
+    with cloud.nova_databases(mariadb, prefix, keys) as urls:
+        yield dict(urls, names=[cloud.database_name(prefix, key) for key in keys])

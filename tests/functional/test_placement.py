@@ -1,7 +1,8 @@
 """Placement with the real services: the upstream Placement API and Keystone
 (tests/placement.py, tests/keystone.py), RabbitMQ and MariaDB, and the real
-daemons: nova-conductor, two nova-schedulers and fake nova-computes, with
-[placement] set as the toolkit sets it (the catalog gives the endpoint).
+daemons (tests/cloud.py's Cloud): nova-conductor, two nova-schedulers and
+fake nova-computes, with [placement] set as the toolkit sets it (the catalog
+gives the endpoint).
 
 The computes (fake driver, [DEFAULT] reserved_host_memory_mb = 256, each with
 its own allocation ratios):
@@ -20,7 +21,6 @@ import nova_runtime  # noqa: F401  first: it selects oslo.service's threading ba
 import concurrent.futures
 import contextlib
 import dataclasses
-import os
 import socket
 import threading
 import time
@@ -29,14 +29,11 @@ import uuid
 import pytest
 from keystoneauth1 import loading as ks_loading
 
-from nova_runtime import cells, config, placement as placement_api, rpc
-from nova_runtime.db import engines
+from nova_runtime import cells, config, placement as placement_api
 from nova_runtime.objects import instance_actions, instance_mappings
 from nova_runtime.placement import claims, report, resources
 from nova_runtime.scheduler import NoValidHost, manager
-from tests import cli
-from tests.functional import test_build
-from tests.functional.test_build import context, get, wait_settled
+from tests.cloud import REFRESH, RESERVED_MB, Cloud, Compute, context, flavor, module_databases
 from tests.functional.test_services import wait_until
 from tests.upstream import free_port
 from tests.unit.test_scheduler_manager import add_host, admin, chosen, make_conf, spec
@@ -44,7 +41,6 @@ from tests.unit.test_scheduler_manager import deployment  # noqa: F401  (fixture
 
 pytestmark = pytest.mark.mysql
 
-RESERVED_MB = test_build.RESERVED_MB
 COMPUTES = {
     # host: (driver, memory_mb, vcpus, local_gb, cpu ratio, ram ratio, disk ratio)
     "c1": ("fake.FakeDriver", RESERVED_MB + 3 * 1024, 4, 100, 4.0, 1.0, 1.0),
@@ -53,14 +49,9 @@ COMPUTES = {
 }
 
 
-def flavor(memory_mb=1024, vcpus=1, root_gb=1, swap=0):
-    return dict(test_build.flavor(memory_mb), vcpus=vcpus, root_gb=root_gb, swap=swap)
-
-
-def boot(cloud, **kwargs):
-    created = cloud.compute_api.create_servers(
-        context(), flavor(**kwargs), test_build.IMAGE, 1, name="vm")
-    return created[0]["uuid"]
+def boot(cloud, **flavor_options):
+    [server] = cloud.create(flavor(**flavor_options))
+    return server
 
 
 # --- the client on its own, against the real Placement -----------------------------------
@@ -152,105 +143,18 @@ def test_wrong_password_is_unavailable(tmp_path, placement):
 
 # --- the daemons ----------------------------------------------------------------------------
 
-@pytest.fixture(scope="module")
-def databases(mariadb):
-    prefix, password = f"plc{os.getpid()}_", "NOVA_DBPASS"
-    names = {"api": f"{prefix}nova_api", "main": f"{prefix}nova", "cell0": f"{prefix}nova_cell0"}
-    statements = []
-    for name in names.values():
-        statements.append(f"CREATE DATABASE `{name}`;")
-        for host in ("localhost", "%"):
-            statements.append(f"GRANT ALL PRIVILEGES ON `{name}`.* TO 'nova'@'{host}' "
-                              f"IDENTIFIED BY '{password}';")
-    mariadb.sql("\n".join(statements))
-    yield {key: mariadb.url("nova", password, name) for key, name in names.items()}
-    engines.dispose_all()
-    mariadb.sql("\n".join(f"DROP DATABASE `{name}`;" for name in names.values()))
-
-
-class Cloud(test_build.Cloud):
-    """test_build's cloud, every nova.conf with the [placement] section."""
-
-    placement_section = ""  # set before the first conf is written
-
-    def write_conf(self, host, periodic_interval=2, driver="fake.FakeDriver", extra=""):
-        return super().write_conf(host, periodic_interval, driver,
-                                  extra + self.placement_section)
-
-    def scheduler_conf(self, name, refresh):
-        """The controller's nova.conf for another nova-scheduler: host ``name``,
-        host states re-read after ``refresh`` seconds."""
-        text = self.controller_conf.read_text().replace(
-            "host = controller\n", f"host = {name}\n").replace(
-            f"host_state_refresh_interval = {test_build.REFRESH}\n",
-            f"host_state_refresh_interval = {refresh}\n")
-        path = self.tmp_path / f"{name}.conf"
-        path.write_text(text)
-        return path
-
-    def provider(self, host):
-        return self.nodes()[host]["uuid"]
+databases = module_databases("plc")
 
 
 @pytest.fixture(scope="module")
 def cloud(tmp_path_factory, databases, rabbitmq, placement):
-    Cloud.placement_section = placement.nova_conf_section()
-    started = Cloud(tmp_path_factory.mktemp("placement"), databases, rabbitmq)
-    started.placement = placement
-    try:
-        started.conductor = started.start("nova-conductor", started.controller_conf)
-        for host, (driver, memory_mb, vcpus, local_gb, cpu, ram, disk) in COMPUTES.items():
-            started.start("nova-compute", started.write_conf(
-                host, driver=driver, extra=(
-                    f"[DEFAULT]\ncpu_allocation_ratio = {cpu}\nram_allocation_ratio = {ram}\n"
-                    f"disk_allocation_ratio = {disk}\n"
-                    f"[fake_driver]\nmemory_mb = {memory_mb}\nvcpus = {vcpus}\n"
-                    f"local_gb = {local_gb}\n")))
-        wait_until(lambda: set(started.nodes()) == set(COMPUTES), 60,
-                   f"compute nodes: {sorted(started.nodes())}")
-        started.set_enabled("bad", False)
-        discovered = cli.run("nova-manage", "cell_v2", "discover_hosts",
-                             config_file=started.controller_conf)
-        assert discovered.returncode == 0, discovered.stderr
-        started.schedulers = [
-            started.start("nova-scheduler", started.scheduler_conf(name, test_build.REFRESH))
-            for name in ("sched-a", "sched-b")]
-        for scheduler in started.schedulers:
-            scheduler.wait_for_log(r"Host states: 3 compute node\(s\) in 1 cell", 60)
-            scheduler.wait_for_log(r"nova-scheduler on host sched-\w started", 30)
-        started.compute_api = started.api()
-        yield started
-    finally:
-        codes = started.stop()
-        rpc.cleanup()
-    assert set(codes.values()) == {0}, codes
-    for daemon in started.daemons:
-        log = daemon.log()
-        assert "Traceback" not in log, f"{daemon.log_path}:\n{log}"
-        assert "without Placement" not in log, f"{daemon.log_path}:\n{log}"
-
-
-def allocations(cloud, server):
-    """{host: resources} of the server's allocations in Placement."""
-    hosts = {node["uuid"]: host for host, node in cloud.nodes().items()}
-    found = cloud.placement.get(f"/allocations/{server}")["allocations"]
-    return {hosts[provider]: entry["resources"] for provider, entry in found.items()}
-
-
-def usages(cloud, host):
-    return cloud.placement.get(f"/resource_providers/{cloud.provider(host)}/usages")["usages"]
-
-
-def delete_all(cloud, servers):
-    for server in servers:
-        cloud.compute_api.delete(context(), server)
-    wait_until(lambda: not any(get(cloud, server) for server in servers), 30,
-               "servers not deleted")
-    wait_until(lambda: all(not any(usages(cloud, host).values()) for host in COMPUTES), 30,
-               f"allocations left: {[(host, usages(cloud, host)) for host in COMPUTES]}")
-    wait_until(lambda: all(node["running_vms"] == 0 for node in cloud.nodes().values()), 30,
-               f"compute nodes still used: {cloud.nodes()}")
-    time.sleep(test_build.REFRESH + 0.2)
+    started = Cloud(tmp_path_factory.mktemp("placement"), databases, rabbitmq, placement)
+    computes = {host: Compute(memory_mb, vcpus, local_gb, driver, options={"DEFAULT": {
+        "cpu_allocation_ratio": cpu, "ram_allocation_ratio": ram, "disk_allocation_ratio": disk}})
+        for host, (driver, memory_mb, vcpus, local_gb, cpu, ram, disk) in COMPUTES.items()}
+    with started.running(computes, disabled=("bad",), schedulers=("sched-a", "sched-b")) \
+            as running:
+        yield running
 
 
 def test_each_compute_is_a_resource_provider(cloud):
@@ -273,40 +177,40 @@ def test_each_compute_is_a_resource_provider(cloud):
 
 def test_a_servers_allocation_comes_and_goes_with_it(cloud):
     server = boot(cloud, memory_mb=1024, vcpus=1, root_gb=1, swap=512)
-    [instance] = wait_settled(cloud, [server])
+    [instance] = cloud.wait_settled([server])
     assert (instance["vm_state"], instance["host"]) == ("active", "c2")  # most free RAM
     # swap 512 MiB takes a whole GB of DISK_GB, as upstream rounds it.
-    assert allocations(cloud, server) == {"c2": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 2}}
+    assert cloud.allocations(server) == {"c2": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 2}}
     consumer = cloud.placement.get(f"/allocations/{server}")
     assert (consumer["project_id"], consumer["user_id"]) == ("p1", "u1")
-    assert usages(cloud, "c2") == {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 2}
+    assert cloud.usages("c2") == {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 2}
     # The periodic reports write nothing more (no inventory change).
     generation = cloud.placement.get(f"/resource_providers/{cloud.provider('c1')}")["generation"]
     time.sleep(2.5)  # more than the computes' periodic_interval
     assert cloud.placement.get(
         f"/resource_providers/{cloud.provider('c1')}")["generation"] == generation
-    delete_all(cloud, [server])
+    cloud.delete_all([server])
     assert cloud.placement.get(f"/allocations/{server}")["allocations"] == {}
 
 
 def test_reschedule_moves_the_allocation(cloud):
     cloud.set_enabled("bad", True)
     try:
-        time.sleep(test_build.REFRESH + 0.2)
+        time.sleep(REFRESH + 0.2)
         server = boot(cloud)
-        [instance] = wait_settled(cloud, [server])
+        [instance] = cloud.wait_settled([server])
     finally:
         cloud.set_enabled("bad", False)
     # bad had the most free RAM and failed; c2 was the best alternate.
     assert (instance["vm_state"], instance["host"]) == ("active", "c2")
-    assert allocations(cloud, server) == {"c2": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 1}}
-    assert not any(usages(cloud, "bad").values())
-    delete_all(cloud, [server])
+    assert cloud.allocations(server) == {"c2": {"VCPU": 1, "MEMORY_MB": 1024, "DISK_GB": 1}}
+    assert not any(cloud.usages("bad").values())
+    cloud.delete_all([server])
 
 
 def test_no_candidate_names_placement(cloud):
     server = boot(cloud, memory_mb=1024 * 1024)
-    wait_until(lambda: (get(cloud, server) or {}).get("vm_state") == "error", 30, "no error")
+    wait_until(lambda: (cloud.get(server) or {}).get("vm_state") == "error", 30, "no error")
     assert instance_mappings.get(cloud.urls["api"], server)["cell"].uuid == cells.CELL0_UUID
     [fault] = instance_actions.faults_for(cloud.urls["cell0"], server)
     assert fault["message"] == ("No valid host was found: Placement: no allocation candidate "
@@ -354,9 +258,9 @@ def test_compute_waits_out_a_placement_outage(cloud):
     one error line per periodic run and reports once Placement answers.
     (Its host is not mapped to the cell: the schedulers never pick it.)"""
     proxy = Forwarder(cloud.placement.port)
-    compute = cloud.start("nova-compute", cloud.write_conf("late", extra=(
-        f"[placement]\nendpoint_override = http://127.0.0.1:{proxy.port}\n"
-        "[fake_driver]\nmemory_mb = 2048\nvcpus = 2\nlocal_gb = 20\n")))
+    compute = cloud.start("nova-compute", cloud.write_conf(
+        "late", placement={"endpoint_override": f"http://127.0.0.1:{proxy.port}"},
+        fake_driver={"memory_mb": 2048, "vcpus": 2, "local_gb": 20}))
     failed = ("Cannot report to Placement (trying again in the next periodic run): "
               "node late: Placement cannot be reached")
     try:
@@ -396,7 +300,7 @@ def test_two_schedulers_never_overcommit_a_host(cloud):
 
     def watch():
         while not watching.is_set():
-            seen.append(usages(cloud, "c1"))
+            seen.append(cloud.usages("c1"))
             time.sleep(0.05)
 
     watcher = threading.Thread(target=watch)
@@ -404,7 +308,7 @@ def test_two_schedulers_never_overcommit_a_host(cloud):
     try:
         with concurrent.futures.ThreadPoolExecutor(6) as pool:
             servers = list(pool.map(lambda _: boot(cloud, vcpus=4), range(6)))
-        found = wait_settled(cloud, servers, timeout=60)
+        found = cloud.wait_settled(servers, timeout=60)
     finally:
         watching.set()
         watcher.join()
@@ -417,7 +321,7 @@ def test_two_schedulers_never_overcommit_a_host(cloud):
         [fault] = instance_actions.faults_for(cloud.urls["cell0"], instance["uuid"])
         assert fault["message"].startswith("No valid host was found"), fault
     assert seen and all(used.get(rc, 0) <= capacity[rc] for used in seen for rc in capacity)
-    assert usages(cloud, "c1") == {"VCPU": 12, "MEMORY_MB": 3072, "DISK_GB": 3}
+    assert cloud.usages("c1") == {"VCPU": 12, "MEMORY_MB": 3072, "DISK_GB": 3}
     # Both schedulers took requests (RabbitMQ deals them out in turn), and
     # Placement stopped the one that was late for c1, whose own host states
     # still showed room: a refused claim, or no candidate left.
@@ -425,7 +329,7 @@ def test_two_schedulers_never_overcommit_a_host(cloud):
     logs = [racer.log() for racer in racers]
     assert all("Selected c1" in log or any(text in log for text in lost) for log in logs), logs
     assert any(text in log for text in lost for log in logs), logs
-    delete_all(cloud, servers)
+    cloud.delete_all(servers)
 
 
 # --- two scheduler managers, one Placement: the claim decides ---------------------------------
