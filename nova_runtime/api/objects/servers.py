@@ -10,11 +10,13 @@ reads more than cells x limit rows. The marker's sort values are used (keyset
 paging), so paging is stable across cells.
 
 ``details`` then reads what the views need for the page, and only what the
-microversion shows — flavor, metadata, addresses, newest fault of the servers
-in ERROR (one query each per cell), image properties, the request specs'
-pinned availability zone and scheduler hints, the status of the hosts (2.16
-host_status) — with the reads running side by side. A page of 1,000 servers
-takes a handful of queries, whatever its size (bench/api.py measures it).
+microversion shows — flavor, addresses, metadata and image properties (one
+row per server: the database folds the key/value rows into a JSON object),
+newest fault of the servers in ERROR, the request specs' pinned availability
+zone and scheduler hints, the status of the hosts (2.16 host_status) — with
+the reads running side by side. A page of 1,000 servers takes a handful of
+queries, whatever its size, and each distinct JSON text (a flavor, a set of
+image properties) is parsed once per page (bench/api.py measures it).
 """
 
 import concurrent.futures
@@ -23,8 +25,10 @@ import json
 import logging
 import re
 
+import orjson
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
+from sqlalchemy.ext import compiler as sa_compiler
 
 from nova_runtime import service
 from nova_runtime.api import errors, server_views
@@ -173,21 +177,27 @@ def _sorts_after(instance, marker, sort_keys, sort_dirs):
 def details(db, servers, *, request_specs=False, image_properties=False,
             service_down_time=None):
     """{uuid: {"flavor", "metadata", "network_info", "fixed_ips", "fault",
-    "system_metadata", "request_spec", "host_status"}} for the instance dicts
-    ``servers`` (as list_servers returns them). Only what the caller's
+    "image_properties", "request_spec", "host_status"}} for the instance
+    dicts ``servers`` (as list_servers returns them). Only what the caller's
     microversion shows is read: the request specs' availability zone and
     scheduler hints with ``request_specs``, the image properties kept in the
-    system metadata (its image_* keys) with ``image_properties``, host_status
-    when ``service_down_time`` is given. A cell that does not answer leaves
-    its servers with empty details (and host_status UNKNOWN)."""
+    system metadata (its image_* keys, without the prefix) with
+    ``image_properties`` (None without), host_status when
+    ``service_down_time`` is given. A cell that does not answer leaves its
+    servers with empty details (and host_status UNKNOWN).
+
+    The details hold parsed JSON shared between servers (a page has few
+    distinct flavors, image properties or hints): callers must not change
+    them."""
     result = {}
     by_cell = {}
     building = [server["uuid"] for server in servers if server.get("cell_uuid") is None]
     for instance in _build_request_instances(db, building):
         result[instance["uuid"]] = {
             "flavor": instance.get("flavor"), "metadata": instance.get("metadata") or {},
-            "network_info": [], "fixed_ips": [], "fault": None,
-            "system_metadata": instance.get("system_metadata") or {}}
+            "network_info": (), "fixed_ips": (), "fault": None,
+            "image_properties": server_views.image_properties(
+                instance.get("system_metadata") or {}) if image_properties else None}
     for server in servers:
         if server.get("cell_uuid") is not None:
             by_cell.setdefault(server["cell_uuid"], []).append(server)
@@ -195,15 +205,12 @@ def details(db, servers, *, request_specs=False, image_properties=False,
     reads = []  # (future, what it reads, cell uuid, the cell's servers), in merge order
     for cell_uuid, members in by_cell.items():
         url = cells[cell_uuid].database_connection
-        uuids = [server["uuid"] for server in members]
         # Faults are shown for servers in ERROR (or DELETED) only.
         errored = [server["uuid"] for server in members
                    if server["vm_state"] in ("error", "deleted")]
-        reads.append((_READERS.submit(instances.details_of, url, uuids, faults_of=errored),
+        reads.append((_READERS.submit(_cell_details, url, [server["uuid"] for server in members],
+                                      errored, image_properties),
                       "details", cell_uuid, members))
-        if image_properties:
-            reads.append((_READERS.submit(_image_system_metadata, url, uuids),
-                          "system_metadata", cell_uuid, members))
         if service_down_time is not None:
             hosts = {server["host"] for server in members if server["host"]}
             reads.append((_READERS.submit(_host_statuses, url, hosts, service_down_time),
@@ -223,11 +230,8 @@ def details(db, servers, *, request_specs=False, image_properties=False,
             continue
         for server in members:
             entry = result.setdefault(server["uuid"], _no_details())
-            if what == "system_metadata":
-                entry["system_metadata"] = found.get(server["uuid"], {})
-            else:
-                entry["host_status"] = (found.get(server["host"], "UNKNOWN")
-                                        if server["host"] else "")
+            entry["host_status"] = (found.get(server["host"], "UNKNOWN")
+                                    if server["host"] else "")
     for server in servers:
         entry = result.setdefault(server["uuid"], _no_details())
         entry.setdefault("host_status", "" if not server.get("host") else "UNKNOWN")
@@ -239,8 +243,8 @@ def details(db, servers, *, request_specs=False, image_properties=False,
 
 
 def _no_details():
-    return {"flavor": None, "metadata": {}, "network_info": [], "fixed_ips": [],
-            "fault": None, "system_metadata": {}}
+    return {"flavor": None, "metadata": {}, "network_info": (), "fixed_ips": (),
+            "fault": None, "image_properties": None}
 
 
 def _build_request_instances(db, uuids):
@@ -252,34 +256,149 @@ def _build_request_instances(db, uuids):
             .where(api_models.BuildRequest.instance_uuid.in_(uuids)))]
 
 
-def _image_system_metadata(url, uuids):
-    """{uuid: {key: value}} of the image properties kept in the instances'
-    system metadata (image_* keys, without those that are not properties)."""
+class _JSONObjectAgg(sa.sql.functions.FunctionElement):
+    """The JSON object of a group's (key, value) rows, as text: MySQL and
+    MariaDB's JSON_OBJECTAGG, SQLite's json_group_object."""
+
+    type = sa.Text()
+    inherit_cache = True
+
+
+@sa_compiler.compiles(_JSONObjectAgg)
+def _json_object_agg_sqlite(element, compiler, **kw):
+    return f"json_group_object({compiler.process(element.clauses, **kw)})"
+
+
+@sa_compiler.compiles(_JSONObjectAgg, "mysql")
+def _json_object_agg_mysql(element, compiler, **kw):
+    # Built on GROUP_CONCAT, so bounded by group_concat_max_len (1 MiB by
+    # default in MariaDB): far above a server's metadata (128 items of 255
+    # characters at most by quota) or its image properties.
+    return f"JSON_OBJECTAGG({compiler.process(element.clauses, **kw)})"
+
+
+def _key_values(model, *clauses):
+    """A correlated subquery: the live (key, value) rows of ``model`` (and
+    ``clauses``) of the outer query's instance, as one JSON object (NULL
+    when there are none)."""
+    return (sa.select(_JSONObjectAgg(model.key, model.value))
+            .where(model.instance_uuid == cell_models.Instance.uuid, model.deleted == 0,
+                   *clauses)
+            .scalar_subquery())
+
+
+class _Decoded(dict):
+    """JSON texts -> their value, each parsed once: a page of 1,000 servers
+    holds few distinct flavors, image properties or hints."""
+
+    def __init__(self, convert=None):
+        super().__init__()
+        self.convert = convert
+
+    def __missing__(self, text):
+        value = orjson.loads(text)
+        if self.convert is not None:
+            value = self.convert(value)
+        self[text] = value
+        return value
+
+
+def _current_flavor(flavors):
+    return flavors.get("cur") if isinstance(flavors, dict) else None
+
+
+def _cell_details(url, uuids, faults_of, image_properties):
+    """details' entries of the instances ``uuids`` of one cell (deleted ones too):
+    the current flavor, user metadata, network_info (instance_extra's list),
+    the image properties (with ``image_properties``), the newest fault of
+    those of ``faults_of`` (else None) and, for instances whose network_info
+    holds no fixed address, their fixed addresses [{"address", "network"}]
+    of the flat network (the API shows those only then).
+
+    One query reads the instance_extra blobs with the metadata and image
+    properties folded into a JSON object per instance by the database, so
+    that a page costs one row per server rather than one per key: decoding
+    rows is most of the time a listing takes."""
     found = {}
+    if not uuids:
+        return found
+    extra, instance = cell_models.InstanceExtra, cell_models.Instance
+    system_metadata = cell_models.InstanceSystemMetadata
+    columns = [instance.uuid, extra.flavor, extra.network_info,
+               _key_values(cell_models.InstanceMetadata)]
+    if image_properties:
+        columns.append(_key_values(
+            system_metadata, system_metadata.key.startswith("image_", autoescape=True),
+            system_metadata.key.not_in(server_views.IMAGE_BASE_KEYS)))
+    else:
+        columns.append(sa.null())
+    # An instance has one instance_extra row (made with it); the outer join
+    # keeps the metadata of one that lost it.
+    statement = (sa.select(*columns)
+                 .select_from(instance)
+                 .outerjoin(extra, extra.instance_uuid == instance.uuid)
+                 .where(instance.uuid.in_(uuids)))
+    flavors = _Decoded(_current_flavor)
+    metadatas = _Decoded()
+    properties = _Decoded(server_views.image_properties)
     with engines.get_engine(url).connect() as connection:
-        model = cell_models.InstanceSystemMetadata
-        for uuid, key, value in connection.execute(
-                sa.select(model.instance_uuid, model.key, model.value)
-                .where(model.instance_uuid.in_(uuids), model.deleted == 0,
-                       model.key.startswith("image_", autoescape=True),
-                       model.key.not_in(server_views.IMAGE_BASE_KEYS))):
-            found.setdefault(uuid, {})[key] = value
+        for uuid, flavor, network_info, metadata, image in connection.execute(statement):
+            found[uuid] = {
+                "flavor": flavors[flavor] if flavor else None,
+                "metadata": metadatas[metadata] if metadata else {},
+                "network_info": orjson.loads(network_info) if network_info else (),
+                "fixed_ips": (), "fault": None,
+                "image_properties": (properties[image] if image else {})
+                if image_properties else None}
+        if faults_of:
+            fault = cell_models.InstanceFault
+            for uuid, code, message, fault_details, created_at in connection.execute(
+                    sa.select(fault.instance_uuid, fault.code, fault.message, fault.details,
+                              fault.created_at)
+                    .where(fault.instance_uuid.in_(faults_of), fault.deleted == 0)
+                    .order_by(fault.created_at, fault.id)):
+                if uuid in found:  # the newest stays
+                    found[uuid]["fault"] = {"code": code, "message": message,
+                                            "details": fault_details, "created_at": created_at}
+        unaddressed = [uuid for uuid, entry in found.items()
+                       if not instances._has_fixed_address(entry["network_info"])]
+        if unaddressed:
+            fixed_ip, network = cell_models.FixedIp, cell_models.Network
+            for address, uuid, label in connection.execute(
+                    sa.select(fixed_ip.address, fixed_ip.instance_uuid, network.label)
+                    .join(network, network.id == fixed_ip.network_id)
+                    .where(fixed_ip.instance_uuid.in_(unaddressed), fixed_ip.deleted == 0)
+                    .order_by(fixed_ip.id)):
+                entry = found[uuid]
+                if not entry["fixed_ips"]:
+                    entry["fixed_ips"] = []
+                entry["fixed_ips"].append({"address": address, "network": label})
     return found
 
 
 def _request_specs(db, uuids):
-    """{uuid: {"availability_zone", "scheduler_hints"}} of the request specs:
-    the two values the views show, extracted by the database (JSON_EXTRACT)
-    rather than by parsing every whole spec, flavor and image included, here."""
+    """{uuid: {"availability_zone", "scheduler_hints"}} of the request specs
+    that pin a zone or hold scheduler hints: the two values the views show,
+    extracted by the database (JSON_EXTRACT) rather than by parsing every
+    whole spec, flavor and image included, here. Specs with neither (most
+    servers) are left out: the views show a missing spec as such a spec (no
+    pinned zone, no hints). The values come back as JSON texts, parsed once
+    per distinct text."""
     if not uuids:
         return {}
     spec = sa.type_coerce(api_models.RequestSpec.spec, sa.JSON)
+    # JSON texts; "null" for a JSON null, and for no such key (SQL NULL).
+    zone = sa.func.coalesce(sa.type_coerce(spec["availability_zone"].as_json(), sa.Text),
+                            "null")
+    hints = sa.func.coalesce(sa.type_coerce(spec["scheduler_hints"].as_json(), sa.Text),
+                             "null")
     with db.api() as session:
-        rows = session.execute(sa.select(api_models.RequestSpec.instance_uuid,
-                                         spec["availability_zone"].as_json(),
-                                         spec["scheduler_hints"].as_json())
-                               .where(api_models.RequestSpec.instance_uuid.in_(uuids))).all()
-    return {uuid: {"availability_zone": zone, "scheduler_hints": hints}
+        rows = session.execute(
+            sa.select(api_models.RequestSpec.instance_uuid, zone, hints)
+            .where(api_models.RequestSpec.instance_uuid.in_(uuids),
+                   sa.or_(zone != "null", hints.not_in(["null", "{}"])))).all()
+    values = _Decoded()
+    return {uuid: {"availability_zone": values[zone], "scheduler_hints": values[hints]}
             for uuid, zone, hints in rows}
 
 
@@ -288,14 +407,16 @@ def _host_statuses(url, hosts, service_down_time):
     hosts without a compute service record are left out (UNKNOWN)."""
     if not hosts:
         return {}
+    model = cell_models.Service
     with engines.get_engine(url).connect() as connection:
-        rows = connection.execute(sa.select(cell_models.Service).where(
-            cell_models.Service.host.in_(list(hosts)),
-            cell_models.Service.binary == "nova-compute",
-            cell_models.Service.deleted == 0)).mappings().all()
+        rows = connection.execute(sa.select(
+            model.host, model.disabled, model.forced_down, model.last_seen_up,
+            model.updated_at, model.created_at).where(
+            model.host.in_(list(hosts)), model.binary == "nova-compute",
+            model.deleted == 0)).mappings().all()
     statuses = {}
     for row in rows:
-        if not service.is_up(dict(row), service_down_time):
+        if not service.is_up(row, service_down_time):
             statuses[row["host"]] = "DOWN"
         else:
             statuses[row["host"]] = "MAINTENANCE" if row["disabled"] else "UP"
