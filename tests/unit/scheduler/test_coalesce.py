@@ -7,6 +7,21 @@ import pytest
 from nova_runtime.scheduler.coalesce import Coalescer
 
 
+def run_together(coalescer, targets, release):
+    """Start ``targets`` in threads; once all but the first wait on the first's
+    flight, set ``release`` and join them."""
+    threads = [threading.Thread(target=target) for target in targets]
+    for thread in threads:
+        thread.start()
+    for _ in range(500):
+        if coalescer.shared == len(threads) - 1:
+            break
+        threading.Event().wait(0.01)
+    release.set()
+    for thread in threads:
+        thread.join(5)
+
+
 def test_calls_in_flight_together_share_the_first_ones_answer():
     coalescer = Coalescer()
     release = threading.Event()
@@ -18,18 +33,9 @@ def test_calls_in_flight_together_share_the_first_ones_answer():
         return {"answer": len(calls)}
 
     answers = []
-    threads = [threading.Thread(target=lambda: answers.append(coalescer.call("q", slow_query)))
-               for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    # Every follower is waiting once the leader's flight has three sharers.
-    for _ in range(500):
-        if coalescer.shared == 3:
-            break
-        threading.Event().wait(0.01)
-    release.set()
-    for thread in threads:
-        thread.join(5)
+    run_together(coalescer, [lambda: answers.append(coalescer.call("q", slow_query))] * 4,
+                 release)
+    assert coalescer.shared == 3
     assert calls == [1] and answers == [{"answer": 1}] * 4
 
     # Once answered nothing is kept: the next call asks again.
@@ -59,16 +65,7 @@ def test_the_leaders_error_reaches_every_sharer_and_the_next_call_tries_again():
         except RuntimeError as exc:
             errors.append(str(exc))
 
-    threads = [threading.Thread(target=call) for _ in range(3)]
-    for thread in threads:
-        thread.start()
-    for _ in range(500):
-        if coalescer.shared == 2:
-            break
-        threading.Event().wait(0.01)
-    release.set()
-    for thread in threads:
-        thread.join(5)
+    run_together(coalescer, [call] * 3, release)
     assert errors == ["Placement did not answer"] * 3
     with pytest.raises(ValueError):
         coalescer.call("q", lambda: int("x"))
