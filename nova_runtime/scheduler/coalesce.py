@@ -28,7 +28,7 @@ class Coalescer:
     def __init__(self):
         self._lock = threading.Lock()
         self._flights = {}  # key -> _Flight in progress
-        self.shared = 0  # calls answered by another's flight (for the log and tests)
+        self.shared = 0  # calls answered by another's flight (the tests read it)
 
     def call(self, key, function):
         """``function()``, or the answer of the call with the same ``key``

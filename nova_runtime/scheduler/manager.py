@@ -23,10 +23,10 @@ and every node is a candidate): before the filters, GET
 /allocation_candidates for the flavor's resources and traits (decisions
 that need the same query at the same time share one answer:
 scheduler.coalesce); only the compute nodes it offers are filtered and
-weighed. Once the hosts are chosen,
-each instance's allocation request is claimed on its host (PUT
-/allocations/{instance}); a host that another scheduler filled meanwhile
-refuses the claim, and the instance's alternates are tried in order. Each
+weighed. Once the hosts are chosen, each instance's allocation request is
+claimed on its host (PUT /allocations/{instance}); a host that another
+scheduler filled meanwhile refuses the claim, and the instance's alternates
+are tried in order. Each
 selection carries its allocation request, so that a reschedule (in
 nova-conductor) can claim on an alternate. No candidate, a Placement that does
 not answer, or no claim that succeeds: NoValidHost, naming Placement.
