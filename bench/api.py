@@ -102,14 +102,7 @@ def nova_conf(workdir, urls, keystone, memcached, port):
             "osapi_compute_listen = 127.0.0.1\n"
             f"osapi_compute_listen_port = {port}\n"
             "fixed_range = 10.0.0.0/20\n"  # room for every server's fixed address
-            "[keystone_authtoken]\n"
-            f"www_authenticate_uri = {keystone.url}\n"
-            f"auth_url = {keystone.url}\n"
-            "auth_type = password\n"
-            "project_domain_name = Default\nuser_domain_name = Default\n"
-            "project_name = service\nusername = nova\n"
-            f"password = {test_keystone.NOVA_PASSWORD}\n"
-            f"{cache}"))
+            + keystone.authtoken_section("nova", test_keystone.NOVA_PASSWORD) + cache))
 
 
 def add_computes(cell_url):

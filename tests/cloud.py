@@ -456,16 +456,11 @@ class FullCloud(Cloud):
                          filter_scheduler={"weight_classes": None})
 
     def controller_options(self):
-        keystone_url = self.keystone.url
         return merged(super().controller_options(), {
             "DEFAULT": {"periodic_interval": 2, "enabled_apis": "osapi_compute",
                         "osapi_compute_listen": "127.0.0.1",
                         "osapi_compute_listen_port": self.port},
-            "keystone_authtoken": {
-                "www_authenticate_uri": keystone_url, "auth_url": keystone_url,
-                "auth_type": "password", "project_domain_name": "Default",
-                "user_domain_name": "Default", "project_name": "service",
-                "username": "nova", "password": NOVA_PASSWORD}})
+            "keystone_authtoken": self.keystone.authtoken("nova", NOVA_PASSWORD)})
 
     def start_conductors(self):
         super().start_conductors()

@@ -92,6 +92,22 @@ class Keystone:
         if self.process is not None:
             stop(self.process, signal.SIGINT)
 
+    # --- a service's configuration ---------------------------------------------
+
+    def authtoken(self, username, password):
+        """[keystone_authtoken] options ({option: value}) of a service whose
+        user (in project service) checks tokens against this Keystone."""
+        return {"www_authenticate_uri": self.url, "auth_url": self.url,
+                "auth_type": "password", "project_domain_name": "Default",
+                "user_domain_name": "Default", "project_name": "service",
+                "username": username, "password": password}
+
+    def authtoken_section(self, username, password):
+        """The same as INI text."""
+        options = self.authtoken(username, password)
+        return "[keystone_authtoken]\n" + "".join(
+            f"{option} = {value}\n" for option, value in options.items())
+
     # --- Keystone's API, as the admin -----------------------------------------
 
     def token(self, user="admin", password=ADMIN_PASSWORD, project="admin"):
@@ -294,14 +310,7 @@ def compute_cloud(keystone, mariadb):
                 # The metadata API on loopback and a free port: 8775 may be taken.
                 "metadata_listen = 127.0.0.1\n"
                 f"metadata_listen_port = {free_port()}\n"
-                "[keystone_authtoken]\n"
-                f"www_authenticate_uri = {keystone.url}\n"
-                f"auth_url = {keystone.url}\n"
-                "auth_type = password\n"
-                "project_domain_name = Default\nuser_domain_name = Default\n"
-                "project_name = service\nusername = nova\n"
-                f"password = {NOVA_PASSWORD}\n"
-                f"{cache}"))
+                + keystone.authtoken_section("nova", NOVA_PASSWORD) + cache))
         setup_cells(conf)
         _add_services(urls["main"])
         assert manage(conf, "cell_v2", "discover_hosts").returncode == 0

@@ -67,13 +67,7 @@ class Placement:
                 "[api]\nauth_strategy = keystone\n"
                 "[placement_database]\n"
                 f"connection = {self.mariadb.url('placement', DB_PASSWORD, self.database)}\n"
-                "[keystone_authtoken]\n"
-                f"www_authenticate_uri = {self.keystone.url}\n"
-                f"auth_url = {self.keystone.url}\n"
-                "auth_type = password\n"
-                "project_domain_name = Default\nuser_domain_name = Default\n"
-                "project_name = service\nusername = placement\n"
-                f"password = {PLACEMENT_PASSWORD}\n")
+                + self.keystone.authtoken_section("placement", PLACEMENT_PASSWORD))
         # --config-file: placement-manage would read /etc/placement otherwise.
         synced = subprocess.run(
             [os.path.join(venv, "bin", "placement-manage"), "--config-file",
