@@ -296,18 +296,19 @@ def test_a_deleted_instance_is_gone_and_its_address_free(cloud):
     assert request(conf, "/openstack/latest/meta_data.json", remote="10.9.0.2").status_int == 404
 
 
+def name_for_10_9_0_2(application):
+    """The name in meta_data.json that ``application`` answers 10.9.0.2."""
+    req = webob.Request.blank("/openstack/latest/meta_data.json", remote_addr="10.9.0.2")
+    return req.get_response(application).json["name"]
+
+
 def test_answers_are_cached_for_metadata_cache_expiration(cloud):
     conf, urls, cell, web, db = cloud
     conf.set_override("metadata_cache_expiration", 60, group="api")
     application = metadata_app.build(conf)
-
-    def name():
-        req = webob.Request.blank("/openstack/latest/meta_data.json", remote_addr="10.9.0.2")
-        return req.get_response(application).json["name"]
-
-    assert name() == "web-1"
+    assert name_for_10_9_0_2(application) == "web-1"
     instances.update(urls["cell1"], web["uuid"], {"display_name": "renamed"})
-    assert name() == "web-1"  # from the cache
+    assert name_for_10_9_0_2(application) == "web-1"  # from the cache
     assert metadata_app.build(conf).finder.by_address("10.9.0.2").instance["display_name"] == (
         "renamed")
 
@@ -316,17 +317,12 @@ def test_an_address_given_again_answers_for_its_new_instance_at_once(cloud):
     conf, urls, cell, web, db = cloud
     conf.set_override("metadata_cache_expiration", 60, group="api")
     application = metadata_app.build(conf)
-
-    def name():
-        req = webob.Request.blank("/openstack/latest/meta_data.json", remote_addr="10.9.0.2")
-        return req.get_response(application).json["name"]
-
-    assert name() == "web-1"
+    assert name_for_10_9_0_2(application) == "web-1"
     instances.destroy(urls["cell1"], web["uuid"], {"vm_state": "deleted"})
     newcomer = boot(conf, urls["api"], cell, name="web-2")  # takes the lowest free address
     assert network_api.get_network_info(urls["cell1"], newcomer["uuid"])[0]["fixed_ip"] == (
         "10.9.0.2")
-    assert name() == "web-2"  # not the deleted web-1 from the cache
+    assert name_for_10_9_0_2(application) == "web-2"  # not the deleted web-1 from the cache
 
 
 def test_user_data_that_is_not_base64_is_handed_over_as_it_is():
