@@ -38,6 +38,9 @@ import os
 os.environ["OS_PLACEMENT_CONFIG_DIR"] = {config_dir!r}
 from placement.wsgi.api import application
 """
+# Placement's connections read committed data, as the toolkit configures
+# them (roles/placement/vars/main.yml says why).
+READ_COMMITTED = "&init_command=SET%20SESSION%20TRANSACTION%20ISOLATION%20LEVEL%20READ%20COMMITTED"
 # The newest microversion the tests read Placement with.
 MICROVERSION = "placement 1.36"
 
@@ -66,7 +69,8 @@ class Placement:
                 "[DEFAULT]\nuse_stderr = true\n"
                 "[api]\nauth_strategy = keystone\n"
                 "[placement_database]\n"
-                f"connection = {self.mariadb.url('placement', DB_PASSWORD, self.database)}\n"
+                f"connection = {self.mariadb.url('placement', DB_PASSWORD, self.database)}"
+                f"{READ_COMMITTED}\n"
                 + self.keystone.authtoken_section("placement", PLACEMENT_PASSWORD))
         # --config-file: placement-manage would read /etc/placement otherwise.
         synced = subprocess.run(
