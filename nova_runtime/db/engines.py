@@ -14,10 +14,11 @@ from oslo_db.sqlalchemy import engines as oslo_engines
 _engines = {}
 _lock = threading.Lock()
 
-# Connections each engine keeps open (oslo.db's own default is 5). A daemon's
-# RPC server runs up to executor_thread_pool_size (64) calls at once; each
-# call beyond the pool opened and closed a connection of its own, which cost
-# a boot storm's conductor about a sixth of its CPU.
+# Connections each engine keeps open (oslo.db's own default is 5): as many as
+# a daemon's RPC server runs calls at once (oslo.messaging's
+# executor_thread_pool_size, 64). With a smaller pool every call beyond it
+# opened and closed a connection of its own, which cost a boot storm's
+# conductor about a sixth of its CPU.
 POOL_SIZE = 64
 
 
