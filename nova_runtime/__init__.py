@@ -1,11 +1,21 @@
 """nova_runtime: an OpenStack-style compute service with cells v2."""
 
+import sys
 import warnings
 
-# nova_runtime runs on native threads. eventlet is only installed because
-# oslo.service depends on it; libraries that probe for it (futurist) would make
-# every command print its deprecation notice.
-warnings.filterwarnings("ignore", message=r"\s*Eventlet is deprecated")
+
+def _quiet_library_warnings():
+    """Operators never see libraries' warnings: every command and daemon
+    imports this package first, and nova-manage's "one clear line" must stay
+    one line whatever the libraries' versions (dnspython, imported through
+    eventlet, printed 16 lines of cryptography's notice that DSA is deprecated;
+    futurist the notice that eventlet is). Warnings raised by nova_runtime's own
+    code, or about it, still show; PYTHONWARNINGS (or -W) shows what it asks."""
+    if not sys.warnoptions:
+        warnings.filterwarnings("ignore", module=r"(?!nova_runtime\b)")
+
+
+_quiet_library_warnings()
 
 from oslo_service import backend as _oslo_service_backend  # noqa: E402
 

@@ -426,6 +426,8 @@ _ABANDON_START_AFTER = 2
 # How long closing the transports may take at exit.
 _CLEANUP_TIMEOUT = 1
 
+_STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
 # Library loggers that would repeat, at each attempt, what wait_for already
 # says in one line (oslo.db: "SQL connection failed. 1 attempts left.").
 _QUIET_LOGGERS = ["oslo_db.sqlalchemy.engines=ERROR"]
@@ -458,6 +460,25 @@ def main(prog, build, argv=None, workers=None):
 
 def _run(prog, build, conf):
     """One process of the daemon: build, start, wait for a signal, stop."""
+    # The handlers come first, then the signals are let in (a worker starts
+    # with them blocked, nova_runtime.workers): a SIGTERM that arrives while
+    # the service is being built is kept, not lost or fatal to a worker that
+    # would then never say it stopped.
+    stop_requested = threading.Event()
+    built = []
+
+    def on_signal(signum, frame):
+        first = not stop_requested.is_set()
+        stop_requested.set()
+        for service in built:
+            service.request_stop()
+        if first:  # a repeated signal (e.g. to the whole process group) says nothing new
+            LOG.info("%s received %s, stopping", prog, signal.Signals(signum).name)
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+
     failure = None
     try:
         service = build(conf)
@@ -466,15 +487,9 @@ def _run(prog, build, conf):
     if failure is not None:  # logged outside the except block: no traceback appended
         LOG.error("%s cannot start: %s", prog, failure)
         return EXIT_CANNOT_START
-
-    def on_signal(signum, frame):
-        first = not service.stopping
+    built.append(service)
+    if stop_requested.is_set():  # before the line above: the handler did not see it
         service.request_stop()
-        if first:  # a repeated signal (e.g. to the whole process group) says nothing new
-            LOG.info("%s received %s, stopping", prog, signal.Signals(signum).name)
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     # start() runs in its own thread: a probe can block for seconds (an RPC
     # call, a TCP connect) and a signal must not wait for it.
     outcome = {}
@@ -488,6 +503,8 @@ def _run(prog, build, conf):
             LOG.info("%s stopped while still starting", prog)
         elif outcome.get("started"):
             service.stop()
+        elif not outcome.get("failed"):
+            LOG.info("%s stopped before it started", prog)
     finally:
         # Best effort: the RPC server has stopped (calls in progress finished),
         # and oslo.messaging's reply poller may take seconds to notice the

@@ -27,7 +27,8 @@ _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 class Supervisor:
     def __init__(self, prog, count, run_worker, *, exit_cannot_start, exit_stopped):
         """``run_worker()`` is a worker's whole life in the child; it returns
-        the exit code."""
+        the exit code. It starts with SIGTERM and SIGINT blocked, and unblocks
+        them once it has its handlers."""
         self.prog = prog
         self.count = count
         self.run_worker = run_worker
@@ -73,9 +74,11 @@ class Supervisor:
         signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
         pid = os.fork()
         if pid == 0:  # the worker
+            # Not the parent's handler; and the signals stay blocked until
+            # run_worker has its own handlers (service._run unblocks them),
+            # so that a SIGTERM now stops the worker as it would later.
             for signum in _STOP_SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
-            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
             code = 1
             try:
                 code = self.run_worker()

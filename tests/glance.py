@@ -21,7 +21,6 @@ import requests
 from tests import upstream
 from tests.upstream import free_port, stop, wait_for_http
 
-GLANCE_REQUIREMENTS = ("glance==33.0.0", upstream.UWSGI)
 GLANCE_PASSWORD = "GLANCE_PASS"
 WSGI_FILE = """\
 import os
@@ -40,7 +39,7 @@ class Glance:
         self.images = {}
 
     def start(self):
-        venv = upstream.cached_venv("glance", GLANCE_REQUIREMENTS)
+        venv = upstream.role_venv("glance")
         self._service_user()
         config_dir = os.path.join(self.workdir, "etc")
         os.makedirs(config_dir)

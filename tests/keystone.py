@@ -33,7 +33,6 @@ import sqlalchemy as sa
 from tests import cli, upstream
 from tests.upstream import free_port, stop, wait_for_http
 
-KEYSTONE_REQUIREMENTS = ("keystone==30.0.0", upstream.UWSGI)
 ADMIN_PASSWORD = "ADMIN_PASS"
 NOVA_PASSWORD = "NOVA_PASS"
 DEMO_PASSWORD = "DEMO_PASS"
@@ -56,7 +55,7 @@ class Keystone:
     # --- life cycle -----------------------------------------------------------
 
     def start(self):
-        venv = upstream.cached_venv("keystone", KEYSTONE_REQUIREMENTS)
+        venv = upstream.role_venv("keystone")
         config = os.path.join(self.workdir, "keystone.conf")
         with open(config, "w") as handle:
             handle.write(

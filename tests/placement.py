@@ -29,8 +29,6 @@ from tests.keystone import ADMIN_PASSWORD
 from tests.upstream import free_port, stop, wait_for_http
 
 # jsonschema as the toolkit pins it (roles/placement/defaults/main.yml says why).
-PLACEMENT_REQUIREMENTS = ("openstack-placement==16.0.0", "jsonschema==3.2.0", upstream.UWSGI,
-                          "PyMySQL==1.2.4")
 PLACEMENT_PASSWORD = "PLACEMENT_PASS"
 DB_PASSWORD = "PLACEMENT_DBPASS"
 WSGI_FILE = """\
@@ -57,7 +55,7 @@ class Placement:
     # --- life cycle -----------------------------------------------------------
 
     def start(self):
-        venv = upstream.cached_venv("placement", PLACEMENT_REQUIREMENTS)
+        venv = upstream.role_venv("placement")
         statements = [f"CREATE DATABASE `{self.database}`;"]
         for host in ("localhost", "%"):
             statements.append(f"GRANT ALL PRIVILEGES ON `{self.database}`.* TO "

@@ -7,6 +7,7 @@ port, as the toolkit serves them in deployments.
 
 import fcntl
 import hashlib
+import importlib.util
 import os
 import shutil
 import signal
@@ -16,9 +17,21 @@ import sys
 import time
 
 import requests
+import yaml
 
 CACHE = os.environ.get("NOVA_RUNTIME_TEST_CACHE", "/var/tmp")
-UWSGI = "uWSGI==2.0.31"
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def _load_filter(name):
+    spec = importlib.util.spec_from_file_location(
+        f"{name}_filter", os.path.join(ROOT, "plugins", "filter", f"{name}.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+pip_constraints = _load_filter("pip_constraints").pip_constraints
 
 
 def free_port():
@@ -51,10 +64,24 @@ def stop(process, signum=signal.SIGTERM, timeout=20):
             process.wait()
 
 
-def cached_venv(name, requirements):
-    """The cached virtualenv ``name`` with ``requirements`` installed; built
+def role_venv(role):
+    """The cached virtualenv of what ``role`` installs in deployments
+    (``ROLE_pip_packages`` and ``ROLE_pip_overrides`` of its defaults), at the
+    versions of constraints.txt, as roles/python_venv installs it."""
+    with open(os.path.join(ROOT, "roles", role, "defaults", "main.yml")) as f:
+        defaults = yaml.safe_load(f)
+    return cached_venv(role, defaults[f"{role}_pip_packages"],
+                       defaults.get(f"{role}_pip_overrides", []))
+
+
+def cached_venv(name, requirements, overrides=()):
+    """The cached virtualenv ``name`` with ``requirements`` (and ``overrides``,
+    which replace their packages' pins) installed under constraints.txt; built
     once, under a lock so that parallel sessions do not build it twice."""
-    key = hashlib.sha1(" ".join(requirements).encode()).hexdigest()[:12]
+    requirements = [*requirements, *overrides]
+    with open(os.path.join(ROOT, "constraints.txt")) as f:
+        constraints = pip_constraints(f.read(), overrides)
+    key = hashlib.sha1("\n".join([*requirements, constraints]).encode()).hexdigest()[:12]
     venv = os.path.join(CACHE, f"nova-runtime-{name}-{key}")
     done = os.path.join(venv, ".complete")
     os.makedirs(CACHE, exist_ok=True)
@@ -64,8 +91,11 @@ def cached_venv(name, requirements):
             shutil.rmtree(venv, ignore_errors=True)
             python = getattr(sys, "_base_executable", sys.executable)
             subprocess.run([python, "-m", "venv", venv], check=True)
+            with open(os.path.join(venv, "constraints.txt"), "w") as f:
+                f.write(constraints)
             install = subprocess.run([os.path.join(venv, "bin", "pip"), "install", "-q",
-                                      *requirements], capture_output=True, text=True)
+                                      "-c", f.name, *requirements],
+                                     capture_output=True, text=True)
             if install.returncode:
                 raise RuntimeError(f"pip install {' '.join(requirements)} failed:\n"
                                    f"{install.stderr[-3000:]}")

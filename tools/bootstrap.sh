@@ -30,15 +30,18 @@ if [ ${#missing[@]} -gt 0 ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 
+# Debian's interpreter, the one the deployed services run on (another python3
+# first on PATH may be built differently, and slower).
 if [ ! -x .venv/bin/python ]; then
-    python3 -m venv .venv
-    .venv/bin/pip install -q --upgrade pip
+    /usr/bin/python3 -m venv .venv
 fi
-# Reinstall only when the dependencies changed.
-stamp=.venv/.installed-$(sha1sum pyproject.toml | cut -c1-12)
+# Reinstall only when the dependencies or their versions changed; the versions
+# are those of constraints.txt (tools/constraints.py).
+stamp=.venv/.installed-$(cat pyproject.toml constraints.txt | sha1sum | cut -c1-12)
 if [ ! -e "$stamp" ]; then
     echo "bootstrap: installing nova_runtime, Ansible and Molecule into .venv"
-    .venv/bin/pip install -q -e '.[test,deploy]'
+    .venv/bin/pip install -q -c constraints.txt --upgrade pip
+    .venv/bin/pip install -q -c constraints.txt -e '.[test,deploy]'
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

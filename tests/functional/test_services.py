@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -291,6 +292,9 @@ def test_conductor_workers_share_one_service_and_are_supervised(
     wait_until(lambda: len(children_of(conductor.process.pid)) == 3, 30, "no new worker")
     replaced = children_of(conductor.process.pid)
     assert lost not in replaced and len(replaced - workers) == 1
+    # (A worker stopped while starting says so instead: test_a_worker_...)
+    wait_until(lambda: conductor.log().count("nova-conductor on host ctl started") == 4, 60,
+               f"the new worker did not start; log:\n{conductor.log()}")
 
     # SIGTERM to the daemon: every worker stops, the daemon exits 0.
     conductor.terminate()
@@ -300,6 +304,54 @@ def test_conductor_workers_share_one_service_and_are_supervised(
     assert not any(os.path.exists(f"/proc/{pid}") for pid in replaced)
     assert "Traceback" not in conductor.log()
     engines.dispose_all()
+
+
+# A daemon whose service takes a while to build, with two workers.
+SLOW_BUILD_DAEMON = """\
+import sys, threading, time
+import nova_runtime
+from nova_runtime import service
+
+class Service:
+    def __init__(self):
+        self.stopped = threading.Event()
+    def request_stop(self):
+        self.stopped.set()
+    @property
+    def stopping(self):
+        return self.stopped.is_set()
+    def start(self):
+        return not self.stopping
+    def wait(self):
+        self.stopped.wait()
+    def stop(self):
+        pass
+
+def build(conf):
+    print("building", flush=True)
+    time.sleep(3)
+    return Service()
+
+sys.exit(service.main("slow", build, ["--config-file", sys.argv[1]], workers=lambda conf: 2))
+"""
+
+
+def test_a_worker_told_to_stop_while_it_is_built_stops_cleanly(tmp_path):
+    conf = tmp_path / "slow.conf"
+    conf.write_text("[DEFAULT]\n")
+    daemon = subprocess.Popen([sys.executable, "-c", SLOW_BUILD_DAEMON, str(conf)],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert daemon.stdout.readline() == "building\n"
+        assert daemon.stdout.readline() == "building\n"
+        daemon.terminate()  # both workers are in build()
+        code = daemon.wait(timeout=STOP_SECONDS)
+    finally:
+        daemon.kill()
+    stderr = daemon.stderr.read()
+    assert code == 0, stderr
+    assert stderr.count("slow stopped before it started") == 2, stderr
+    assert "exited unexpectedly" not in stderr
 
 
 def test_workers_that_cannot_start_stop_the_daemon(tmp_path, daemons):
