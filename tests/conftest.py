@@ -40,3 +40,59 @@ def nova_databases(mariadb):
     keys = ("api", "main", "cell0", "cell2")  # cell2: a second cell
     with cloud.nova_databases(mariadb, prefix, keys) as urls:
         yield dict(urls, names=[cloud.database_name(prefix, key) for key in keys])
+
+
+
+# --- skips that are allowed (tools/test.sh passes --allowed-skips) ---------------
+# A test that needs a real component (MariaDB, libvirtd, memcached, the lab) must
+# fail without it, not skip: a run where it skipped proves nothing. Skips that
+# are part of a test's design (a driver without a capability) are listed in
+# tests/allowed-skips.txt as "NODEID-PREFIX :: REASON".
+
+def pytest_addoption(parser):
+    parser.addoption("--allowed-skips", metavar="FILE",
+                     help="fail the run on any skip that FILE does not allow")
+
+
+def pytest_configure(config):
+    path = config.getoption("--allowed-skips")
+    if path:
+        config.pluginmanager.register(SkipPolicy(path), "skip-policy")
+
+
+class SkipPolicy:
+    def __init__(self, path):
+        self.allowed = []
+        with open(path) as f:
+            for line in f:
+                line = line.strip()
+                if line and not line.startswith("#"):
+                    prefix, separator, reason = line.partition(" :: ")
+                    if not separator:
+                        raise pytest.UsageError(f"{path}: not 'NODEID-PREFIX :: REASON': {line!r}")
+                    self.allowed.append((prefix.strip(), reason.strip()))
+        self.unexpected = []
+
+    def _check(self, report):
+        if not report.skipped or hasattr(report, "wasxfail"):
+            return
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        if not any(report.nodeid.startswith(prefix) and reason == allowed
+                   for prefix, allowed in self.allowed):
+            self.unexpected.append(f"{report.nodeid or report.fspath}: {reason}")
+
+    def pytest_collectreport(self, report):  # a module skipped as a whole
+        self._check(report)
+
+    def pytest_runtest_logreport(self, report):
+        self._check(report)
+
+    def pytest_sessionfinish(self, session):
+        if self.unexpected:
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            reporter.write_line(f"{len(self.unexpected)} skips that --allowed-skips does not "
+                                "allow (a missing component?):", red=True)
+            for line in self.unexpected:
+                reporter.write_line(f"  {line}", red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED

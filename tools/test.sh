@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test command (CI runs it through .ci/run): installs what is
 # missing, runs the Python tests (unit, functional on a private MariaDB and
-# RabbitMQ, the namespace lab), then the Molecule scenarios of the toolkit.
+# RabbitMQ, the namespace lab), then the Molecule scenarios of the toolkit;
+# ansible-lint first.
 #   tools/test.sh                     everything
 #   tools/test.sh -k manage -x        only pytest, with these arguments
 set -euo pipefail
@@ -9,9 +10,11 @@ cd "$(dirname "$0")/.."
 tools/bootstrap.sh
 export PATH="$PWD/.venv/bin:$PATH"
 if [ $# -gt 0 ]; then
-    exec python -m pytest -q -p no:warnings "$@"
+    exec python -m pytest -q -p no:warnings -rs --allowed-skips tests/allowed-skips.txt "$@"
 fi
-python -m pytest -q -p no:warnings
+echo "== ansible-lint (production profile)"
+MOLECULE_PROJECT_DIRECTORY="$PWD" ansible-lint --nocolor -f pep8
+python -m pytest -q -p no:warnings -rs --allowed-skips tests/allowed-skips.txt
 tools/lab down >/dev/null  # the lab scenarios build their own
 for scenario in default multinode scale-out; do
     echo "== molecule test -s $scenario"

@@ -104,7 +104,13 @@ def stop(params, pid):
         time.sleep(0.1)
     else:
         if os.path.exists(f"/proc/{pid}"):
-            os.kill(pid, signal.SIGKILL)
+            # The daemon was started as the leader of its own session: its
+            # whole group goes, worker processes included (they would be
+            # orphans still serving the daemon's queue otherwise).
+            try:
+                os.killpg(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
     try:
         os.unlink(params["pid_file"])
     except FileNotFoundError:

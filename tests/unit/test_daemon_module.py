@@ -1,11 +1,13 @@
-"""plugins/modules/daemon.py where systemd is PID 1: the unit file it writes and
-the systemctl calls it makes. These machines do not boot systemd, so a
-stand-in systemctl on PATH records the calls and keeps the service's state."""
+"""plugins/modules/daemon.py. Where systemd is PID 1: the unit file it writes and
+the systemctl calls it makes (these machines do not boot systemd, so a
+stand-in systemctl on PATH records the calls and keeps the service's state).
+Without systemd: how a daemon is stopped."""
 
 import importlib.util
 import os
 import pathlib
 import subprocess
+import time
 
 import pytest
 
@@ -95,3 +97,26 @@ def test_restarted_and_stopped(daemon, tmp_path):
     assert daemon.run_systemd(module, params(state="stopped")) == {"changed": True}
     assert calls(tmp_path) == ["disable --now nova-compute"]
     assert daemon.run_systemd(module, params(state="stopped")) == {"changed": False}
+
+
+def test_without_systemd_a_daemon_that_ignores_sigterm_goes_with_its_workers(daemon, tmp_path):
+    # A parent that ignores SIGTERM, and a worker (a child in its process group).
+    script = tmp_path / "stubborn"
+    script.write_text("#!/bin/sh\ntrap '' TERM\nsleep 300 &\necho $! > \"$1\"\nwait\n")
+    script.chmod(0o755)
+    worker_pid_file = tmp_path / "worker.pid"
+    values = params(name="stubborn", user=None, command=[str(script), str(worker_pid_file)],
+                    environment={}, stop_timeout=1, settle_seconds=0.3,
+                    pid_file=str(tmp_path / "run" / "stubborn.pid"),
+                    log_file=str(tmp_path / "log" / "stubborn.log"))
+    assert daemon.start(values) is None
+    pid = daemon.running_pid(values["pid_file"], str(script))
+    assert pid
+    worker = int(worker_pid_file.read_text())
+    daemon.stop(values, pid)
+    deadline = time.monotonic() + 5  # SIGKILL takes effect asynchronously
+    while time.monotonic() < deadline and not all(map(daemon._is_zombie, (pid, worker))):
+        time.sleep(0.05)
+    # Gone, or zombies that nobody has reaped yet.
+    assert daemon._is_zombie(pid) and daemon._is_zombie(worker)
+    assert not os.path.exists(values["pid_file"])
