@@ -11,6 +11,7 @@ APT_PACKAGES=(
     python3-venv python3-pymysql python3-apt                  # what the roles use on targets
     python3-pip python3-dev build-essential                   # wheels built on the deploy host (uwsgi)
     openssh-server iproute2 util-linux                        # the namespace lab
+    supervisor                                                # runs the daemons without systemd
     qemu-utils                                                # the test image
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
     qemu-system-x86 libvirt-dev pkg-config                    # the libvirt driver

@@ -3,12 +3,13 @@
 
 DOCUMENTATION = r"""
 module: daemon
-short_description: Start, stop and restart a daemon, with systemd or with a pid file
+short_description: Start, stop and restart a daemon, with systemd or with Debian's supervisor
 description:
   - Where systemd is PID 1, writes a unit file for the daemon and drives it with systemctl.
-  - Elsewhere (containers, network-namespace labs) starts the command in a new session with its
-    output appended to O(log_file), records its pid in O(pid_file), and checks by pid and command
-    line whether it runs.
+  - Elsewhere (containers, network-namespace labs) runs it under Debian's supervisor (supervisord,
+    started here if it does not run), with a program file in O(supervisor_programs_dir) and its
+    output in O(log_file); a daemon that exits unexpectedly is started again. Copies of the
+    daemon running outside supervisord (started by hand or another way) are stopped first.
   - A daemon that exits within O(settle_seconds) of being started is reported as a failure,
     with the end of its log.
 options:
@@ -18,17 +19,21 @@ options:
   user: {description: Run as this user (default root)., type: str}
   environment: {description: Extra environment variables., type: dict, default: {}}
   chdir: {description: Working directory., type: str, default: /}
-  pid_file: {description: Pid file (no systemd). Default /run/NAME.pid, type: path}
   log_file: {description: Where stdout and stderr go (no systemd). Default /var/log/NAME.log, type: path}
   stop_signal: {description: Signal that stops the daemon gracefully., type: str, default: TERM}
   stop_timeout: {description: Seconds before a daemon that ignores O(stop_signal) is killed., type: int, default: 30}
   settle_seconds: {description: A started daemon must still run after this many seconds., type: float, default: 1.5}
-  service_manager: {type: str, choices: [auto, systemd, pidfile], default: auto}
+  service_manager: {type: str, choices: [auto, systemd, supervisor], default: auto}
+  supervisor_config: {description: supervisord's configuration file., type: path, default: /etc/supervisor/supervisord.conf}
+  supervisor_programs_dir: {description: Where supervisord reads program files., type: path, default: /etc/supervisor/conf.d}
 """
 
+import contextlib
+import math
 import os
 import pwd
 import shlex
+import shutil
 import signal
 import subprocess
 import time
@@ -42,87 +47,195 @@ def systemd_is_pid1():
     return os.path.isdir("/run/systemd/system")
 
 
-# --- without systemd: a pid file ---------------------------------------------
+# --- without systemd: Debian's supervisor ------------------------------------
 
-def running_pid(pid_file, program):
-    """The pid from pid_file if that process lives and runs ``program``."""
+# A program that exits otherwise than with 0 after it started is started again
+# (systemd's Restart=on-failure); one that cannot start within startretries
+# tries ends FATAL. Logs are bounded.
+SUPERVISOR_PROGRAM = """\
+; Managed by Ansible (the daemon module).
+[program:{name}]
+command={command}
+directory={chdir}
+{user}environment={environment}
+autostart=true
+autorestart=unexpected
+exitcodes=0
+startsecs={startsecs}
+startretries=3
+stopsignal={stop_signal}
+stopwaitsecs={stop_timeout}
+killasgroup=true
+redirect_stderr=true
+stdout_logfile={log_file}
+stdout_logfile_maxbytes=50MB
+stdout_logfile_backups=2
+"""
+
+
+def _supervisor_value(text):
+    return str(text).replace("%", "%%")  # supervisor expands %(name)s in values
+
+
+def supervisor_program(params):
+    environment = dict(params["environment"])
+    if params["user"]:  # supervisord changes the user, not HOME and the like
+        home = pwd.getpwnam(params["user"]).pw_dir
+        environment = dict(HOME=home, USER=params["user"], LOGNAME=params["user"], **environment)
+    environment = ",".join(f'{key}="{_supervisor_value(value)}"'
+                           for key, value in sorted(environment.items()))
+    return SUPERVISOR_PROGRAM.format(
+        name=params["name"], command=_supervisor_value(shlex.join(params["command"])),
+        chdir=params["chdir"], user=f"user={params['user']}\n" if params["user"] else "",
+        environment=environment, startsecs=math.ceil(params["settle_seconds"]),
+        stop_signal=params["stop_signal"].upper().removeprefix("SIG"),
+        stop_timeout=params["stop_timeout"], log_file=params["log_file"])
+
+
+class Supervisor:
+    """supervisorctl against the supervisord of ``config``; starts that
+    supervisord if it does not answer."""
+
+    def __init__(self, module, config):
+        self.module = module
+        self.config = config
+
+    def ctl(self, *args):
+        return self.module.run_command(["supervisorctl", "-c", self.config, *args])
+
+    def ensure_running(self):
+        if self.ctl("pid")[0] == 0:
+            return
+        if not shutil.which("supervisord"):
+            self.module.fail_json(msg="systemd is not PID 1 here, and Debian's supervisor "
+                                      "package, which runs the daemons instead, is not "
+                                      "installed (site.yml installs it: playbooks/supervision.yml)")
+        rc, out, err = self.module.run_command(["supervisord", "-c", self.config])
+        deadline = time.monotonic() + 10
+        while self.ctl("pid")[0] != 0:
+            if rc != 0 or time.monotonic() > deadline:
+                self.module.fail_json(msg=f"supervisord -c {self.config} did not start: {err or out}")
+            time.sleep(0.2)
+
+    def state(self, name):
+        """RUNNING, STARTING, BACKOFF, STOPPED, EXITED, FATAL ...; None if unknown."""
+        out = self.ctl("status", name)[1].split()
+        return out[1] if len(out) > 1 and out[0] == name and out[1].isupper() else None
+
+    def settle(self, name, seconds):
+        """The program's state once it left STARTING (or BACKOFF: retries)."""
+        deadline = time.monotonic() + seconds
+        state = self.state(name)
+        while state in ("STARTING", "BACKOFF") and time.monotonic() < deadline:
+            time.sleep(0.2)
+            state = self.state(name)
+        return state
+
+
+def _argv(pid):
     try:
-        with open(pid_file) as handle:
-            pid = int(handle.read().strip())
         with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = handle.read().split(b"\0")
-    except (OSError, ValueError):
-        return None
-    # Interpreted programs show up as "python3 /opt/x/bin/prog": look at every word.
-    wanted = os.path.basename(program).encode()
-    if any(os.path.basename(word) == wanted for word in argv[:3]):
-        return pid
-    return None
+            return [word.decode(errors="replace") for word in handle.read().split(b"\0")[:-1]]
+    except OSError:
+        return []
 
 
-def start(params):
-    log_file, pid_file = params["log_file"], params["pid_file"]
-    for path in (log_file, pid_file):
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-    env = dict(os.environ, **{k: str(v) for k, v in params["environment"].items()})
-    user = params["user"]
-    preexec = None
-    if user:
-        entry = pwd.getpwnam(user)
-        env.update(HOME=entry.pw_dir, USER=user, LOGNAME=user)
-
-        def preexec():
-            os.initgroups(user, entry.pw_gid)
-            os.setgid(entry.pw_gid)
-            os.setuid(entry.pw_uid)
-    log = open(log_file, "ab")
-    if user:  # the daemon reopens its log as itself when it rotates
-        os.chown(log_file, entry.pw_uid, entry.pw_gid)
-    process = subprocess.Popen(
-        params["command"], stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-        cwd=params["chdir"], env=env, start_new_session=True, preexec_fn=preexec,
-        close_fds=True)
-    log.close()
-    with open(pid_file, "w") as handle:
-        handle.write(f"{process.pid}\n")
-    deadline = time.monotonic() + params["settle_seconds"]
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            os.unlink(pid_file)
-            return f"exited with status {process.returncode} right after starting"
-        time.sleep(0.1)
-    return None
-
-
-def stop(params, pid):
-    sig = getattr(signal, "SIG" + params["stop_signal"].upper().removeprefix("SIG"))
-    os.kill(pid, sig)
-    deadline = time.monotonic() + params["stop_timeout"]
-    while time.monotonic() < deadline and os.path.exists(f"/proc/{pid}"):
-        if _is_zombie(pid):
-            break
-        time.sleep(0.1)
-    else:
-        if os.path.exists(f"/proc/{pid}"):
-            # The daemon was started as the leader of its own session: its
-            # whole group goes, worker processes included (they would be
-            # orphans still serving the daemon's queue otherwise).
-            try:
-                os.killpg(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-    try:
-        os.unlink(params["pid_file"])
-    except FileNotFoundError:
-        pass
-
-
-def _is_zombie(pid):
+def _parent(pid):
     try:
         with open(f"/proc/{pid}/stat") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+            return int(handle.read().rsplit(")", 1)[1].split()[1])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def unsupervised(command):
+    """Pids of processes that run ``command`` (perhaps through its interpreter:
+    "python3 /opt/x/bin/prog ...") with no supervisord among their ancestors:
+    started another way, by hand or by this module before it used supervisor."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        argv = _argv(entry)
+        if argv[:len(command)] != command and argv[1:len(command) + 1] != command:
+            continue
+        ancestor, supervised = _parent(int(entry)), False
+        while ancestor > 1 and not supervised:
+            supervised = any(os.path.basename(word) == "supervisord" for word in _argv(ancestor)[:2])
+            ancestor = _parent(ancestor)
+        if not supervised:
+            found.append(int(entry))
+    return found
+
+
+def stop_unsupervised(params):
+    """Stops the copies of the daemon that run outside supervisord (they hold
+    its ports): stop_signal, then SIGKILL to their process groups."""
+    pids = unsupervised(params["command"])
+    signum = getattr(signal, "SIG" + params["stop_signal"].upper().removeprefix("SIG"))
+    for pid in pids:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signum)
+    deadline = time.monotonic() + params["stop_timeout"]
+    while time.monotonic() < deadline and any(map(_alive, pids)):
+        time.sleep(0.1)
+    for pid in filter(_alive, pids):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(os.getpgid(pid), signal.SIGKILL)
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError:
-        return True
+        return False
+
+
+def run_supervisor(module, params):
+    name, state = params["name"], params["state"]
+    supervisor = Supervisor(module, params["supervisor_config"])
+    path = os.path.join(params["supervisor_programs_dir"], f"{name}.conf")
+    wanted = supervisor_program(params)
+    try:
+        with open(path) as handle:
+            program_changed = handle.read() != wanted
+    except FileNotFoundError:
+        program_changed = state != "stopped"
+    supervisor.ensure_running()
+    running = supervisor.state(name) in ("RUNNING", "STARTING", "BACKOFF")
+    if state == "stopped":
+        if not os.path.exists(path):
+            return dict(changed=False)
+        if not module.check_mode:
+            # Removing the program stops it (stopsignal, then the group is killed).
+            os.unlink(path)
+            supervisor.ctl("reread")
+            supervisor.ctl("update", name)
+        return dict(changed=True)
+    if not (state == "restarted" or program_changed or not running):
+        return dict(changed=False)
+    if module.check_mode:
+        return dict(changed=True)
+    os.makedirs(os.path.dirname(params["log_file"]), exist_ok=True)
+    if not os.path.exists(path):
+        stop_unsupervised(params)
+    if program_changed:
+        os.makedirs(params["supervisor_programs_dir"], exist_ok=True)
+        with open(path, "w") as handle:
+            handle.write(wanted)
+        supervisor.ctl("reread")
+        supervisor.ctl("update", name)  # (re)starts a new or changed program
+    if state == "restarted" and not program_changed:
+        supervisor.ctl("restart", name)
+    elif supervisor.state(name) not in ("RUNNING", "STARTING"):
+        supervisor.ctl("start", name)
+    # Tries startretries times, each needing startsecs of life, before FATAL.
+    final = supervisor.settle(name, 4 * (math.ceil(params["settle_seconds"]) + 5))
+    if final != "RUNNING":
+        module.fail_json(msg=f"{name} did not stay up ({final}); end of {params['log_file']}:\n"
+                             f"{log_tail(params['log_file'])}")
+    return dict(changed=True)
 
 
 def log_tail(path, lines=20):
@@ -131,26 +244,6 @@ def log_tail(path, lines=20):
             return "".join(handle.readlines()[-lines:])
     except OSError:
         return ""
-
-
-def run_pidfile(module, params):
-    state = params["state"]
-    pid = running_pid(params["pid_file"], params["command"][0])
-    if state == "started" and pid:
-        return dict(changed=False, pid=pid)
-    if state == "stopped" and not pid:
-        return dict(changed=False)
-    if module.check_mode:
-        return dict(changed=True)
-    if pid:
-        stop(params, pid)
-    if state == "stopped":
-        return dict(changed=True)
-    problem = start(params)
-    if problem:
-        module.fail_json(msg=f"{params['name']} {problem}; end of {params['log_file']}:\n"
-                             f"{log_tail(params['log_file'])}")
-    return dict(changed=True, pid=running_pid(params["pid_file"], params["command"][0]))
 
 
 # --- with systemd: a unit file -----------------------------------------------
@@ -208,24 +301,24 @@ def main():
             user=dict(type="str"),
             environment=dict(type="dict", default={}),
             chdir=dict(type="str", default="/"),
-            pid_file=dict(type="path"),
             log_file=dict(type="path"),
             stop_signal=dict(type="str", default="TERM"),
             stop_timeout=dict(type="int", default=30),
             settle_seconds=dict(type="float", default=1.5),
-            service_manager=dict(type="str", choices=["auto", "systemd", "pidfile"], default="auto"),
+            service_manager=dict(type="str", choices=["auto", "systemd", "supervisor"], default="auto"),
+            supervisor_config=dict(type="path", default="/etc/supervisor/supervisord.conf"),
+            supervisor_programs_dir=dict(type="path", default="/etc/supervisor/conf.d"),
         ),
         supports_check_mode=True,
     )
     params = dict(module.params)
-    params["pid_file"] = params["pid_file"] or f"/run/{params['name']}.pid"
     params["log_file"] = params["log_file"] or f"/var/log/{params['name']}.log"
     manager = params["service_manager"]
     if manager == "auto":
-        manager = "systemd" if systemd_is_pid1() else "pidfile"
+        manager = "systemd" if systemd_is_pid1() else "supervisor"
     if not os.access(params["command"][0], os.X_OK):
         module.fail_json(msg=f"{params['name']}: {params['command'][0]} is not an executable file")
-    runner = run_systemd if manager == "systemd" else run_pidfile
+    runner = run_systemd if manager == "systemd" else run_supervisor
     result = runner(module, params)
     module.exit_json(service_manager=manager, **result)
 
