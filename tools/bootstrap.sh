@@ -12,7 +12,7 @@ APT_PACKAGES=(
     python3-pip python3-dev build-essential                   # wheels built on the deploy host (uwsgi)
     openssh-server iproute2 util-linux                        # the namespace lab
     supervisor                                                # runs the daemons without systemd
-    qemu-utils                                                # the test image
+    qemu-utils cpio fdisk dosfstools mtools                   # the guest image (roles/guest_image)
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
     qemu-system-x86 libvirt-dev pkg-config                    # the libvirt driver
     novnc                                                     # the web client nova-novncproxy serves
