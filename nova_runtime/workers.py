@@ -11,8 +11,12 @@ database connections do not survive a fork), then only supervises them:
   worker reads alike): the others are stopped and the daemon exits with it.
 - A worker that dies otherwise (a crash, a kill) is started again after
   RESPAWN_DELAY seconds, with one log line.
+- A parent that dies without stopping them (SIGKILL) takes its workers
+  along: each gets SIGTERM from the kernel (PR_SET_PDEATHSIG) and stops, so
+  that none goes on serving the topic beside the parent's replacement.
 """
 
+import ctypes
 import logging
 import os
 import signal
@@ -22,6 +26,7 @@ LOG = logging.getLogger(__name__)
 
 RESPAWN_DELAY = 1.0
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
 class Supervisor:
@@ -36,6 +41,7 @@ class Supervisor:
         self.exit_stopped = exit_stopped
         self.children = set()
         self.stopping = False
+        self.pid = os.getpid()
 
     def run(self):
         """Start the workers and supervise them until they are all gone;
@@ -79,6 +85,7 @@ class Supervisor:
             # so that a SIGTERM now stops the worker as it would later.
             for signum in _STOP_SIGNALS:
                 signal.signal(signum, signal.SIG_DFL)
+            _stop_when_parent_dies(self.pid)
             code = 1
             try:
                 code = self.run_worker()
@@ -101,6 +108,16 @@ class Supervisor:
                 os.kill(pid, signal.SIGTERM)
             except ProcessLookupError:
                 pass
+
+
+def _stop_when_parent_dies(parent):
+    """SIGTERM to this process when ``parent`` dies (still blocked here: it
+    arrives once the worker has its handlers)."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+        LOG.warning("prctl(PR_SET_PDEATHSIG) failed: errno %d", ctypes.get_errno())
+    if os.getppid() != parent:  # it died before prctl
+        os.kill(os.getpid(), signal.SIGTERM)
 
 
 def _describe(exit_code):
