@@ -32,8 +32,9 @@ def build(conf, dbs=None):
     #  3. FaultWrapper: any exception below becomes Nova's JSON fault.
     #  4. BodySizeLimit: refuse oversized bodies before authentication spends
     #     a Keystone round trip on them.
-    #  5. VersionedPaths: / and /v2.1 (version discovery) need no token;
-    #     /v2.1/... goes through auth_token, Context and the Router.
+    #  5. VersionedPaths: /, /v2 and /v2.1 (version discovery) need no token;
+    #     /v2.1/... goes through auth_token, Context and the Router, and so
+    #     does /v2/... (the legacy v2.0 endpoint) at the base microversion.
     app = middleware.VersionedPaths(versions.application, api)
     app = middleware.BodySizeLimit(app, conf.wsgi.max_request_body_size)
     app = middleware.FaultWrapper(app)

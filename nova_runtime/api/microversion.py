@@ -37,9 +37,11 @@ shares 2.97) change nothing: those paths are 404.
     2.51  instance actions: events for non-admins (no traceback)
     2.53  os-services and hypervisors: UUID ids, PUT /os-services/{id};
           hypervisors: hypervisor_hostname_pattern and with_servers
+    2.54  rebuild: key_name (null removes it), shown in rebuild's answer
     2.55  flavors: description, PUT /flavors/{id}
     2.56  migrate: host
-    2.57  limits and quota sets: no personality (injected file) quotas
+    2.57  limits and quota sets: no personality (injected file) quotas;
+          rebuild: user_data (null removes it), shown in rebuild's answer
     2.58  instance actions: updated_at
     2.61  flavors: extra_specs in flavor bodies
     2.62  instance actions: events' host (admins) and hostId
@@ -49,12 +51,14 @@ shares 2.97) change nothing: those paths are 404.
     2.69  os-services: services of an unreachable cell are listed as UNKNOWN
     2.71  servers: server_groups in show, update and rebuild
     2.73  servers: locked_reason and the locked filter
-    2.75  flavors: swap is 0, not "", when unset
+    2.75  flavors: swap is 0, not "", when unset; update and rebuild answer
+          with the whole server, as GET shows it
     2.81  aggregates: image pre-caching (refused: not implemented yet)
     2.83  servers: more filters for non-admins (availability_zone, vm_state, ...)
     2.84  instance actions: event details (admins)
     2.86  flavor extra specs: keys of known namespaces are validated
-    2.88  hypervisors: no resource usage fields, no statistics, uptime in show
+    2.88  hypervisors: no resource usage fields, no statistics or uptime
+          resource, uptime in show
     2.90  servers: hostname on create, update and rebuild; OS-EXT-SRV-ATTR:hostname for all
     2.92  keypairs: public_key required
     2.94  servers: hostname may be a FQDN

@@ -45,7 +45,8 @@ class FaultWrapper:
                 500, "Unexpected API Error. Check the nova-api log for request "
                      f"{req.environ.get(request_id.ENV_REQUEST_ID)}.\n{type(exc)}")
         version = req.environ.get("nova.api_version")
-        if version is not None:
+        # The legacy v2.0 endpoint shows no microversions, faults included.
+        if version is not None and not req.environ.get("nova.legacy_v2"):
             microversion.add_headers(response, version)
         return response
 
@@ -131,21 +132,55 @@ class Context:
 
 
 class VersionedPaths:
-    """Serves version discovery at / and /v2.1 without authentication and
-    sends /v2.1/... on to the authenticated API with /v2.1 moved to
-    SCRIPT_NAME; anything else is 404."""
+    """Serves version discovery at /, /v2 and /v2.1 without authentication
+    and sends /v2.1/... on to the authenticated API with /v2.1 moved to
+    SCRIPT_NAME; /v2/... goes to the same API as upstream's legacy v2.0
+    compatibility endpoint (LegacyV2). Anything else is 404."""
 
     def __init__(self, discovery, api):
         self.discovery = discovery
         self.api = api
+        self.legacy_api = LegacyV2(api)
 
     @webob.dec.wsgify
     def __call__(self, req):
         req.environ["nova.root_url"] = req.host_url + req.script_name
         path = req.path_info
-        if path in ("", "/", "/v2.1", "/v2.1/"):
+        if path in ("", "/", "/v2", "/v2/", "/v2.1", "/v2.1/"):
             return req.get_response(self.discovery)
         if path.startswith("/v2.1/"):
             req.path_info_pop()
             return req.get_response(self.api)
+        if path.startswith("/v2/"):
+            req.path_info_pop()
+            return req.get_response(self.legacy_api)
         raise errors.NotFound("The resource could not be found.")
+
+
+class LegacyV2:
+    """The v2.0 compatibility endpoint, as upstream's: the v2.1 API at its
+    base microversion whatever the client asks (the microversion headers are
+    dropped on the way in), without microversion headers on the way out,
+    and with request bodies whose unknown properties are ignored rather than
+    refused (environ['nova.legacy_v2'], read by validation.body)."""
+
+    _HEADERS = (microversion.HEADER, microversion.LEGACY_HEADER)
+
+    def __init__(self, application):
+        self.application = application
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        req.environ["nova.legacy_v2"] = True
+        for name in self._HEADERS:
+            req.headers.pop(name, None)
+        response = req.get_response(self.application)
+        for name in self._HEADERS:
+            response.headers.pop(name, None)
+        vary = [value.strip() for values in response.headers.getall("Vary")
+                for value in values.split(",") if value.strip() not in self._HEADERS]
+        if "Vary" in response.headers:
+            del response.headers["Vary"]
+        if vary:
+            response.headers["Vary"] = ", ".join(vary)
+        return response

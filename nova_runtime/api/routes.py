@@ -72,6 +72,9 @@ ROUTES = {
     "/os-hypervisors/detail": {"GET": hypervisors.detail},
     "/os-hypervisors/statistics": {"GET": Versioned(hypervisors.statistics, maximum="2.87")},
     "/os-hypervisors/{hypervisor_id}": {"GET": hypervisors.show},
+    "/os-hypervisors/{hypervisor_id}/uptime": {
+        "GET": Versioned(hypervisors.uptime, maximum="2.87"),
+    },
     "/os-availability-zone": {"GET": availability_zones.index},
     "/os-availability-zone/detail": {"GET": availability_zones.detail},
     "/os-aggregates": {"GET": aggregates.index, "POST": aggregates.create},

@@ -7,6 +7,10 @@ the one status clients poll (ACTIVE, BUILD, SHUTOFF, REBOOT, RESIZE, ...).
 (objects.instances columns plus cell_uuid) and what objects.servers.details
 read for it; one ServerView serves a whole page.
 
+Update and rebuild answer with fewer attributes than GET until 2.75
+(``ServerView(..., action=...)``). Security groups: every interface is on the
+flat network, in group "default".
+
 Microversions honoured here (see microversion.py for the whole list):
 2.3 more OS-EXT-SRV-ATTR fields for admins, 2.9 locked, 2.16 host_status,
 2.19 description, 2.26 tags (always empty: nova_runtime keeps no server tags),
@@ -107,8 +111,18 @@ def host_id(project_id, host):
     return hashlib.sha224(f"{project_id}{host}".encode()).hexdigest()
 
 
-def addresses(details):
-    """{network label: [{"version", "addr", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"}]}."""
+def addresses(details, extended=True):
+    """{network label: [{"version", "addr", "OS-EXT-IPS:type", "OS-EXT-IPS-MAC:mac_addr"}]};
+    without the OS-EXT-IPS keys unless ``extended`` (upstream's update and
+    rebuild answers before 2.75)."""
+    shown = _addresses(details)
+    if not extended:
+        shown = {label: [{"version": ip["version"], "addr": ip["addr"]} for ip in ips]
+                 for label, ips in shown.items()}
+    return shown
+
+
+def _addresses(details):
     shown = {}
     for vif in details.get("network_info") or []:
         if "fixed_ip" in vif:  # the flat network's form (objects.fixed_ips.network_info)
@@ -184,24 +198,34 @@ class ServerView:
     ``admin_attributes``: the caller may see OS-EXT-SRV-ATTR;
     ``host_status``: may see 2.16 host_status; ``show_extra_specs``: the
     flavor's extra specs (2.47); ``server_groups``: the group uuids for 2.71
-    (show, update and rebuild only)."""
+    (show, update and rebuild only).
+
+    ``action``: "update" or "rebuild" for the answers of PUT /servers/{id}
+    and of the rebuild action. Before 2.75 upstream shows there only the
+    common attributes (no OS-EXT-*, config_drive, key_name, security groups
+    or extended addresses), with key_name in rebuild's from 2.54; from 2.75
+    they show what GET does, except that rebuild's user_data is its own
+    ``user_data`` attribute (2.57, which the rebuild handler adds)."""
 
     def __init__(self, req, *, admin_attributes, show_extra_specs, host_status,
-                 server_groups=None):
+                 server_groups=None, action=None):
         version = req.version
+        self.full = action is None or version >= "2.75"
+        self.key_name = self.full or (action == "rebuild" and version >= "2.54")
+        self.user_data_attribute = action != "rebuild"
         self.base = util.base_url(req)
         # The links' prefixes, made once for the page.
         self._self_prefix = f"{self.base}/v2.1/servers/"
         self._bookmark_prefix = f"{self.base}/servers/"
         self._image_prefix = f"{self.base}/images/"
         self._flavor_prefix = f"{self.base}/flavors/"
-        self.admin_attributes = admin_attributes
+        self.admin_attributes = admin_attributes and self.full
         self.show_extra_specs = show_extra_specs
         self.server_groups = server_groups
         # Each microversion that changes the view, compared once.
         self.extended_attributes = version >= "2.3"  # more OS-EXT-SRV-ATTR for admins
         self.locked = version >= "2.9"
-        self.host_status = version >= "2.16" and host_status
+        self.host_status = version >= "2.16" and host_status and self.full
         self.description = version >= "2.19"
         self.tags = version >= "2.26"
         self.embedded_flavor = version >= "2.47"
@@ -276,21 +300,31 @@ class ServerView:
             "flavor": self.flavor(instance, details),
             "created": timestamp(get("created_at")),
             "updated": timestamp(get("updated_at") or get("created_at")),
-            "addresses": addresses(details),
+            "addresses": addresses(details, extended=self.full),
             "accessIPv4": get("access_ip_v4") or "",
             "accessIPv6": get("access_ip_v6") or "",
             "links": self.links(instance["uuid"]),
             "OS-DCF:diskConfig": "MANUAL",
-            "OS-EXT-AZ:availability_zone": get("availability_zone") or "",
-            "config_drive": get("config_drive") or "",
-            "key_name": get("key_name"),
-            "OS-SRV-USG:launched_at": usage_timestamp(get("launched_at")),
-            "OS-SRV-USG:terminated_at": usage_timestamp(get("terminated_at")),
-            "OS-EXT-STS:task_state": get("task_state"),
-            "OS-EXT-STS:vm_state": get("vm_state"),
-            "OS-EXT-STS:power_state": get("power_state") or 0,
-            "os-extended-volumes:volumes_attached": [],
         }
+        if self.full:
+            body.update({
+                "OS-EXT-AZ:availability_zone": get("availability_zone") or "",
+                "config_drive": get("config_drive") or "",
+                "OS-SRV-USG:launched_at": usage_timestamp(get("launched_at")),
+                "OS-SRV-USG:terminated_at": usage_timestamp(get("terminated_at")),
+                "OS-EXT-STS:task_state": get("task_state"),
+                "OS-EXT-STS:vm_state": get("vm_state"),
+                "OS-EXT-STS:power_state": get("power_state") or 0,
+                "os-extended-volumes:volumes_attached": [],
+            })
+            if body["addresses"]:
+                # Upstream lists the security groups of the server's ports; here
+                # every interface is on the flat network, in group "default"
+                # (the only one create accepts), and a server without an
+                # interface yet has none.
+                body["security_groups"] = [{"name": "default"}]
+        if self.key_name:
+            body["key_name"] = get("key_name")
         if shown_status in _PROGRESS_STATUSES:
             body["progress"] = get("progress") or 0
         if self.admin_attributes:
@@ -306,8 +340,9 @@ class ServerView:
                     "OS-EXT-SRV-ATTR:kernel_id": get("kernel_id") or "",
                     "OS-EXT-SRV-ATTR:ramdisk_id": get("ramdisk_id") or "",
                     "OS-EXT-SRV-ATTR:root_device_name": None,
-                    "OS-EXT-SRV-ATTR:user_data": get("user_data"),
                 })
+                if self.user_data_attribute:
+                    body["OS-EXT-SRV-ATTR:user_data"] = get("user_data")
         if self.hostname:
             body["OS-EXT-SRV-ATTR:hostname"] = get("hostname")
         if shown_status in ("ERROR", "DELETED"):

@@ -93,17 +93,18 @@ def _is_base64(value):
     return True
 
 
-def _check(instance, schema):
+def _check(instance, schema, what="field/attribute"):
     validator = jsonschema.Draft4Validator(schema, format_checker=FORMAT_CHECKER)
     error = jsonschema.exceptions.best_match(validator.iter_errors(instance),
                                              key=_error_rank)
     if error is None:
         _check_numeric_strings(instance, schema)
         return
-    if error.path:
-        field = error.path[-1]
+    # absolute_path: an error under oneOf/anyOf has a path relative to it.
+    if error.absolute_path:
+        field = error.absolute_path[-1]
         raise errors.BadRequest(
-            f"Invalid input for field/attribute {field}. "
+            f"Invalid input for {what} {field}. "
             f"Value: {_show(error.instance)}. {error.message}")
     raise errors.BadRequest(error.message)
 
@@ -146,10 +147,29 @@ def _check_numeric_strings(instance, schema, path=None):
 
 
 def body(req, schema):
-    """The request's JSON body, checked against ``schema``."""
+    """The request's JSON body, checked against ``schema``. On the legacy
+    v2.0 endpoint unknown properties are dropped, not refused, as upstream
+    relaxes them there."""
     data = json_body(req)
+    if req.environ.get("nova.legacy_v2"):
+        _drop_unknown(data, schema)
     _check(data, schema)
     return data
+
+
+def _drop_unknown(instance, schema):
+    """Drops the properties that ``schema`` does not name, where it allows
+    no others; keys checked by patternProperties (metadata) stay checked."""
+    if not isinstance(instance, dict) or not isinstance(schema, dict):
+        return
+    properties = schema.get("properties", {})
+    strict = schema.get("additionalProperties") is False and not schema.get(
+        "patternProperties")
+    for key in list(instance):
+        if key in properties:
+            _drop_unknown(instance[key], properties[key])
+        elif strict:
+            del instance[key]
 
 
 def json_body(req):
@@ -168,7 +188,7 @@ def query(req, schema):
     """The query parameters as {name: value} (the last of repeated ones),
     checked against ``schema`` whose properties are all strings."""
     params = {key: req.GET.getall(key)[-1] for key in req.GET.keys()}
-    _check(params, schema)
+    _check(params, schema, what="query parameters")  # upstream's words for the query
     return params
 
 

@@ -55,6 +55,8 @@ from nova_runtime.image import glance
 FLAVOR_FIELDS = ("id", "flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb",
                  "swap", "rxtx_factor", "vcpu_weight", "is_public", "disabled", "description",
                  "extra_specs")
+# rebuild: an argument not given leaves the instance's value as it is (None removes it).
+UNCHANGED = object()
 # What PUT /servers/{id} may change.
 UPDATABLE_BY_USER = ("display_name", "display_description", "access_ip_v4", "access_ip_v6",
                      "hostname")
@@ -362,10 +364,12 @@ class API:
         self.compute_api(cell).resume_instance(context, instance)
 
     def rebuild(self, context, instance_uuid, image, *, name=None, metadata=None,
-                admin_password=None):
+                admin_password=None, keypair=UNCHANGED, user_data=UNCHANGED):
         """Rebuild the server from ``image`` (the image's metadata, as
         glance.show returns it) on its host: new disk, same flavor, address
-        and uuid. ``name`` renames it; ``metadata`` replaces its metadata.
+        and uuid. ``name`` renames it; ``metadata`` replaces its metadata;
+        ``keypair`` ((name, public key), or None to remove it) and
+        ``user_data`` (None removes it) replace those the guest gets.
         A stopped server stays stopped."""
         image = dict(image or {})
         if not image.get("id"):
@@ -376,6 +380,10 @@ class API:
         values = {"image_ref": image["id"]}
         if name is not None:
             values["display_name"] = name
+        if keypair is not UNCHANGED:
+            values["key_name"], values["key_data"] = keypair or (None, None)
+        if user_data is not UNCHANGED:
+            values["user_data"] = user_data
         instance = self._set_task_state(url, instance, task_states.REBUILDING, [None],
                                         values=values)
         if metadata is not None:

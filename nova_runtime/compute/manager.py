@@ -34,6 +34,12 @@ RPC 1.2 (casts; a failure records a fault and the event's error):
   that the API created, with the user's token (image_uploading); then no
   task. A failure deletes the image and only clears the task.
 - resize and cold migration: see compute.resize.
+
+At start (init_host), before it serves: what the previous process left
+half-done on this host is finished, undone or put in ERROR with a fault, by
+compute.recovery's rules, and guests of instances deleted meanwhile are
+destroyed. [DEFAULT] instance_build_timeout: a periodic task puts builds
+older than that in ERROR.
 """
 
 import contextlib
@@ -46,7 +52,8 @@ import traceback
 import oslo_messaging as messaging
 
 from nova_runtime import rpc, service
-from nova_runtime.compute import power_state, resize, resource_tracker, task_states, vm_states
+from nova_runtime.compute import power_state, recovery, resize, resource_tracker, task_states
+from nova_runtime.compute import vm_states
 from nova_runtime.conductor import rpcapi as conductor_rpcapi
 from nova_runtime.db.base import utcnow
 from nova_runtime.objects import console_auth_tokens, exceptions as record_exc
@@ -65,7 +72,7 @@ _GONE = (record_exc.InstanceNotFound, record_exc.UnexpectedTaskState)
 
 
 class ComputeManager(resize.ResizeMixin, service.Manager):
-    target = messaging.Target(version="1.3")  # 1.3: get_vnc_console
+    target = messaging.Target(version="1.4")  # 1.4: get_host_uptime
 
     def __init__(self, conf, host, driver, conductor):
         super().__init__(conf, host)
@@ -82,12 +89,54 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
             self.driver.init_host(self.host)
         except virt_exc.HypervisorUnavailable as exc:
             raise service.Unavailable(f"the hypervisor: {exc}") from None
-        self._update_available_resource(context)
+        self._update_available_resource(context)  # first: the recovery's steps report nodes
+        self._recover_instances(context)
 
     def periodic_tasks(self, context):
         self._update_available_resource(context)
         with conductor_rpcapi.conductor_errors():
             self._confirm_expired_resizes(context)
+            self._check_instance_build_time(context)
+
+    def _recover_instances(self, context):
+        """Before serving: finish, undo or fail what the previous process
+        left half-done on this host (compute.recovery's rules), and destroy
+        the guests of instances deleted meanwhile. A conductor that does not
+        answer makes init_host wait and run this again."""
+        with conductor_rpcapi.conductor_errors():
+            found = self.conductor.instance_get_all_by_host(context, self.host)
+        for instance in found:
+            try:
+                with conductor_rpcapi.conductor_errors():
+                    recovery.recover(self, context, instance)
+            except service.Unavailable:
+                raise
+            except Exception as exc:  # one instance must not keep the host from starting
+                LOG.error("Cannot recover instance %s: %s", instance["uuid"], _reason(exc))
+        with conductor_rpcapi.conductor_errors():
+            recovery.destroy_deleted_guests(self, context, {i["uuid"] for i in found})
+
+    def _check_instance_build_time(self, context):
+        """[DEFAULT] instance_build_timeout (as upstream's periodic task of that
+        name): an instance of this host still building after that many
+        seconds is in ERROR, here with a fault. 0: never."""
+        timeout = self.conf.instance_build_timeout
+        if not timeout:
+            return
+        now = utcnow()
+        for instance in self.conductor.instance_get_all_by_host(context, self.host):
+            created = instance.get("created_at")
+            if instance["vm_state"] != vm_states.BUILDING or created is None or \
+                    (now - created).total_seconds() < timeout:
+                continue
+            message = "Instance build timed out. Set to error state."
+            # Only if its build did not move on meanwhile (a compare-and-swap).
+            if self._quietly(self.conductor.instance_update, context, instance["uuid"],
+                             {"vm_state": vm_states.ERROR, "task_state": None},
+                             expected_task_states=[instance["task_state"]]) is None:
+                continue
+            LOG.warning("Instance %s: %s", instance["uuid"], message)
+            self._fault(context, instance["uuid"], recovery.Interrupted(message), message)
 
     def cleanup_host(self):
         self.driver.cleanup_host(self.host)
@@ -108,6 +157,10 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
     @rpc.expose
     def refresh_resources(self, context):
         return self._update_available_resource(context)
+
+    @rpc.expose
+    def get_host_uptime(self, context):  # RPC API 1.4
+        return self.driver.get_host_uptime()
 
     # --- RPC API 1.1: build -------------------------------------------------------------
 
@@ -539,7 +592,8 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         try:
             return function(*args, **kwargs)
         except (record_exc.RecordError, messaging.MessagingException) as exc:
-            LOG.warning("%s failed: %s", function.__name__, exc)
+            # The first line only: a remote error's text carries its traceback.
+            LOG.warning("%s failed: %s", function.__name__, (str(exc) or repr(exc)).splitlines()[0])
         return None
 
 

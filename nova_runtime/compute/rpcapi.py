@@ -11,6 +11,7 @@ Version history:
       source), finish_resize (destination), confirm_resize (source),
       revert_resize (destination), finish_revert_resize (source) (casts)
 1.3 - get_vnc_console (a call: issues a console token, returns its URL)
+1.4 - get_host_uptime (a call: the host's uptime line, for the hypervisors API)
 
 Further calls join as 1.x minor versions. Each method asks ``_prepare`` for the version it
 needs, so that a client capped to an older compute during a rolling upgrade
@@ -28,7 +29,7 @@ TOPIC = "compute"
 
 class ComputeAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.3"
+    VERSION = "1.4"
 
     def ping(self, context, host, timeout=None):
         """{"host", "service_id", "driver", "nodes"} from the compute on ``host``."""
@@ -162,3 +163,10 @@ class ComputeAPI(rpc.RPCAPI):
         VNC) and InstanceNotFound (the hypervisor has no such instance)."""
         return self._prepare("1.3", server=instance["host"]).call(
             context, "get_vnc_console", instance=instance, console_type=console_type)
+
+    # --- 1.4: the host -----------------------------------------------------------------
+
+    def get_host_uptime(self, context, host, timeout=None):
+        """The uptime line of ``host`` (virt.driver.ComputeDriver.get_host_uptime)."""
+        return self._prepare("1.4", server=host, timeout=timeout).call(
+            context, "get_host_uptime")

@@ -28,17 +28,34 @@ selection) can still be claimed.
 A server deleted while it is scheduled has lost its build request when the
 conductor wants to place it: the instance created meanwhile is deleted again
 and no compute is asked.
+
+[quota] recheck_quota (default true, as upstream): the instance is created
+in its cell only after its project's quota (and its server group's members)
+were counted again under the project's lock (objects.quotas); one that no
+longer fits is kept in cell0 in ERROR with upstream's "Quota exceeded" fault.
+
+Every failure ends the build with a fault: before the instance is in its
+cell (its build request still there) in cell0, after that in its cell, in
+ERROR; the fault's message is the error's own for nova_runtime's errors and
+only the class name for any other (a database's DataError...), as upstream
+writes faults; its details hold the traceback.
 """
 
+import contextlib
 import copy
 import logging
+import time
 import traceback
+
+from oslo_db import exception as db_exc
 
 from nova_runtime import cells, placement, rpc
 from nova_runtime.compute import rpcapi as compute_rpcapi
 from nova_runtime.compute import task_states, vm_states
+from nova_runtime.db import engines
 from nova_runtime.network import api as network_api
 from nova_runtime.objects import availability_zones, build_requests, instance_actions, instances
+from nova_runtime.objects import quotas
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.scheduler import rpcapi as scheduler_rpcapi
 from nova_runtime.scheduler.errors import NoValidHost
@@ -56,6 +73,7 @@ class BuildTasks:
         self._scheduler = None
         self._computes = {}  # transport URL -> compute_rpcapi.ComputeAPI
         self._cells = cells.CellCache(api_url) if api_url else None
+        self._cell_list = None  # (read at, [database URL of each cell])
         # Instances' claims in Placement (does nothing when [placement] has no auth_type).
         self.allocations = placement.Allocations.from_conf(conf)
 
@@ -100,14 +118,28 @@ class BuildTasks:
                 self._bury_in_cell0(context, uuid, exc, f"Scheduling failed: {exc}",
                                     traceback.format_exc())
             return
+        missing = instance_uuids[len(host_lists):]
+        if missing:  # a scheduler that answered for fewer: those would wait forever
+            exc = NoValidHost("No valid host was found. The scheduler returned no host for "
+                              "this instance", [])
+            for uuid in missing:
+                self._bury_in_cell0(context, uuid, exc, str(exc), str(exc))
         for uuid, host_list in zip(instance_uuids, host_lists):
             try:
                 self._build_in_cell(context, uuid, request_spec, host_list, image,
                                     admin_password, injected_files, requested_networks)
-            except Exception as exc:
-                LOG.exception("Cannot build instance %s on %s", uuid, host_list[0]["host"])
+            except quotas.OverQuota as exc:
+                # Upstream's recheck: the instance ends in ERROR with its quota fault.
+                LOG.info("Instance %s is over its quota: %s", uuid, exc)
                 self.allocations.release(uuid)
-                self._bury_in_cell0(context, uuid, exc, f"Build failed: {exc}",
+                self._bury_in_cell0(context, uuid, exc, str(exc), str(exc))
+            except Exception as exc:
+                # Nothing of it is in a cell (_build_in_cell saw to that): cell0 keeps it.
+                # No traceback in the log: the fault's details keep it.
+                LOG.error("Cannot build instance %s on %s: %s", uuid, host_list[0]["host"],
+                          describe(exc))
+                self.allocations.release(uuid)
+                self._bury_in_cell0(context, uuid, exc, f"Build failed: {fault_text(exc)}",
                                     traceback.format_exc())
 
     def _build_in_cell(self, context, uuid, request_spec, host_list, image, admin_password,
@@ -125,17 +157,27 @@ class BuildTasks:
             values["availability_zone"] = availability_zones.host_zone(
                 self.api_url, host, self.conf.default_availability_zone)
         url = cell.database_connection
-        instance = instances.create(url, values, flavor=flavor, metadata=metadata,
-                                    system_metadata=system_metadata)
-        if not build_requests.mark_placed(self.api_url, uuid, cell.id):
+        group = (request_spec.get("instance_group") or {}).get("uuid")
+        with self._admission(request["instance"], group):
+            instance = instances.create(url, values, flavor=flavor, metadata=metadata,
+                                        system_metadata=system_metadata)
+        try:
+            placed = build_requests.mark_placed(self.api_url, uuid, cell.id)
+        except Exception:
+            # Still mapped to no cell: the record in the cell goes, cell0 gets the one in
+            # ERROR (a record left here would stay in BUILD and count against the quota).
+            self._quietly_destroy(url, uuid)
+            raise
+        if not placed:
             LOG.info("Instance %s was deleted while it was scheduled", uuid)
             self.allocations.release(uuid)
-            instances.destroy(url, uuid, {"vm_state": vm_states.DELETED, "task_state": None})
+            self._quietly_destroy(url, uuid)
             return
-        # From here on the instance is found in its cell: a failure leaves it there, in ERROR.
-        spec = dict(copy.deepcopy(request_spec), instance_uuid=uuid, num_instances=1,
-                    retry={"num_attempts": 1, "hosts": [[host, node]]})
+        # From here on the instance is found in its cell: a failure leaves it there, in
+        # ERROR, and nothing propagates (cell0 must not get a second record).
         try:
+            spec = dict(copy.deepcopy(request_spec), instance_uuid=uuid, num_instances=1,
+                        retry={"num_attempts": 1, "hosts": [[host, node]]})
             self._record_create(context, url, instance, result="Success")
             # Its fixed address, before the compute plugs it in (no address left: ERROR).
             network_api.allocate_for_instance(self.conf, url, uuid)
@@ -144,14 +186,36 @@ class BuildTasks:
                 request_spec=spec, host_list=alternates, admin_password=admin_password,
                 injected_files=injected_files, requested_networks=requested_networks)
         except Exception as exc:
-            LOG.exception("Cannot send instance %s to %s", uuid, host)
-            self._build_failed(context, uuid, f"Build failed: {exc}", url)
+            LOG.error("Cannot send instance %s to %s: %s", uuid, host, describe(exc))
+            self.allocations.release(uuid)  # no compute will use or free its claim
+            self._build_failed(context, uuid, f"Build failed: {fault_text(exc)}", url,
+                               details=traceback.format_exc())
             return
         LOG.info("Instance %s goes to %s (node %s) in cell %s, with %d alternate(s)",
                  uuid, host, node, cell.name or cell.uuid, len(alternates))
 
+    def _admission(self, instance, group_uuid=None):
+        """[quota] recheck_quota: the project's quota (and its server group's
+        members) counted again, and the instance created, under the
+        project's quota lock (objects.quotas says why); OverQuota when it no
+        longer fits."""
+        if not self.conf.quota.recheck_quota:
+            return contextlib.nullcontext()
+        return _admitted(self.conf, self.api_url, self._cell_urls(), instance, group_uuid)
+
+    def _cell_urls(self):
+        """Every cell's database (cell0's too), read again after the cell cache's ttl."""
+        now = time.monotonic()
+        if self._cell_list is None or now - self._cell_list[0] >= self._cells.ttl:
+            self._cell_list = (now, [cell.database_connection
+                                     for cell in cells.list_cells(self.api_url)])
+        return self._cell_list[1]
+
     def _bury_in_cell0(self, context, uuid, exc, message, details):
-        """The instance could not reach a cell: keep it in cell0, in ERROR."""
+        """The instance could not reach a cell: keep it in cell0, in ERROR.
+        Values its own cell refused (a DataError: a field too long for its
+        column) are refused by cell0 too: then the record keeps only what
+        identifies it, and the fault says why."""
         try:
             cell0 = self._cells.get(cells.CELL0_UUID)
             try:
@@ -161,18 +225,34 @@ class BuildTasks:
             values, flavor, metadata, system_metadata = split_instance(request["instance"])
             values.update(vm_state=vm_states.ERROR, task_state=None)
             url = cell0.database_connection
-            instance = instances.create(url, values, flavor=flavor, metadata=metadata,
-                                        system_metadata=system_metadata)
+            try:
+                instance = instances.create(url, values, flavor=flavor, metadata=metadata,
+                                            system_metadata=system_metadata)
+            except (db_exc.DBDataError, record_exc.InvalidField):
+                instance = instances.create(url, essential(values), flavor=flavor)
             self._record_create(context, url, instance, result="Error", details=details)
-            instance_actions.fault_create(url, instance_uuid=uuid, code=500, message=message,
+            instance_actions.fault_create(url, instance_uuid=uuid,
+                                          code=getattr(exc, "code", 500), message=message,
                                           details=details)
             if not build_requests.mark_placed(self.api_url, uuid, cell0.id):
                 instances.destroy(url, uuid, {"vm_state": vm_states.DELETED})
                 return
-        except Exception:
-            LOG.exception("Cannot put instance %s in cell0 after: %s", uuid, message)
+        except Exception as error:
+            # The API database or cell0 does not answer: the build request stays
+            # (still BUILD, deletable) for whoever looks at build requests next.
+            LOG.error("Cannot put instance %s in cell0 after: %s (%s)", uuid, message,
+                      describe(error))
             return
         LOG.info("Instance %s is in ERROR in cell0: %s", uuid, message)
+
+    def _quietly_destroy(self, url, uuid):
+        try:
+            instances.destroy(url, uuid, {"vm_state": vm_states.DELETED, "task_state": None})
+        except record_exc.InstanceNotFound:
+            pass
+        except Exception as exc:
+            LOG.error("Cannot remove instance %s from %s: %s", uuid,
+                      engines.mask_password(url), describe(exc))
 
     @staticmethod
     def _record_create(context, url, instance, result, details=None):
@@ -191,8 +271,11 @@ class BuildTasks:
                 self._reschedule(context, instance, request_spec, host_list or [], image,
                                  admin_password, injected_files, requested_networks, reason)
             except Exception as exc:
-                LOG.exception("Cannot reschedule instance %s", instance["uuid"])
-                self._build_failed(context, instance["uuid"], f"Reschedule failed: {exc}")
+                LOG.error("Cannot reschedule instance %s: %s", instance["uuid"], describe(exc))
+                self.allocations.release(instance["uuid"])  # an alternate's claim, if made
+                self._build_failed(context, instance["uuid"],
+                                   f"Reschedule failed: {fault_text(exc)}",
+                                   details=traceback.format_exc())
 
     def _reschedule(self, context, instance, request_spec, host_list, image, admin_password,
                     injected_files, requested_networks, reason):
@@ -235,17 +318,59 @@ class BuildTasks:
             admin_password=admin_password, injected_files=injected_files,
             requested_networks=requested_networks)
 
-    def _build_failed(self, context, uuid, message, url=None):
+    def _build_failed(self, context, uuid, message, url=None, details=None):
         """The build is over: ERROR with a fault, in the cell at ``url``
-        (default: this conductor's)."""
+        (default: this conductor's). Never raises: a database that does not
+        answer leaves the instance in BUILD, logged (the compute's
+        [DEFAULT] instance_build_timeout ends it once it was claimed)."""
         url = url or self.db_url
         LOG.warning("Instance %s is in ERROR: %s", uuid, message)
         try:
             instances.update(url, uuid, {"vm_state": vm_states.ERROR, "task_state": None})
+            instance_actions.fault_create(url, instance_uuid=uuid, code=500, message=message,
+                                          details=details or message)
         except record_exc.InstanceNotFound:
             return
-        instance_actions.fault_create(url, instance_uuid=uuid, code=500, message=message,
-                                      details=message)
+        except Exception as exc:
+            LOG.error("Cannot put instance %s in ERROR: %s", uuid, describe(exc))
+
+
+@contextlib.contextmanager
+def _admitted(conf, api_url, cell_urls, instance, group_uuid):
+    with quotas.project_lock(api_url, instance["project_id"]):
+        # Counted after the lock was taken, each cell in a transaction of its own.
+        quotas.recheck(conf, api_url, cell_urls, instance)
+        if group_uuid:
+            quotas.recheck_group_members(conf, api_url, cell_urls, instance, group_uuid)
+        yield
+
+
+def fault_text(exc):
+    """A fault's message, as upstream writes it: the message of the
+    service's own errors; of any other exception only its class name (a
+    driver's or the database's text may hold what users must not see; the
+    fault's details keep the traceback for admins)."""
+    text = str(exc).splitlines()  # the first line: a remote error's text has its traceback
+    if type(exc).__module__.startswith("nova_runtime.") and text:
+        return text[0]
+    return type(exc).__name__
+
+
+def describe(exc):
+    """One line for the log: the exception's class and text."""
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+
+
+# An instance record's columns that identify it and count against quotas.
+ESSENTIAL = ("uuid", "project_id", "user_id", "vm_state", "task_state", "power_state",
+             "memory_mb", "vcpus", "root_gb", "ephemeral_gb", "instance_type_id",
+             "reservation_id", "launch_index", "image_ref", "availability_zone")
+
+
+def essential(values):
+    kept = {key: value for key, value in values.items() if key in ESSENTIAL}
+    kept["display_name"] = (values.get("display_name") or "")[:255]  # VARCHAR(255)
+    return kept
 
 
 def fault_message(exc):

@@ -32,7 +32,8 @@ import copy
 import logging
 import traceback
 
-from nova_runtime.conductor.build import fault_message
+from nova_runtime.compute import task_states
+from nova_runtime.conductor.build import fault_message, fault_text
 from nova_runtime.objects import build_requests, exceptions as record_exc
 from nova_runtime.objects import instance_actions, instance_mappings, instances, migrations
 from nova_runtime.scheduler.errors import NoValidHost
@@ -72,8 +73,29 @@ class MigrationTasks:
             LOG.warning("Cannot migrate instance %s: %s", instance_uuid,
                         str(exc).replace("\n", "; "))
             self._event(context, url, instance_uuid, "finish", "Error", traceback.format_exc())
+            self._not_started(url, instance_uuid, exc)
             return
         self._event(context, url, instance_uuid, "finish", "Success")
+
+    @staticmethod
+    def _not_started(url, instance_uuid, exc):
+        """A failure before _abort could undo anything (reading the instance,
+        writing the migration): the task resize_prep goes, with a fault, so
+        that the instance is not stuck. After _abort its task is None already."""
+        try:
+            instances.update(url, instance_uuid, {"task_state": None},
+                             expected_task_states=[task_states.RESIZE_PREP])
+        except record_exc.RecordError:
+            return
+        except Exception as error:
+            LOG.error("Cannot clear the task of instance %s: %s", instance_uuid, error)
+            return
+        try:
+            instance_actions.fault_create(url, instance_uuid=instance_uuid, code=500,
+                                          message=f"Migration failed: {fault_text(exc)}",
+                                          details=traceback.format_exc())
+        except Exception as error:
+            LOG.error("Cannot record the fault of instance %s: %s", instance_uuid, error)
 
     def _migrate(self, context, cell, instance_uuid, flavor, host):
         url = cell.database_connection
@@ -87,10 +109,11 @@ class MigrationTasks:
             "migration_type": "resize" if resize else "migration",
             "old_instance_type_id": current.get("id"), "new_instance_type_id": new.get("id"),
             "user_id": context.user_id, "project_id": context.project_id})
-        migrations.set_flavors(url, instance_uuid, old=current, new=new)
         allocations = self.clients.allocations
         held = None  # whether the migration holds the source's allocations, once asked
         try:
+            # In the try: a failure here must also end the migration (_abort).
+            migrations.set_flavors(url, instance_uuid, old=current, new=new)
             spec = self._request_spec(instance, new, host)
             held = allocations.hold_for_migration(instance_uuid, migration["uuid"])
             selection = self._select(context, cell, instance, spec)

@@ -75,6 +75,10 @@ opts = [
         "resize_confirm_window", default=0, min=0,
         help="Seconds after which nova-compute confirms a resize or migration still "
              "waiting in VERIFY_RESIZE on its own; 0 never does."),
+    cfg.IntOpt(
+        "instance_build_timeout", default=0, min=0,
+        help="Seconds an instance of this compute host may stay in BUILD; then a periodic "
+             "task puts it in ERROR with a fault. 0 never does."),
 ]
 
 

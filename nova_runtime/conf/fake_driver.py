@@ -16,6 +16,9 @@ opts = [
     cfg.StrOpt(
         "hypervisor_hostname", sample_default="<[DEFAULT] host>",
         help="Name of the fake host's one hypervisor node; default: the compute's host."),
+    cfg.FloatOpt(
+        "spawn_delay", default=0.0, min=0.0,
+        help="Seconds each spawn takes: fault tests kill nova-compute in the middle of one."),
 ]
 
 

@@ -21,6 +21,12 @@ opts = [
     cfg.IntOpt("key_pairs", default=100, min=-1, help="Key pairs per user."),
     cfg.IntOpt("server_groups", default=10, min=-1, help="Server groups per project."),
     cfg.IntOpt("server_group_members", default=10, min=-1, help="Servers per server group."),
+    cfg.BoolOpt(
+        "recheck_quota", default=True,
+        help="Count the instances quota again when the super-conductor records a new "
+             "instance (under a per-project lock in the API database), so that racing "
+             "requests cannot exceed it: an instance that no longer fits ends in ERROR "
+             "with a 'Quota exceeded' fault. False skips the recount (and its lock)."),
 ]
 
 

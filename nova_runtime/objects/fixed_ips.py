@@ -154,6 +154,9 @@ def _try_allocate(db, network, instance_uuid, host, rng):
             FixedIp.reserved == sa.false(), FixedIp.deleted == 0)
     # SKIP LOCKED: concurrent allocators (a boot storm) each get another row
     # instead of all racing for the lowest one; SQLite ignores the clause.
+    # No stale snapshot here (the REPEATABLE READ trap of Placement): FOR UPDATE
+    # reads the latest committed row, the UPDATE checks "still free" again, and
+    # every retry is a new transaction.
     candidate = db.execute(sa.select(FixedIp.id, FixedIp.address).where(*free)
                            .order_by(FixedIp.id).limit(1)
                            .with_for_update(skip_locked=True)).first()

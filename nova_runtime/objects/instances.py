@@ -106,7 +106,10 @@ def update(url, instance_uuid, values, expected_task_states=None):
     if unknown:
         raise exceptions.InvalidField(f"cannot set {', '.join(unknown)} of an instance")
     with session(url) as db:
-        row = _get(db, instance_uuid)
+        # The compare-and-swap reads with a lock (FOR UPDATE): a plain read gives
+        # InnoDB's snapshot, and two requests that both read task_state None
+        # would both "win" and both write (the REPEATABLE READ trap of Placement).
+        row = _get(db, instance_uuid, lock=expected_task_states is not None)
         if expected_task_states is not None and row.task_state not in expected_task_states:
             raise exceptions.UnexpectedTaskState(
                 f"instance {instance_uuid} has task_state {row.task_state!r}, "
@@ -364,8 +367,9 @@ def delete_metadata_key(url, instance_uuid, key):
         return True
 
 
-def _get(db, instance_uuid):
-    row = db.scalar(sa.select(Instance).filter_by(uuid=instance_uuid, deleted=0))
+def _get(db, instance_uuid, lock=False):
+    query = sa.select(Instance).filter_by(uuid=instance_uuid, deleted=0)
+    row = db.scalar(query.with_for_update() if lock else query)
     if row is None:
         raise exceptions.InstanceNotFound(f"instance {instance_uuid} could not be found")
     return row

@@ -66,7 +66,9 @@ def update(url, migration_id, values, expected_statuses=None):
     as instances.update)."""
     check_fields(values, UPDATABLE, "a migration")
     with session(url) as db:
-        row = _get(db, migration_id)
+        # Read with a lock, as instances.update: a snapshot read lets two racing
+        # confirm/revert requests both pass the check.
+        row = _get(db, migration_id, lock=expected_statuses is not None)
         if expected_statuses is not None and row.status not in expected_statuses:
             raise exceptions.UnexpectedTaskState(
                 f"migration {migration_id} has status {row.status!r}, expected one of "
@@ -127,8 +129,9 @@ def set_flavors(url, instance_uuid, *, cur=_UNSET, old=_UNSET, new=_UNSET):
         return flavors
 
 
-def _get(db, migration_id):
-    row = db.scalar(sa.select(Migration).filter_by(id=migration_id, deleted=0))
+def _get(db, migration_id, lock=False):
+    query = sa.select(Migration).filter_by(id=migration_id, deleted=0)
+    row = db.scalar(query.with_for_update() if lock else query)
     if row is None:
         raise exceptions.NotFound(f"migration {migration_id} could not be found")
     return row

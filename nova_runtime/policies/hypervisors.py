@@ -14,4 +14,6 @@ def list_rules():
                   [("GET", "/os-hypervisors/statistics")]),
         base.rule(ROOT % "show", base.ADMIN, "Show details for a hypervisor",
                   [("GET", "/os-hypervisors/{hypervisor_id}")]),
+        base.rule(ROOT % "uptime", base.ADMIN, "Show the uptime of a hypervisor",
+                  [("GET", "/os-hypervisors/{hypervisor_id}/uptime")]),
     ]

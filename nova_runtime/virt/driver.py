@@ -39,6 +39,7 @@ checks every driver against this contract.
 
 import abc
 import dataclasses
+import datetime
 import importlib
 
 from nova_runtime.virt import exceptions
@@ -129,6 +130,12 @@ class ComputeDriver(abc.ABC):
 
     def cleanup_host(self, host):
         """Release what init_host set up, when nova-compute stops."""
+
+    def get_host_uptime(self):
+        """The host's uptime as uptime(1) prints it (what upstream's API shows
+        as a hypervisor's uptime): every driver here runs on the host it
+        manages, so the base class reads it from /proc."""
+        return host_uptime()
 
     @abc.abstractmethod
     def get_available_nodes(self, refresh=False):
@@ -275,6 +282,22 @@ class ComputeDriver(abc.ABC):
     def get_console_output(self, context, instance):
         """The guest's serial console log so far, as str. Raises InstanceNotFound."""
         raise exceptions.NotSupported(f"{type(self).__name__} has no console output")
+
+
+def host_uptime(proc="/proc", now=None):
+    """uptime(1)'s line from /proc/uptime and /proc/loadavg, such as
+    ' 05:29:49 up 3 days,  2:05,  load average: 2.28, 2.77, 1.64' (without its
+    count of logged-in users, which needs utmp)."""
+    with open(f"{proc}/uptime") as uptime_file:
+        seconds = int(float(uptime_file.read().split()[0]))
+    with open(f"{proc}/loadavg") as loadavg_file:
+        loads = loadavg_file.read().split()[:3]
+    days, rest = divmod(seconds, 86400)
+    hours, minutes = divmod(rest // 60, 60)
+    up = f"{days} day{'' if days == 1 else 's'}, " if days else ""
+    up += f"{hours:2d}:{minutes:02d}" if hours else f"{minutes} min"
+    clock = (now or datetime.datetime.now()).strftime("%H:%M:%S")
+    return f" {clock} up {up},  load average: {', '.join(loads)}"
 
 
 def load_driver(conf, name=None):

@@ -20,6 +20,7 @@ own: nova-compute destroys and spawns.
 import dataclasses
 import json
 import threading
+import time
 
 from nova_runtime.compute import power_state, task_states
 from nova_runtime.virt import driver, exceptions
@@ -116,6 +117,7 @@ class FakeDriver(driver.ComputeDriver):
 
     def spawn(self, context, instance, image_meta, injected_files, admin_password,
               network_info=None, block_device_info=None):
+        time.sleep(self.conf.fake_driver.spawn_delay)  # a real spawn takes a while
         with self._lock:
             if instance["uuid"] in self._instances:
                 raise exceptions.InstanceExists(f"instance {instance['uuid']} exists already")

@@ -17,11 +17,29 @@ def test_version_discovery_needs_no_token(compute_cloud):
     root = compute_cloud.url[:-len("/v2.1")]
     import requests
     versions = requests.get(root + "/", timeout=10).json()["versions"]
-    assert [(v["id"], v["min_version"], v["version"]) for v in versions] == [
-        ("v2.1", "2.1", "2.100")]
-    assert versions[0]["links"] == [{"rel": "self", "href": compute_cloud.url + "/"}]
+    assert [(v["id"], v["status"], v["min_version"], v["version"]) for v in versions] == [
+        ("v2.0", "SUPPORTED", "", ""), ("v2.1", "CURRENT", "2.1", "2.100")]
+    assert versions[1]["links"] == [{"rel": "self", "href": compute_cloud.url + "/"}]
+    # Every listed version's self link serves its document, without a token.
+    for listed in versions:
+        [link] = listed["links"]
+        document = requests.get(link["href"], timeout=10).json()["version"]
+        assert document["id"] == listed["id"] and document["links"][0] == link
     v21 = compute_cloud.request("GET", "").json()["version"]
     assert v21["status"] == "CURRENT" and v21["version"] == "2.100"
+
+
+def test_project_id_in_urls(compute_cloud, tokens):
+    member_project = compute_cloud.keystone.ids["demo"]
+    assert compute_cloud.request("GET", f"/{member_project}/flavors",
+                                 tokens["member"]).status_code == 200
+    other = compute_cloud.request("GET", f"/{compute_cloud.keystone.ids['admin-project']}"
+                                  "/flavors", tokens["member"])
+    assert other.status_code == 400 and "doesn't match" in other.json()["badRequest"]["message"]
+    # A resource this API does not have is 404, not a project id mismatch.
+    unknown = compute_cloud.request("GET", f"/os-no-such-resource/{member_project}",
+                                    tokens["member"])
+    assert unknown.status_code == 404
 
 
 def test_token_required(compute_cloud):

@@ -1,10 +1,21 @@
-"""/os-hypervisors: compute nodes of every cell, with their service's state."""
+"""/os-hypervisors: compute nodes of every cell, with their service's state.
+
+A hypervisor's uptime (GET /os-hypervisors/{id}/uptime until 2.87, the
+``uptime`` of show from 2.88) is the uptime line of its host, which only its
+nova-compute can tell: an RPC call (compute RPC API 1.4), made only while the
+service is up and waited for at most UPTIME_TIMEOUT seconds.
+"""
 
 import json
 
+import oslo_messaging as messaging
+
+from nova_runtime import cells
 from nova_runtime.api import errors, util, validation
 from nova_runtime.api.objects import services
 from nova_runtime.policies import hypervisors as policies
+
+UPTIME_TIMEOUT = 10
 
 QUERY = {
     "type": "object",
@@ -107,19 +118,51 @@ def detail(req):
     return _list(req, detail=True)
 
 
+def _find(req, hypervisor_id):
+    """(cell, node, service) of the hypervisor, or 404."""
+    for cell, node, service in services.list_nodes(req.db):
+        if str(_id(req, node)) == hypervisor_id:
+            return cell, node, service
+    raise errors.NotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
+
+
+def _host_uptime(req, cell, node, service):
+    """The uptime line of the node's host, from its nova-compute; 400 when
+    that service is down or does not answer (upstream's
+    ComputeServiceUnavailable)."""
+    unavailable = errors.BadRequest(
+        f"Compute service of {node['host']} is unavailable at this time.")
+    if not service or not services.is_up(service, req.conf.service_down_time):
+        raise unavailable
+    compute = req.compute_api.compute_api(cells.get_cell(req.db.api_url, cell.uuid))
+    try:
+        return compute.get_host_uptime(req.context, node["host"], timeout=UPTIME_TIMEOUT)
+    except messaging.MessagingTimeout:
+        raise unavailable from None
+
+
 def show(req, hypervisor_id):
     req.context.can(policies.ROOT % "show", target={})
     params = validation.query(req, QUERY) if req.version >= "2.53" else {}
-    for cell, node, service in services.list_nodes(req.db):
-        if str(_id(req, node)) == hypervisor_id:
-            body = _view(req, cell, node, service, True,
-                         validation.to_bool(params.get("with_servers", False)))
-            if req.version >= "2.88":
-                # Reading a host's uptime needs an RPC call to its nova-compute,
-                # which this slice of nova-api does not make yet.
-                body["uptime"] = None
-            return util.json_response({"hypervisor": body})
-    raise errors.NotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
+    cell, node, service = _find(req, hypervisor_id)
+    body = _view(req, cell, node, service, True,
+                 validation.to_bool(params.get("with_servers", False)))
+    if req.version >= "2.88":
+        # As upstream: null when the host cannot tell (its service is down).
+        try:
+            body["uptime"] = _host_uptime(req, cell, node, service)
+        except errors.BadRequest:
+            body["uptime"] = None
+    return util.json_response({"hypervisor": body})
+
+
+def uptime(req, hypervisor_id):
+    """GET /os-hypervisors/{hypervisor_id}/uptime (until 2.87)."""
+    req.context.can(policies.ROOT % "uptime", target={})
+    cell, node, service = _find(req, hypervisor_id)
+    body = _view(req, cell, node, service, False)
+    body["uptime"] = _host_uptime(req, cell, node, service)
+    return util.json_response({"hypervisor": body})
 
 
 def statistics(req):

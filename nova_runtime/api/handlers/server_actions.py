@@ -91,17 +91,30 @@ def _rebuild(req, server_id, instance, body):
     if "metadata" in data:
         servers._check_metadata_quota(req, data["metadata"])
     password = data.get("adminPass") or servers._password()
+    # 2.54 key_name and 2.57 user_data: given (null included) they replace the
+    # server's; absent, they stay. The key pair is the caller's, as upstream
+    # looks it up (another member of the project may rebuild the server).
+    changes = {}
+    if "key_name" in data:
+        changes["keypair"] = servers._keypair(req, data["key_name"]) if data["key_name"] \
+            else None
+    if "user_data" in data:
+        changes["user_data"] = data["user_data"]
     req.compute_api.rebuild(req.context, server_id, image, name=data.get("name"),
-                            metadata=data.get("metadata"), admin_password=password)
+                            metadata=data.get("metadata"), admin_password=password,
+                            **changes)
     updates = {column: data[key] for key, column in (
-        ("description", "display_description"), ("accessIPv4", "access_ip_v4"),
-        ("accessIPv6", "access_ip_v6"), ("hostname", "hostname")) if key in data}
+        ("description", "display_description"), ("hostname", "hostname")) if key in data}
+    updates.update(servers.access_ips(data))
     if updates:
         req.compute_api.update(req.context, server_id, updates)
     instance = req.compute_api.get(req.context, server_id)
     groups = servers._member_groups(req, server_id) if req.version >= "2.71" else None
-    [shown] = servers.view(req, [instance], server_groups=groups)
+    view = servers.server_view(req, groups, action="rebuild")
+    [shown] = servers.view(req, [instance], shown=view)
     shown["adminPass"] = password
+    if req.version >= "2.57":
+        shown["user_data"] = instance.get("user_data")
     return util.json_response({"server": shown}, status=202)
 
 

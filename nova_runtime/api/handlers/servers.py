@@ -13,6 +13,7 @@ asks, and ports (``port``) or security groups other than "default" are
 refused with 400, since only Neutron provides them.
 """
 
+import ipaddress
 import secrets
 import string
 
@@ -94,9 +95,9 @@ def authorize(req, action, instance):
                                 "user_id": instance["user_id"]})
 
 
-def server_view(req, server_groups=None):
+def server_view(req, server_groups=None, action=None):
     """The ServerView of this request: what its microversion and the
-    caller's rights (policy) show."""
+    caller's rights (policy) show (``action``: see ServerView)."""
     context = req.context
     target = {"project_id": context.project_id}
     admin_attributes = context.can("os_compute_api:os-extended-server-attributes",
@@ -108,7 +109,7 @@ def server_view(req, server_groups=None):
         spec_policies.ROOT % "index", target=target, fatal=False)
     return server_views.ServerView(req, admin_attributes=admin_attributes,
                                    show_extra_specs=extra_specs, host_status=host_status,
-                                   server_groups=server_groups)
+                                   server_groups=server_groups, action=action)
 
 
 def view(req, instances, *, server_groups=None, shown=None):
@@ -250,8 +251,14 @@ def _filters(req, params, all_tenants):
     if "ip" in params:
         uuids = set()
         for cell in req.db.cells(include_cell0=False):
-            uuids |= instances.uuids_with_address(cell.database_connection,
-                                                                params["ip"])
+            try:
+                uuids |= instances.uuids_with_address(cell.database_connection, params["ip"])
+            except sa.exc.OperationalError as exc:
+                refused = server_objects.regexp_error(exc)
+                if not refused:
+                    raise
+                raise errors.BadRequest(f"Invalid input for query parameters ip. Value: "
+                                        f"{params['ip']}. {refused}") from None
         filters["uuids_in"] = uuids
     return filters
 
@@ -323,8 +330,7 @@ def create(req):
         description=data.get("description"), availability_zone=zone,
         group=group, scheduler_hints=hints, key_name=key_name, key_data=key_data,
         user_data=data.get("user_data"), metadata=metadata, admin_password=password,
-        requested_networks=data.get("networks"), access_ip_v4=data.get("accessIPv4"),
-        access_ip_v6=data.get("accessIPv6"),
+        requested_networks=data.get("networks"), **access_ips(data),
         config_drive=validation.to_bool(data["config_drive"]) if "config_drive" in data
         else None, hostname=data.get("hostname"))
     if validation.to_bool(data.get("return_reservation_id", False)):
@@ -336,6 +342,16 @@ def create(req):
     response = util.json_response({"server": shown}, status=202)
     response.headers["Location"] = links[0]["href"]
     return response
+
+
+def access_ips(data):
+    """{access_ip_v4, access_ip_v6} columns for the accessIPv4/accessIPv6 a
+    body gives (the schema checked their format), in canonical form as
+    upstream stores them: '0000:0000:0000:0000:0000:babe:220.12.22.2' is
+    '::babe:dc0c:1602', which also always fits the 39-character column."""
+    return {column: str(ipaddress.ip_address(data[key]))
+            for key, column in (("accessIPv4", "access_ip_v4"), ("accessIPv6", "access_ip_v6"))
+            if key in data}
 
 
 def _flavor(req, flavor_ref):
@@ -463,16 +479,17 @@ def update(req, server_id):
     authorize(req, SERVERS % "update", instance)
     data = validation.body(req, schemas.update_schema(req.version))["server"]
     names = {"name": "display_name", "description": "display_description",
-             "accessIPv4": "access_ip_v4", "accessIPv6": "access_ip_v6",
              "hostname": "hostname"}
     values = {column: data[key] for key, column in names.items() if key in data}
+    values.update(access_ips(data))
     if "name" in data and req.version < "2.90":
         # Before 2.90 the hostname follows the name, as upstream sets it.
         values["hostname"] = compute_api.hostname(data["name"], server_id)
     if values:
         instance = req.compute_api.update(req.context, server_id, values)
     groups = _member_groups(req, server_id) if req.version >= "2.71" else None
-    [body] = view(req, [instance], server_groups=groups)
+    shown = server_view(req, groups, action="update")
+    [body] = view(req, [instance], shown=shown)
     return util.json_response({"server": body})
 
 

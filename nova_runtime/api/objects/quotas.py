@@ -74,8 +74,10 @@ def limit_for(db, conf, project_id, resource, user_id=None):
     return limits(db, conf, project_id, user_id)[resource]
 
 
-def usage(db, project_id, user_id=None):
-    """In-use counts of the countable resources; the others are 0."""
+def usage(db, project_id, user_id=None, exclude=()):
+    """In-use counts of the countable resources; the others are 0. Instances
+    whose uuid is in ``exclude`` are not counted (allowed_servers counts
+    them as build requests)."""
     counts = {name: 0 for name in RESOURCES}
 
     def count_instances(cell, session):
@@ -84,6 +86,8 @@ def usage(db, project_id, user_id=None):
                           ).filter_by(project_id=project_id, deleted=0)
         if user_id:
             query = query.filter_by(user_id=user_id)
+        if exclude:
+            query = query.filter(cell_models.Instance.uuid.not_in(list(exclude)))
         return session.execute(query).one()
 
     for _cell, result in db.scatter(count_instances, include_cell0=True):
@@ -146,33 +150,40 @@ def revert(db, project_id, user_id=None):
 
 
 def _building(db, project_id, user_id=None):
-    """(servers, cores, ram) of build requests: servers not in a cell yet."""
-    servers = cores = ram = 0
+    """{uuid: (cores, ram)} of build requests: servers not in a cell yet."""
+    found = {}
     with db.api() as session:
-        for row in session.scalars(sa.select(models.BuildRequest.instance).filter_by(
+        for uuid, row in session.execute(sa.select(
+                models.BuildRequest.instance_uuid, models.BuildRequest.instance).filter_by(
                 project_id=project_id)):
             instance = json.loads(row)
             if user_id and instance.get("user_id") != user_id:
                 continue
-            servers += 1
-            cores += instance.get("vcpus") or 0
-            ram += instance.get("memory_mb") or 0
-    return servers, cores, ram
+            found[uuid] = (instance.get("vcpus") or 0, instance.get("memory_mb") or 0)
+    return found
 
 
 def allowed_servers(db, conf, project_id, user_id, flavor, min_count, max_count):
     """How many servers of ``flavor`` (between min_count and max_count) the
     instances, cores and ram quotas of the project and of the user still
     allow; QuotaExceeded (403) naming the first exceeded resource when not
-    even min_count fit, in upstream's words."""
+    even min_count fit, in upstream's words.
+
+    A first check only: requests checked at once all see the same room; the
+    super-conductor counts again under a lock ([quota] recheck_quota,
+    objects.quotas). Build requests are read before the cells: the
+    conductor creates an instance in its cell before it deletes the build
+    request, so in that order a server on its way is seen at least once,
+    and it is counted once (its uuid excluded from the cells' count)."""
     wanted = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
     allowed = max_count
     for owner in (None, user_id):
         limits_ = limits(db, conf, project_id, owner)
-        used = usage(db, project_id, owner)
-        servers, cores, ram = _building(db, project_id, owner)
-        used = {"instances": used["instances"] + servers, "cores": used["cores"] + cores,
-                "ram": used["ram"] + ram}
+        building = _building(db, project_id, owner)
+        used = usage(db, project_id, owner, exclude=building)
+        used = {"instances": used["instances"] + len(building),
+                "cores": used["cores"] + sum(cores for cores, _ in building.values()),
+                "ram": used["ram"] + sum(ram for _, ram in building.values())}
         for resource, each in wanted.items():
             limit = limits_[resource]
             if limit < 0 or each == 0:

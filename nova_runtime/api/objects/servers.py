@@ -40,6 +40,10 @@ from nova_runtime.objects import exceptions, instance_mappings, instances
 LOG = logging.getLogger(__name__)
 
 _CELL_ERRORS = (engines.DatabaseUnavailable, db_exc.DBConnectionError, sa.exc.OperationalError)
+# MariaDB's ER_REGEXP_ERROR: a pattern that Python's re accepted (the query
+# schema checks them) but the database's regular expression library refuses,
+# such as "[[:foo:]]". The cell answered: it is the request that is wrong.
+_REGEXP_ERROR = 1139
 # The reads of a listing run side by side (the cells, then the details of a
 # page): each spends most of its time waiting for its database, and they do
 # not depend on each other.
@@ -69,6 +73,10 @@ def list_servers(db, filters, sort_keys, sort_dirs, limit, marker=None, columns=
         try:
             rows = query.result()
         except _CELL_ERRORS as exc:
+            refused = regexp_error(exc)
+            if refused:  # the name filter is the only regular expression in the query
+                raise errors.BadRequest(f"Invalid input for query parameters name. Value: "
+                                        f"{filters.get('name')}. {refused}") from None
             LOG.warning("Cell %s (%s) did not answer; its servers are left out: %s",
                         cell.name, cell.uuid, exc)
             continue
@@ -79,6 +87,14 @@ def list_servers(db, filters, sort_keys, sort_dirs, limit, marker=None, columns=
     ordered = sorted(found.values(), key=functools.cmp_to_key(
         lambda a, b: _compare_in_order(a, b, keys, dirs)))
     return ordered[:limit]
+
+
+def regexp_error(exc):
+    """The database's words if ``exc`` is its refusal of a regular expression, else None."""
+    args = getattr(getattr(exc, "orig", None), "args", ())
+    if isinstance(exc, sa.exc.OperationalError) and len(args) > 1 and args[0] == _REGEXP_ERROR:
+        return str(args[1])
+    return None
 
 
 def _marker(db, marker):

@@ -2,8 +2,8 @@
 
 ``create_schema(version)`` and friends build the schema of one microversion
 from the base one, as upstream's schemas grow: 2.19 description, 2.37
-networks required ("auto" / "none" or a list), 2.52 tags, 2.57 no
-personality, 2.90 hostname.
+networks required ("auto" / "none" or a list), 2.52 tags, 2.54 rebuild's
+key_name, 2.57 no personality and rebuild's user_data, 2.90 hostname.
 """
 
 import copy
@@ -11,6 +11,7 @@ import copy
 from nova_runtime.api import validation
 
 USER_DATA_MAX = 65535  # base64 characters, as upstream limits user_data
+USER_DATA = {"type": "string", "format": "base64", "maxLength": USER_DATA_MAX}
 
 _NETWORK = {
     "type": "object",
@@ -93,8 +94,7 @@ CREATE = {
                               "properties": {"name": {"type": "string", "minLength": 1}},
                               "additionalProperties": False},
                 },
-                "user_data": {"type": "string", "format": "base64",
-                              "maxLength": USER_DATA_MAX},
+                "user_data": USER_DATA,
                 "personality": {"type": "array", "maxItems": 0},
                 # Only the image-to-local root disk that clients send with
                 # imageRef: other mappings need Cinder (refused by the handler).
@@ -195,8 +195,11 @@ def rebuild_schema(version):
     add, drop = {}, []
     if version >= "2.19":
         add["description"] = validation.DESCRIPTION
+    if version >= "2.54":
+        add["key_name"] = {**validation.NAME, "type": ["string", "null"]}  # null removes it
     if version >= "2.57":
         drop.append("personality")
+        add["user_data"] = {"oneOf": [USER_DATA, {"type": "null"}]}
     if version >= "2.90":
         add["hostname"] = HOSTNAME_V294 if version >= "2.94" else HOSTNAME_V290
     return _versioned(REBUILD, "rebuild", version, add=add, drop=drop)
@@ -245,11 +248,17 @@ METADATA_ITEM = {
 }
 
 _QUERY_STRING = {"type": "string"}
+# Filters that are regular expressions: one that does not compile is a 400,
+# as upstream's query schema says (not a database error).
+_QUERY_REGEX = {"type": "string", "format": "regex"}
 # GET /servers and /servers/detail: what is known is checked, the rest ignored
 # (upstream ignores unknown filters).
 LIST_QUERY = {
     "type": "object",
     "properties": {
+        "name": _QUERY_REGEX,
+        "ip": _QUERY_REGEX,
+        "ip6": _QUERY_REGEX,
         "limit": {"type": "string", "pattern": r"^[0-9]+$"},
         "marker": _QUERY_STRING,
         "sort_key": _QUERY_STRING,

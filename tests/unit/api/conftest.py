@@ -30,7 +30,8 @@ class Client:
         for key, value in (headers or {}).items():
             req.headers[key] = value
         response = req.get_response(self.application)
-        response.data = json.loads(response.body) if response.body else None
+        is_json = response.content_type == "application/json"
+        response.data = json.loads(response.body) if response.body and is_json else None
         return response
 
 

@@ -1,19 +1,56 @@
 """Version discovery, microversion negotiation, the fault format, auth."""
 
+import pytest
 
-def test_root_lists_v21_with_links(client):
-    response = client("GET", "/")
+
+def test_root_lists_v20_then_v21_with_links(client):
+    response = client("GET", "/", user="", project="")
     assert response.status_int == 200
-    [version] = response.data["versions"]
-    assert version["id"] == "v2.1" and version["status"] == "CURRENT"
-    assert version["min_version"] == "2.1" and version["version"] == "2.100"
-    assert version["links"] == [{"rel": "self", "href": "http://localhost/v2.1/"}]
+    assert response.data == {"versions": [
+        {"id": "v2.0", "status": "SUPPORTED", "version": "", "min_version": "",
+         "updated": "2011-01-21T11:33:21Z",
+         "links": [{"rel": "self", "href": "http://localhost/v2/"}]},
+        {"id": "v2.1", "status": "CURRENT", "version": "2.100", "min_version": "2.1",
+         "updated": "2013-07-23T11:33:21Z",
+         "links": [{"rel": "self", "href": "http://localhost/v2.1/"}]},
+    ]}
 
 
-def test_v21_document_needs_no_token(client):
-    response = client("GET", "/v2.1", user="", project="")
+@pytest.mark.parametrize("path, version_id, media_type", [
+    ("/v2.1", "v2.1", "application/vnd.openstack.compute+json;version=2.1"),
+    ("/v2.1/", "v2.1", "application/vnd.openstack.compute+json;version=2.1"),
+    ("/v2", "v2.0", "application/vnd.openstack.compute+json;version=2"),
+    ("/v2/", "v2.0", "application/vnd.openstack.compute+json;version=2"),
+])
+def test_version_documents_need_no_token(client, path, version_id, media_type):
+    response = client("GET", path, user="", project="")
     assert response.status_int == 200
-    assert response.data["version"]["media-types"][0]["base"] == "application/json"
+    version = response.data["version"]
+    assert version["id"] == version_id
+    assert version["media-types"] == [{"base": "application/json", "type": media_type}]
+    # Each listed self link leads to a document with the same self link.
+    [listed] = [v for v in client("GET", "/").data["versions"] if v["id"] == version_id]
+    assert [link for link in version["links"] if link["rel"] == "self"] == listed["links"]
+    assert {"rel", "href", "type"} >= set(version["links"][1])
+
+
+def test_legacy_v2_endpoint(client):
+    # The v2.1 API at its base microversion, headers asking for more ignored
+    # and no microversion headers in the answer.
+    client("POST", "/v2.1/flavors", body={"flavor": {
+        "name": "tiny", "id": "1", "ram": 512, "vcpus": 1, "disk": 1}})
+    response = client("GET", "/v2/flavors/1", version="2.61")
+    assert response.status_int == 200
+    assert "extra_specs" not in response.data["flavor"]
+    for name in ("OpenStack-API-Version", "X-OpenStack-Nova-API-Version", "Vary"):
+        assert name not in response.headers
+    missing = client("GET", "/v2/flavors/nope")
+    assert missing.status_int == 404 and "X-OpenStack-Nova-API-Version" not in missing.headers
+    # Unknown properties are dropped, not refused, as upstream relaxes them there.
+    created = client("POST", "/v2/os-keypairs", body={"keypair": {"name": "k", "extra": 1}})
+    assert created.status_int == 200 and created.data["keypair"]["name"] == "k"
+    refused = client("POST", "/v2.1/os-keypairs", body={"keypair": {"name": "k2", "extra": 1}})
+    assert refused.status_int == 400
 
 
 def test_default_version_and_headers(client):
@@ -47,7 +84,11 @@ def test_malformed_version_is_400(client):
 
 
 def test_unknown_path_and_method(client):
-    assert client("GET", "/v2.1/nothing").data["itemNotFound"]["code"] == 404
+    # A path no route knows: upstream's router answers webob's plain 404.
+    unknown = client("GET", "/v2.1/nothing", headers={"Accept": "application/json"})
+    assert unknown.status_int == 404
+    assert unknown.data["title"] == "Not Found"
+    assert "OpenStack-API-Version" not in unknown.headers
     response = client("PATCH", "/v2.1/flavors")
     assert response.status_int == 405 and "badMethod" in response.data
     assert response.headers["Allow"] == "GET, POST"
@@ -66,8 +107,23 @@ def test_malformed_body(client):
 
 def test_project_id_in_url(client):
     assert client("GET", "/v2.1/admin-project/flavors").status_int == 200
-    other = client("GET", "/v2.1/someone-else/flavors")
-    assert other.status_int == 400 and "doesn't match" in other.data["badRequest"]["message"]
+    assert client("GET", "/v2.1/0123abcd-ef/flavors", project="0123abcd-ef").status_int == 200
+    other = client("GET", "/v2.1/0123abcd/flavors")
+    assert other.status_int == 400
+    assert other.data["badRequest"]["message"] == (
+        "Malformed request URL: URL's project_id '0123abcd' doesn't match Context's "
+        "project_id 'admin-project'")
+
+
+def test_unknown_resource_is_404_not_a_project_mismatch(client):
+    # Upstream takes the first segment for a project id only when it looks
+    # like one (hex and dashes) and the rest of the path is a route.
+    for path in ("/v2.1/os-simple-tenant-usage/0123abcd", "/v2.1/os-unknown/x/y",
+                 "/v2.1/someone-else/flavors", "/v2.1/0123abcd/os-unknown",
+                 "/v2.1/admin-project/os-unknown"):
+        response = client("GET", path)
+        assert response.status_int == 404, path
+        assert response.text.startswith("404 Not Found"), path
 
 
 def test_unexpected_error_is_500_compute_fault(client, monkeypatch):
