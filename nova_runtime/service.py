@@ -45,7 +45,7 @@ LOG = logging.getLogger(__name__)
 # Stored in services.version. Bump it when a service learns a new RPC version
 # and add the versions to the history: during a rolling upgrade, clients cap
 # what they send to what the oldest running service speaks.
-SERVICE_VERSION = 5
+SERVICE_VERSION = 7
 SERVICE_VERSION_HISTORY = {
     1: {"conductor": "1.0", "compute": "1.0"},
     # the build path: schedule_and_build_instances, build_and_run_instance, ...
@@ -56,6 +56,10 @@ SERVICE_VERSION_HISTORY = {
     4: {"conductor": "1.4", "compute": "1.3", "scheduler": "1.0"},
     # the host's uptime for the hypervisors API
     5: {"conductor": "1.4", "compute": "1.4", "scheduler": "1.0"},
+    # an instance's console log for os-getConsoleOutput
+    6: {"conductor": "1.4", "compute": "1.5", "scheduler": "1.0"},
+    # an instance's diagnostics for servers/{id}/diagnostics
+    7: {"conductor": "1.4", "compute": "1.6", "scheduler": "1.0"},
 }
 
 EXIT_STOPPED = 0

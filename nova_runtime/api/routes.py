@@ -9,18 +9,29 @@ path is 404, as upstream answers.
 from nova_runtime.api.handlers import (
     aggregates,
     availability_zones,
+    extensions,
     flavors,
+    hosts,
     hypervisors,
+    image_metadata,
+    images,
     instance_actions,
+    instance_usage_audit_log,
     keypairs,
     limits,
+    migrations,
+    networks,
+    quota_class_sets,
     quota_sets,
     remote_consoles,
     server_actions,
+    server_diagnostics,
+    server_external_events,
     server_groups,
     server_metadata,
     servers,
     services,
+    simple_tenant_usage,
 )
 from nova_runtime.api.router import Versioned
 
@@ -75,6 +86,12 @@ ROUTES = {
     "/os-hypervisors/{hypervisor_id}/uptime": {
         "GET": Versioned(hypervisors.uptime, maximum="2.87"),
     },
+    "/os-hypervisors/{hypervisor_hostname_pattern}/search": {
+        "GET": Versioned(hypervisors.search, maximum="2.52"),
+    },
+    "/os-hypervisors/{hypervisor_hostname_pattern}/servers": {
+        "GET": Versioned(hypervisors.servers, maximum="2.52"),
+    },
     "/os-availability-zone": {"GET": availability_zones.index},
     "/os-availability-zone/detail": {"GET": availability_zones.detail},
     "/os-aggregates": {"GET": aggregates.index, "POST": aggregates.create},
@@ -101,4 +118,51 @@ ROUTES = {
     "/os-quota-sets/{tenant_id}/defaults": {"GET": quota_sets.defaults},
     "/os-quota-sets/{tenant_id}/detail": {"GET": quota_sets.detail},
     "/servers/{server_id}/remote-consoles": {"POST": Versioned(remote_consoles.create, "2.6")},
+    "/os-simple-tenant-usage": {"GET": simple_tenant_usage.index},
+    "/os-simple-tenant-usage/{tenant_id}": {"GET": simple_tenant_usage.show},
+    "/os-instance_usage_audit_log": {"GET": instance_usage_audit_log.index},
+    "/os-instance_usage_audit_log/{before_timestamp}": {
+        "GET": instance_usage_audit_log.show,
+    },
+    "/os-migrations": {"GET": migrations.index},
+    "/servers/{server_id}/migrations": {"GET": Versioned(migrations.server_index, "2.23")},
+    "/servers/{server_id}/migrations/{migration_id}": {
+        "GET": Versioned(migrations.server_show, "2.23"),
+    },
+    "/servers/{server_id}/diagnostics": {"GET": server_diagnostics.index},
+    "/os-server-external-events": {"POST": server_external_events.create},
+    "/os-quota-class-sets/{quota_class}": {
+        "GET": quota_class_sets.show,
+        "PUT": quota_class_sets.update,
+    },
+    # Proxies of the deprecated API: images to Glance until 2.35 (their metadata
+    # until 2.38), the flat network until 2.35, hosts until 2.42.
+    "/images": {"GET": Versioned(images.index, maximum="2.35")},
+    "/images/detail": {"GET": Versioned(images.detail, maximum="2.35")},
+    "/images/{image_id}": {
+        "GET": Versioned(images.show, maximum="2.35"),
+        "DELETE": Versioned(images.delete, maximum="2.35"),
+    },
+    "/images/{image_id}/metadata": {
+        "GET": Versioned(image_metadata.index, maximum="2.38"),
+        "POST": Versioned(image_metadata.create, maximum="2.38"),
+        "PUT": Versioned(image_metadata.update_all, maximum="2.38"),
+    },
+    "/images/{image_id}/metadata/{key}": {
+        "GET": Versioned(image_metadata.show, maximum="2.38"),
+        "PUT": Versioned(image_metadata.update, maximum="2.38"),
+        "DELETE": Versioned(image_metadata.delete, maximum="2.38"),
+    },
+    "/os-networks": {"GET": Versioned(networks.index, maximum="2.35")},
+    "/os-networks/{network_id}": {"GET": Versioned(networks.show, maximum="2.35")},
+    "/os-hosts": {"GET": Versioned(hosts.index, maximum="2.42")},
+    "/os-hosts/{host_name}": {
+        "GET": Versioned(hosts.show, maximum="2.42"),
+        "PUT": Versioned(hosts.update, maximum="2.42"),
+    },
+    "/os-hosts/{host_name}/reboot": {"GET": Versioned(hosts.reboot, maximum="2.42")},
+    "/os-hosts/{host_name}/shutdown": {"GET": Versioned(hosts.shutdown, maximum="2.42")},
+    "/os-hosts/{host_name}/startup": {"GET": Versioned(hosts.startup, maximum="2.42")},
+    "/extensions": {"GET": extensions.index},
+    "/extensions/{alias}": {"GET": extensions.show},
 }

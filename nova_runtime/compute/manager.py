@@ -72,7 +72,7 @@ _GONE = (record_exc.InstanceNotFound, record_exc.UnexpectedTaskState)
 
 
 class ComputeManager(resize.ResizeMixin, service.Manager):
-    target = messaging.Target(version="1.4")  # 1.4: get_host_uptime
+    target = messaging.Target(version="1.6")  # 1.6: diagnostics
 
     def __init__(self, conf, host, driver, conductor):
         super().__init__(conf, host)
@@ -523,6 +523,33 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
                  instance["uuid"], console.host, console.port, record["expires"])
         return {"access_url": console_auth_tokens.access_url(base_url, token),
                 "expires": record["expires"]}
+
+    # --- RPC API 1.5: the console log ----------------------------------------------------
+
+    @rpc.expose
+    @messaging.expected_exceptions(virt_exc.VirtError)
+    def get_console_output(self, context, instance, tail_length=None):
+        """The driver's console log of the instance, its last ``tail_length``
+        lines when given: the pieces between newlines, as upstream cuts them
+        (a log ending in a newline keeps an empty last piece)."""
+        output = self.driver.get_console_output(context, instance)
+        if tail_length is None:
+            return output
+        if tail_length <= 0:
+            return ""
+        return "\n".join(output.split("\n")[-tail_length:])
+
+    # --- RPC API 1.6: diagnostics ----------------------------------------------------------
+
+    @rpc.expose
+    @messaging.expected_exceptions(virt_exc.VirtError)
+    def get_diagnostics(self, context, instance):
+        return self.driver.get_diagnostics(instance)
+
+    @rpc.expose
+    @messaging.expected_exceptions(virt_exc.VirtError)
+    def get_instance_diagnostics(self, context, instance):
+        return self.driver.get_instance_diagnostics(instance)
 
     # --- helpers ---------------------------------------------------------------------------
 

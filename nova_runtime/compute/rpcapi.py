@@ -12,6 +12,9 @@ Version history:
       revert_resize (destination), finish_revert_resize (source) (casts)
 1.3 - get_vnc_console (a call: issues a console token, returns its URL)
 1.4 - get_host_uptime (a call: the host's uptime line, for the hypervisors API)
+1.5 - get_console_output (a call: the end of an instance's console log)
+1.6 - get_diagnostics, get_instance_diagnostics (calls: the driver's counters
+      of an instance, for servers/{id}/diagnostics)
 
 Further calls join as 1.x minor versions. Each method asks ``_prepare`` for the version it
 needs, so that a client capped to an older compute during a rolling upgrade
@@ -29,7 +32,7 @@ TOPIC = "compute"
 
 class ComputeAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.4"
+    VERSION = "1.6"
 
     def ping(self, context, host, timeout=None):
         """{"host", "service_id", "driver", "nodes"} from the compute on ``host``."""
@@ -170,3 +173,27 @@ class ComputeAPI(rpc.RPCAPI):
         """The uptime line of ``host`` (virt.driver.ComputeDriver.get_host_uptime)."""
         return self._prepare("1.4", server=host, timeout=timeout).call(
             context, "get_host_uptime")
+
+    # --- 1.5: the console log ------------------------------------------------------------
+
+    def get_console_output(self, context, instance, tail_length=None):
+        """The instance's console log (str), its last ``tail_length`` lines
+        (None: all of it; 0: nothing). Raises virt.exceptions.NotSupported (a
+        driver without a console log) and InstanceNotFound (the hypervisor has
+        no such instance)."""
+        return self._prepare("1.5", server=instance["host"]).call(
+            context, "get_console_output", instance=instance, tail_length=tail_length)
+
+    # --- 1.6: diagnostics ----------------------------------------------------------------
+
+    def get_diagnostics(self, context, instance):
+        """The driver's counters of the instance, as it names them (the API
+        before 2.48). Raises virt.exceptions.NotSupported, InstanceNotFound."""
+        return self._prepare("1.6", server=instance["host"]).call(
+            context, "get_diagnostics", instance=instance)
+
+    def get_instance_diagnostics(self, context, instance):
+        """The instance's diagnostics in the standard form (virt.diagnostics,
+        the API from 2.48)."""
+        return self._prepare("1.6", server=instance["host"]).call(
+            context, "get_instance_diagnostics", instance=instance)

@@ -13,6 +13,9 @@ from oslo_config import cfg, types
 
 # Each address of fixed_range is a fixed_ips row: a /16 is the largest range.
 MIN_PREFIX, MAX_PREFIX = 16, 30
+# Upstream nova-network's class paths, kept as the option's values.
+FLAT_MANAGER = "nova.network.manager.FlatManager"
+FLAT_DHCP_MANAGER = "nova.network.manager.FlatDHCPManager"
 
 
 class IPv4Network(types.ConfigType):
@@ -70,6 +73,34 @@ opts = [
         "flat_network_dns", item_type=types.IPAddress(4), default=["8.8.4.4"],
         help="DNS servers (at most two) that instances are told about in "
              "network_data.json and the config drive."),
+    # --- FlatDHCPManager: the host side on each libvirt compute (network/linux_net.py) ---
+    cfg.StrOpt(
+        "network_manager", default=FLAT_MANAGER, choices=[FLAT_MANAGER, FLAT_DHCP_MANAGER],
+        help="FlatManager: the guest learns its address from network_data.json only. "
+             "FlatDHCPManager: each libvirt compute gives flat_network_bridge the gateway "
+             "address, runs dnsmasq on it (static leases for its instances) and a metadata "
+             "proxy behind 169.254.169.254:80."),
+    cfg.StrOpt(
+        "networks_path", default="$state_path/networks",
+        help="Where a compute keeps the flat network's files: dnsmasq's hosts, leases and "
+             "pid files, the metadata proxy's instance table and log."),
+    cfg.IntOpt(
+        "dhcp_lease_time", default=86400, min=120,
+        help="Seconds of a DHCP lease given by the compute's dnsmasq."),
+    cfg.HostAddressOpt(
+        "metadata_host", default="$my_ip",
+        help="The host of the metadata API that the computes' metadata proxies forward to."),
+    cfg.PortOpt(
+        "metadata_port", default=8775,
+        help="The port of the metadata API at metadata_host."),
+    cfg.StrOpt(
+        "root_helper", default="",
+        help="Command prefix for what changes the host's network (ip, iptables, dnsmasq, "
+             "dhcp_release, kill), e.g. 'sudo -n' when nova-compute does not run as root."),
+    cfg.PortOpt(
+        "metadata_proxy_port", default=9697,
+        help="The port on the bridge's gateway address where the compute's metadata proxy "
+             "listens; guests' 169.254.169.254:80 is sent there (DNAT)."),
 ]
 
 

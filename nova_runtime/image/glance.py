@@ -23,6 +23,7 @@ not reachable or fails.
 """
 
 import hashlib
+import re
 
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
@@ -50,6 +51,14 @@ class ImageNotFound(ImageError):
 
 class ImageServiceError(ImageError):
     """Glance cannot be reached, or answered with an error of its own."""
+
+
+class ImageNotAuthorized(ImageError):
+    """Glance shows the image but refuses the change (not the owner, protected)."""
+
+
+class InvalidImageRequest(ImageError):
+    """Glance refused the query or the change as malformed (its 400)."""
 
 
 def endpoint(context, conf=None):
@@ -110,6 +119,81 @@ def from_glance(body):
     image.setdefault("min_ram", 0)
     image.setdefault("min_disk", 0)
     return image
+
+
+def list_images(context, filters=None, limit=None, marker=None, conf=None):
+    """Images the caller may see, in nova's shape, Glance's order (newest
+    first). ``filters`` are Glance v2 query parameters (name, status,
+    updated_at=gte:..., property=value); Glance's pages are followed until
+    ``limit`` images (all when None)."""
+    params = dict(filters or {})
+    if marker:
+        params["marker"] = marker
+    images, path = [], "/v2/images"
+    while path and (limit is None or len(images) < limit):
+        if limit is not None:
+            params["limit"] = limit - len(images)
+        response = request(context, "GET", path, conf, params=params)
+        if response.status_code == 400:
+            raise InvalidImageRequest(_message(response))
+        if response.status_code >= 400:
+            raise ImageServiceError(
+                f"Glance answered {response.status_code} to a list of images: "
+                f"{response.text[:200]}")
+        body = response.json()
+        images += [from_glance(image) for image in body.get("images", [])]
+        # "next" carries the whole query (marker included) again.
+        path, params = body.get("next"), {}
+    return images if limit is None else images[:limit]
+
+
+def set_properties(context, image_id, current, wanted, conf=None):
+    """Make the image's properties ``wanted`` (a dict of strings): add and
+    replace what differs, remove the properties of ``current`` that are not
+    wanted, except Glance's own (os_glance_*), which nobody may change."""
+    patch = [{"op": "replace" if key in current else "add", "path": f"/{key}",
+              "value": str(value)}
+             for key, value in wanted.items() if current.get(key) != value]
+    patch += [{"op": "remove", "path": f"/{key}"} for key in current
+              if key not in wanted and not key.startswith("os_glance")]
+    if not patch:
+        return show(context, image_id, conf)
+    response = request(context, "PATCH", f"/v2/images/{image_id}", conf, json=patch,
+                       headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+    _raise_for_change(response, image_id)
+    return from_glance(response.json())
+
+
+def delete_image(context, image_id, conf=None):
+    """Delete the image on the caller's behalf: ImageNotFound, ImageNotAuthorized."""
+    _raise_for_change(request(context, "DELETE", f"/v2/images/{image_id}", conf), image_id)
+
+
+def _raise_for_change(response, image_id):
+    if response.status_code == 404:
+        raise ImageNotFound(image_id)
+    if response.status_code == 403:
+        raise ImageNotAuthorized(_message(response))
+    if response.status_code in (400, 409, 413):
+        raise InvalidImageRequest(_message(response))
+    if response.status_code >= 400:
+        raise ImageServiceError(
+            f"Glance refused the change of image {image_id}: {response.status_code} "
+            f"{response.text[:200]}")
+
+
+def _message(response):
+    """Glance's explanation of an error: webob's JSON error body when it sent
+    one, else the text of its HTML page."""
+    try:
+        message = response.json().get("message")
+    except ValueError:
+        message = None
+    if not message:
+        text = re.sub(r"<title>.*?</title>|<h1>.*?</h1>|<[^>]+>", " ", response.text or "",
+                      flags=re.S)
+        message = " ".join(text.split())
+    return message[:300] or f"Glance answered {response.status_code}"
 
 
 def download(context, image_id, path, conf=None):

@@ -7,6 +7,8 @@ PROJECT_MEMBER = "rule:project_member_api"
 PROJECT_READER = "rule:project_reader_api"
 PROJECT_MEMBER_OR_ADMIN = "rule:project_member_or_admin"
 PROJECT_READER_OR_ADMIN = "rule:project_reader_or_admin"
+PROJECT_MANAGER_OR_ADMIN = "rule:project_manager_or_admin"
+SERVICE_OR_ADMIN = "rule:service_or_admin"
 ANY = "@"
 # The owner of a key pair is a user, not a project.
 ADMIN_OR_KEYPAIR_OWNER = f"({ADMIN}) or user_id:%(user_id)s"
@@ -27,6 +29,17 @@ rules = [
     policy.RuleDefault(
         "project_reader_or_admin", "rule:project_reader_api or rule:context_is_admin",
         "Default rule for Project reader or admin APIs."),
+    policy.RuleDefault(
+        "project_manager_api", "role:manager and project_id:%(project_id)s",
+        "Default rule for Project level management APIs."),
+    policy.RuleDefault(
+        "project_manager_or_admin", "rule:project_manager_api or rule:context_is_admin",
+        "Default rule for Project Manager or admin APIs."),
+    policy.RuleDefault(
+        "service_api", "role:service", "Default rule for service-to-service APIs."),
+    policy.RuleDefault(
+        "service_or_admin", "rule:service_api or rule:context_is_admin",
+        "Default rule for service or admin APIs."),
 ]
 
 

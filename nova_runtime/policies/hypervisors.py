@@ -16,4 +16,10 @@ def list_rules():
                   [("GET", "/os-hypervisors/{hypervisor_id}")]),
         base.rule(ROOT % "uptime", base.ADMIN, "Show the uptime of a hypervisor",
                   [("GET", "/os-hypervisors/{hypervisor_id}/uptime")]),
+        base.rule(ROOT % "search", base.ADMIN, "Search hypervisor by hypervisor_hostname pattern",
+                  [("GET", "/os-hypervisors/{hypervisor_hostname_pattern}/search")]),
+        base.rule(ROOT % "servers", base.ADMIN,
+                  "List all servers on hypervisors that can match the provided "
+                  "hypervisor_hostname pattern",
+                  [("GET", "/os-hypervisors/{hypervisor_hostname_pattern}/servers")]),
     ]

@@ -280,8 +280,24 @@ class ComputeDriver(abc.ABC):
         raise exceptions.NotSupported(f"{type(self).__name__} has no VNC consoles")
 
     def get_console_output(self, context, instance):
-        """The guest's serial console log so far, as str. Raises InstanceNotFound."""
+        """The guest's serial console log so far, as str (its end, when the
+        driver keeps a bounded log): what the API's os-getConsoleOutput
+        shows, cut to the last lines there. Also while the instance is shut
+        off, paused or suspended: the log outlives the guest's run. "" when
+        the guest wrote nothing yet. Raises InstanceNotFound."""
         raise exceptions.NotSupported(f"{type(self).__name__} has no console output")
+
+    # --- optional: diagnostics ---------------------------------------------------
+
+    def get_diagnostics(self, instance):
+        """The instance's counters as the driver names them (a flat dict of
+        numbers): what the API shows before 2.48. Raises InstanceNotFound."""
+        raise exceptions.NotSupported(f"{type(self).__name__} has no diagnostics")
+
+    def get_instance_diagnostics(self, instance):
+        """The instance's diagnostics in the standard form (virt.diagnostics
+        .standard): what the API shows from 2.48. Raises InstanceNotFound."""
+        raise exceptions.NotSupported(f"{type(self).__name__} has no diagnostics")
 
 
 def host_uptime(proc="/proc", now=None):

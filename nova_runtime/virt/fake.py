@@ -15,22 +15,35 @@ Power states follow the operations (pause needs RUNNING, unpause PAUSED,
 names the instance and the image (snapshot_payload), and ``snapshots``
 records which instance each image came from. FakeDriver has no rebuild of its
 own: nova-compute destroys and spawns.
+
+The fake guest writes its console log as a real one would (the last
+CONSOLE_LINES lines are kept): at each boot what it was given (the image,
+its interfaces and addresses, the config drive, the hostname, the key's
+fingerprint as ssh-keygen -l shows it), then a line per power change.
 """
 
+import base64
+import collections
 import dataclasses
+import hashlib
 import json
 import threading
 import time
 
 from nova_runtime.compute import power_state, task_states
-from nova_runtime.virt import driver, exceptions
+from nova_runtime.virt import diagnostics, driver, exceptions
 
 HYPERVISOR_TYPE = "fake"
 HYPERVISOR_VERSION = 1000
 VNC_BASE_PORT = 5900
+CONSOLE_LINES = 1000  # the console log is bounded, as libvirt's (virtlogd rotates it)
 
 # What the fake "host CPU" looks like to ComputeCapabilitiesFilter and friends.
 _CPU_MODEL = "Fake Processor"
+# Names of the legacy (before 2.48) diagnostics counters, per disk and per NIC.
+_DISK_COUNTERS = ("read", "read_req", "write", "write_req", "errors")
+_NIC_COUNTERS = ("rx", "rx_packets", "rx_errors", "rx_drop", "tx", "tx_packets", "tx_errors",
+                 "tx_drop")
 
 
 @dataclasses.dataclass
@@ -41,7 +54,8 @@ class FakeInstance:
     memory_mb: int
     disk_gb: int
     console_port: int
-    console_log: list = dataclasses.field(default_factory=list)
+    console_log: collections.deque = dataclasses.field(
+        default_factory=lambda: collections.deque(maxlen=CONSOLE_LINES))
     # What spawn was given: the interfaces, and the config drive's bytes (the
     # caller removes its file once spawn returns).
     network_info: list = dataclasses.field(default_factory=list)
@@ -127,6 +141,7 @@ class FakeDriver(driver.ComputeDriver):
             if config_drive:
                 with open(config_drive, "rb") as handle:
                     fake.config_drive = handle.read()
+            _boot(fake, instance, image_meta)
             self._instances[instance["uuid"]] = fake
 
     def destroy(self, context, instance, network_info=None, block_device_info=None,
@@ -135,14 +150,22 @@ class FakeDriver(driver.ComputeDriver):
             self._instances.pop(instance["uuid"], None)
 
     def power_off(self, instance, timeout=0, retry_interval=0):
-        self._set_state(instance, power_state.SHUTDOWN)
+        self._set_state(instance, power_state.SHUTDOWN, "powered off")
 
     def power_on(self, context, instance, network_info=None, block_device_info=None):
-        self._set_state(instance, power_state.RUNNING)
+        fake = self._get(instance)
+        with self._lock:
+            if fake.state != power_state.RUNNING:
+                fake.state = power_state.RUNNING
+                _boot(fake, instance, None)
 
     def reboot(self, context, instance, network_info=None, reboot_type=driver.REBOOT_SOFT,
                block_device_info=None):
-        self._set_state(instance, power_state.RUNNING)
+        fake = self._get(instance)
+        with self._lock:
+            fake.state = power_state.RUNNING
+            _say(fake, f"reboot ({reboot_type.lower()})")
+            _boot(fake, instance, None)
 
     def pause(self, instance):
         self._transition(instance, power_state.RUNNING, power_state.PAUSED, "pause")
@@ -187,7 +210,11 @@ class FakeDriver(driver.ComputeDriver):
         with self._lock:
             # On a resize to the same host the new copy takes the name; the
             # source copy waits in _migrating.
-            self._instances[instance["uuid"]] = self._new(instance, state)
+            fake = self._new(instance, state)
+            fake.network_info = list(network_info or [])
+            if power_on:
+                _boot(fake, instance, image_meta)
+            self._instances[instance["uuid"]] = fake
 
     def confirm_migration(self, context, migration, instance, network_info=None):
         with self._lock:
@@ -214,7 +241,37 @@ class FakeDriver(driver.ComputeDriver):
 
     def get_console_output(self, context, instance):
         fake = self._get(instance)
-        return "".join(fake.console_log) or f"fake console of {fake.uuid}\n"
+        with self._lock:
+            return "".join(f"{line}\n" for line in fake.console_log)
+
+    # --- diagnostics ------------------------------------------------------------------
+    # The fake guest does no I/O and keeps no CPU clock: its counters are 0.
+
+    def get_diagnostics(self, instance):
+        fake = self._get(instance)
+        counters = {"memory": fake.memory_mb * 1024}  # KiB, as libvirt counts
+        counters.update({f"cpu{index}_time": 0 for index in range(fake.vcpus)})
+        if fake.disk_gb:
+            counters.update({f"vda_{name}": 0 for name in _DISK_COUNTERS})
+        for index in range(len(fake.network_info)):
+            counters.update({f"eth{index}_{name}": 0 for name in _NIC_COUNTERS})
+        return counters
+
+    def get_instance_diagnostics(self, instance):
+        fake = self._get(instance)
+        running = fake.state == power_state.RUNNING
+        return diagnostics.standard(
+            # The API names only real drivers; the fake stands in for libvirt.
+            state=power_state.NAMES[fake.state], driver="libvirt", hypervisor="fake",
+            config_drive=fake.config_drive is not None,
+            memory_maximum=fake.memory_mb, memory_used=fake.memory_mb if running else 0,
+            cpus=[diagnostics.cpu(id=index, time=0, utilisation=0)
+                  for index in range(fake.vcpus)],
+            nics=[diagnostics.nic(mac_address=vif.get("address"),
+                                  **dict.fromkeys(diagnostics.NIC_FIELDS[1:], 0))
+                  for vif in fake.network_info],
+            disks=[diagnostics.disk(**dict.fromkeys(diagnostics.DISK_FIELDS, 0))]
+            if fake.disk_gb else [])
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -234,10 +291,12 @@ class FakeDriver(driver.ComputeDriver):
             raise exceptions.InstanceNotFound(f"instance {instance['uuid']} is not on this host")
         return fake
 
-    def _set_state(self, instance, state):
+    def _set_state(self, instance, state, event=None):
         fake = self._get(instance)
         with self._lock:
             fake.state = state
+            if event:
+                _say(fake, event)
 
     def _transition(self, instance, required, state, action):
         fake = self._get(instance)
@@ -247,6 +306,35 @@ class FakeDriver(driver.ComputeDriver):
                     f"cannot {action} instance {fake.uuid}: it is "
                     f"{power_state.NAMES[fake.state]}, not {power_state.NAMES[required]}")
             fake.state = state
+            _say(fake, f"{action}d" if action.endswith("e") else f"{action}ed")
+
+
+def _say(fake, text):
+    fake.console_log.append(f"fake-guest: {text}")
+
+
+def _boot(fake, instance, image_meta):
+    """What the fake guest prints as it boots, from what it was given."""
+    image_id = (image_meta or {}).get("id") or instance.get("image_ref") or "none"
+    _say(fake, f"powered on: {fake.vcpus} vCPU, {fake.memory_mb} MiB, {fake.disk_gb} GB disk")
+    _say(fake, f"booting image {image_id}")
+    for index, vif in enumerate(fake.network_info):
+        _say(fake, f"eth{index} {vif.get('address')} address {vif.get('fixed_ip')} "
+                   f"gateway {vif.get('gateway')}")
+    _say(fake, f"config drive {len(fake.config_drive)} bytes" if fake.config_drive
+         else "no config drive")
+    _say(fake, f"hostname {instance.get('hostname') or fake.uuid}")
+    _say(fake, f"keys {_key_fingerprint(instance.get('key_data')) or 'none'}")
+    _say(fake, f"ready uuid={fake.uuid}")
+
+
+def _key_fingerprint(public_key):
+    """SHA256:... of an OpenSSH public key, as ssh-keygen -l prints it."""
+    try:
+        blob = base64.b64decode(str(public_key).split()[1], validate=True)
+    except (IndexError, ValueError):
+        return None
+    return "SHA256:" + base64.b64encode(hashlib.sha256(blob).digest()).decode().rstrip("=")
 
 
 def snapshot_payload(fake, image_id):

@@ -4,9 +4,12 @@ on the tests' MariaDB and RabbitMQ (tests/cloud.py)."""
 
 import base64
 import re
+import subprocess
 import time
 
 import pytest
+
+from nova_runtime.api import crypto
 
 pytestmark = pytest.mark.mysql
 
@@ -241,3 +244,44 @@ def test_hypervisor_uptime_comes_from_the_compute(full_cloud):
                             answer.json()["hypervisor"]["uptime"]), answer.text
         shown = cloud.request("GET", f"/os-hypervisors/{hypervisor['id']}", token, "2.88")
         assert " up " in shown.json()["hypervisor"]["uptime"]
+
+
+def test_console_log_show(full_cloud, tmp_path):
+    """``openstack console log show``: the fake guest's log from its compute,
+    in any state; ``--lines N`` the last N pieces between newlines, as upstream
+    cuts them (a log ends with a newline: N - 1 lines)."""
+    cloud, member = full_cloud, full_cloud.member()
+    public = tmp_path / "console.pub"
+    public.write_text(crypto.generate_ssh()[1])
+    fingerprint = subprocess.run(["ssh-keygen", "-l", "-f", str(public)], capture_output=True,
+                                 text=True, check=True).stdout.split()[1]
+    assert cloud.openstack("keypair", "create", "--public-key", str(public), "console-key",
+                           **member).returncode == 0
+    server = create(cloud, "console", "--key-name", "console-key", **member)["id"]
+    try:
+        shown = cloud.openstack("console", "log", "show", server, **member)
+        assert shown.returncode == 0, shown.stderr
+        log = shown.stdout.splitlines()
+        assert log[0].startswith("fake-guest: powered on: 1 vCPU, 512 MiB, 1 GB disk")
+        assert f"fake-guest: booting image {cloud.image}" in log
+        assert "fake-guest: hostname console" in log
+        assert f"fake-guest: keys {fingerprint}" in log  # as ssh-keygen -l shows it
+        assert log[-1] == f"fake-guest: ready uuid={server}"
+
+        tail = cloud.openstack("console", "log", "show", "--lines", "3", "console", **member)
+        assert tail.returncode == 0, tail.stderr
+        assert tail.stdout == f"fake-guest: keys {fingerprint}\nfake-guest: ready uuid={server}\n"
+
+        # A stopped server still has its log, with its last words.
+        assert cloud.openstack("server", "stop", server, **member).returncode == 0
+        wait_status(cloud, server, "SHUTOFF", **member)
+        stopped = cloud.openstack("console", "log", "show", "--lines", "2", server, **member)
+        assert stopped.stdout == "fake-guest: powered off\n", stopped.stderr
+
+        # A reader may not read it (project member or admin, as upstream).
+        refused = cloud.openstack("console", "log", "show", server, **cloud.reader())
+        assert refused.returncode == 1
+        assert "os_compute_api:os-console-output" in refused.stderr and "403" in refused.stderr
+    finally:
+        delete(cloud, server, **member)
+        cloud.openstack("keypair", "delete", "console-key", **member)

@@ -13,8 +13,9 @@ says so (DriverCase flags) and the test checks what the driver does instead:
 
 - it never assigns VNC ports (QEMU does, at start): get_vnc_console says
   InstanceInvalidState; test_libvirt_domain.py checks reading a real port.
-- it runs no guest: the serial console stays empty, a shutdown request
-  always succeeds at once, managedSave writes no memory file.
+- it runs no guest: the serial console stays empty (test_libvirt_qemu.py
+  reads a real guest's), a shutdown request always succeeds at once,
+  managedSave writes no memory file.
 """
 
 import dataclasses
@@ -39,6 +40,7 @@ class DriverCase:
     migration_fails: bool = False
     libvirt: bool = False
     assigns_vnc_ports: bool = True
+    runs_guests: bool = True  # a guest that writes to its serial console
 
 
 class Hosts:
@@ -75,7 +77,8 @@ DRIVERS = [
                  id="fake.SpawnFailsDriver"),
     pytest.param(DriverCase("fake.MigrationFailsDriver", migration_fails=True),
                  id="fake.MigrationFailsDriver"),
-    pytest.param(DriverCase("libvirt.LibvirtDriver", libvirt=True, assigns_vnc_ports=False),
+    pytest.param(DriverCase("libvirt.LibvirtDriver", libvirt=True, assigns_vnc_ports=False,
+                            runs_guests=False),
                  id="libvirt.LibvirtDriver-test:///default"),
 ]
 
@@ -339,6 +342,28 @@ def test_consoles(case, driver, running):
     else:
         with pytest.raises(exceptions.NotSupported):
             driver.get_console_output(CONTEXT, running)
+
+
+def test_console_output_outlives_the_guests_run(case, driver, running):
+    """The log is there while the instance is shut off and keeps what the
+    guest wrote before a stop and start (the API shows it in any state)."""
+    if not supports(driver, "supports_console_output"):
+        pytest.skip("no console output")
+    booted = driver.get_console_output(CONTEXT, running)
+    if case.runs_guests:
+        assert booted.endswith("\n") and len(booted.splitlines()) > 3
+    driver.power_off(running)
+    stopped = driver.get_console_output(CONTEXT, running)
+    assert stopped.startswith(booted)
+    driver.power_on(CONTEXT, running)
+    driver.reboot(CONTEXT, running, reboot_type=virt_driver.REBOOT_HARD)
+    again = driver.get_console_output(CONTEXT, running)
+    assert again.startswith(stopped)
+    if case.runs_guests:
+        assert len(again.splitlines()) > len(stopped.splitlines())  # it booted twice more
+    driver.destroy(CONTEXT, running)
+    with pytest.raises(exceptions.InstanceNotFound):
+        driver.get_console_output(CONTEXT, running)
 
 
 # --- resize and cold migration ------------------------------------------------------

@@ -59,8 +59,13 @@ def test_defaults_from_flavor_and_network():
     graphics = root.find("./devices/graphics")
     assert graphics.attrib == {"type": "vnc", "autoport": "yes", "listen": "192.0.2.10"}
     assert root.find("./devices/video/model").get("type") == "vga"
+    # ttyS0 on a pty, logged by virtlogd (which bounds the file) and kept across restarts.
     serial = root.find("./devices/serial")
-    assert serial.get("type") == "file" and serial.find("source").get("path") == "/i/console.log"
+    assert serial.get("type") == "pty" and serial.find("target").get("port") == "0"
+    assert serial.find("log").attrib == {"file": "/i/console.log", "append": "on"}
+    console = root.find("./devices/console")
+    assert console.get("type") == "pty"
+    assert console.find("target").attrib == {"type": "serial", "port": "0"}
     system = {e.get("name"): e.text for e in root.findall("./sysinfo/system/entry")}
     assert system["product"] == "OpenStack Nova" and system["serial"] == UUID
 

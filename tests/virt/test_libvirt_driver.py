@@ -280,6 +280,29 @@ def test_vnc_disabled(lab):
         driver.get_vnc_console(CONTEXT, instance)
 
 
+def test_console_output_is_the_end_of_the_log_across_virtlogds_rotation(lab, monkeypatch):
+    from nova_runtime.virt.libvirt import driver as libvirt_driver
+    driver = lab.driver()
+    instance = new_instance()
+    driver.spawn(CONTEXT, instance, image(), [], None)
+    assert driver.get_console_output(CONTEXT, instance) == ""  # nothing written yet
+    log = disks.InstanceFiles(driver.instances_path, instance["uuid"]).console_log
+    # virtlogd renames a full log to console.log.0 (older ones to .1, ...).
+    with open(f"{log}.1", "wb") as oldest:
+        oldest.write(b"first boot\n")
+    with open(f"{log}.0", "wb") as older:
+        older.write(b"a" * 30 + b"\nline \xc3\xa9\n")
+    with open(log, "wb") as current:
+        current.write(b"login: \xff\n")
+    monkeypatch.setattr(libvirt_driver, "CONSOLE_LOG_BYTES", 30)
+    # The last 30 bytes: the end of .0 and all of console.log; bad UTF-8 replaced.
+    assert driver.get_console_output(CONTEXT, instance) == "a" * 12 + "\nline é\nlogin: \ufffd\n"
+    monkeypatch.setattr(libvirt_driver, "CONSOLE_LOG_BYTES", 1000)
+    assert driver.get_console_output(CONTEXT, instance).startswith("first boot\n" + "a" * 30)
+    with pytest.raises(exceptions.InstanceNotFound):
+        driver.get_console_output(CONTEXT, new_instance())
+
+
 def test_connection_uri_follows_virt_type():
     conf = config.new_conf()
     conf([])

@@ -7,14 +7,20 @@ image (no operating system: SeaBIOS finds nothing to boot and waits), so a
 clean shutdown is never answered and power_off has to force it off after its
 timeout, as with a hung guest.
 
+test_the_serial_console_is_logged boots a disk whose boot sector prints a
+line on the first serial port: the line reaches console.log through virtlogd
+and get_console_output, and stays there across a stop and a start.
+
 Needs root, libvirtd, virtlogd and qemu-system-x86_64 (tools/bootstrap.sh
-installs them); about 20 s. Deselect with -m 'not libvirtd'.
+installs them); about 30 s. Deselect with -m 'not libvirtd'.
 """
 
 import os
 import shutil
 import socket
+import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -109,3 +115,59 @@ def test_a_real_domain_through_its_lifecycle(driver, tmp_path):
 
     driver.destroy(CONTEXT, instance)
     assert driver.list_instances() == []
+
+
+SERIAL_MARKER = b"nova-runtime: hello from the boot sector"
+
+
+def boot_sector(message):
+    """A 512-byte MBR (16-bit real mode at 0:7c00) that writes ``message``
+    to COM1 (port 0x3f8) and halts; QEMU's UART needs no setup."""
+    code = bytes([
+        0xFC,                    # cld
+        0x31, 0xC0,              # xor ax, ax
+        0x8E, 0xD8,              # mov ds, ax
+        0xBE, 0x16, 0x7C,        # mov si, 0x7c16 (the message, after this code)
+        0xBA, 0xF8, 0x03,        # mov dx, 0x3f8
+        0xAC,                    # next: lodsb
+        0x84, 0xC0,              # test al, al
+        0x74, 0x03,              # jz halt
+        0xEE,                    # out dx, al
+        0xEB, 0xF8,              # jmp next
+        0xF4,                    # halt: hlt
+        0xEB, 0xFD,              # jmp halt
+    ])
+    assert len(code) == 0x16
+    sector = code + message + b"\r\n\0"
+    return sector.ljust(510, b"\0") + b"\x55\xaa"
+
+
+def test_the_serial_console_is_logged(driver, tmp_path):
+    disk = tmp_path / "serial-guest.raw"
+    disk.write_bytes(boot_sector(SERIAL_MARKER).ljust(1024 * 1024, b"\0"))
+    qcow2 = tmp_path / "serial-guest.qcow2"
+    subprocess.run(["qemu-img", "convert", "-q", "-O", "qcow2", str(disk), str(qcow2)],
+                   check=True)
+    driver.image_fetcher = lambda context, image_id, path: shutil.copyfile(qcow2, path)
+    instance = {"uuid": str(uuid.uuid4()), "hostname": "serial", "vcpus": 1, "memory_mb": 64,
+                "root_gb": 1, "ephemeral_gb": 0}
+    image = {"id": str(uuid.uuid4()), "disk_format": "qcow2", "properties": {}}
+    driver.spawn(CONTEXT, instance, image, [], None)
+
+    def printed(times):
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            output = driver.get_console_output(CONTEXT, instance)
+            if output.count(SERIAL_MARKER.decode()) >= times:
+                return output
+            time.sleep(0.5)
+        raise AssertionError(f"the guest's line did not reach the console log: {output!r}")
+
+    printed(1)
+    log = os.path.join(driver.instances_path, instance["uuid"], "console.log")
+    assert os.path.getsize(log) > 0  # virtlogd wrote the file, in the instance directory
+    driver.power_off(instance)
+    assert SERIAL_MARKER.decode() in driver.get_console_output(CONTEXT, instance)
+    driver.power_on(CONTEXT, instance)
+    printed(2)  # the log is appended to: the first boot's line is still there
+    driver.destroy(CONTEXT, instance)

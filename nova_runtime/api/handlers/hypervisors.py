@@ -180,3 +180,31 @@ def statistics(req):
         for field in fields:
             totals[field] += node[field] or 0
     return util.json_response({"hypervisor_statistics": {"count": count, **totals}})
+
+
+def _matching(req, pattern):
+    """(cell, node, service) of the nodes whose hostname contains ``pattern``
+    and whose service still exists (404 when there is none)."""
+    found = [(cell, node, service) for cell, node, service in services.list_nodes(req.db)
+             if pattern in (node["hypervisor_hostname"] or "")]
+    if not found:
+        raise errors.NotFound(f"No hypervisor matching '{pattern}' could be found.")
+    # A node left behind by a deleted service is not shown, as upstream.
+    return [entry for entry in found if entry[2] is not None]
+
+
+def search(req, hypervisor_hostname_pattern):
+    """GET /os-hypervisors/{pattern}/search (until 2.52; later a query parameter)."""
+    req.context.can(policies.ROOT % "search", target={})
+    return util.json_response({"hypervisors": [
+        _view(req, cell, node, service, False)
+        for cell, node, service in _matching(req, hypervisor_hostname_pattern)]})
+
+
+def servers(req, hypervisor_hostname_pattern):
+    """GET /os-hypervisors/{pattern}/servers (until 2.52): the matching
+    hypervisors with their servers (the key left out where there is none)."""
+    req.context.can(policies.ROOT % "servers", target={})
+    return util.json_response({"hypervisors": [
+        _view(req, cell, node, service, False, with_servers=True)
+        for cell, node, service in _matching(req, hypervisor_hostname_pattern)]})

@@ -7,9 +7,10 @@ is 202 and the server's status shows the progress (REBOOT, RESIZE, ...).
 """
 
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.handlers import remote_consoles, servers
+from nova_runtime.api.handlers import console_output, remote_consoles, servers
 from nova_runtime.api.schemas import servers as schemas
 from nova_runtime.image import glance
+from nova_runtime.policies import console_output as console_output_policies
 from nova_runtime.policies import remote_consoles as remote_console_policies
 from nova_runtime.policies import server_actions as action_policies
 from nova_runtime.policies import servers as server_policies
@@ -150,6 +151,8 @@ ACTIONS = {
     # before 2.6; later microversions have POST /servers/{id}/remote-consoles
     "os-getVNCConsole": (remote_consoles.get_vnc_console_action,
                          remote_console_policies.BASE_POLICY_NAME),
+    "os-getConsoleOutput": (console_output.get_console_output,
+                            console_output_policies.BASE_POLICY_NAME),
 }
 
 

@@ -195,3 +195,44 @@ def allowed_servers(db, conf, project_id, user_id, flavor, min_count, max_count)
                     f"already used {used[resource]} of {limit} {resource}")
             allowed = min(allowed, fits)
     return allowed
+
+
+# --- quota classes (os-quota-class-sets) ----------------------------------------
+
+def class_resources(version):
+    """The quota names os-quota-class-sets shows at a microversion: the
+    server group quotas from 2.50, when the network ones go; personality
+    files go at 2.57."""
+    names = list(RESOURCES)
+    if version < "2.50":
+        names = [name for name in names if name not in ("server_groups", "server_group_members")]
+    else:
+        names = [name for name in names if name not in LEGACY_NETWORK]
+    if version >= "2.57":
+        names = [name for name in names if name not in PERSONALITY]
+    return names
+
+
+def class_limits(db, conf, class_name):
+    """The limits of a quota class: its own rows over the defaults."""
+    values = defaults(db, conf)
+    with db.api() as session:
+        for row in session.scalars(sa.select(models.QuotaClass).filter_by(class_name=class_name)):
+            if row.resource in values and row.hard_limit is not None:
+                values[row.resource] = row.hard_limit
+    return values
+
+
+def update_class(db, conf, class_name, new_limits):
+    """Store a quota class's limits (the class 'default' changes every
+    project's defaults); returns all its limits."""
+    with db.api() as session:
+        for resource, limit in new_limits.items():
+            row = session.scalar(sa.select(models.QuotaClass).filter_by(
+                class_name=class_name, resource=resource))
+            if row is None:
+                session.add(models.QuotaClass(class_name=class_name, resource=resource,
+                                              hard_limit=limit))
+            else:
+                row.hard_limit = limit
+    return class_limits(db, conf, class_name)

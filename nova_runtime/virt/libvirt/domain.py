@@ -72,7 +72,7 @@ def build(instance, image_meta, network_info, disks, *, virt_type, vnc_listen=No
 
     ``disks``: Disk list, root first. ``vnc_listen``: address of the VNC
     server, None for no graphics. ``console_log``: file that receives the
-    serial console."""
+    serial console (see _serial_console)."""
     props = (image_meta or {}).get("properties") or {}
     arch = _token(props, "hw_architecture", props.get("architecture")
                   or host_arch or platform.machine())
@@ -126,9 +126,7 @@ def build(instance, image_meta, network_info, disks, *, virt_type, vnc_listen=No
     for index, vif in enumerate(network_info or []):
         _interface(devices, index, vif, vif_model)
     if console_log:
-        serial = ET.SubElement(devices, "serial", type="file")
-        ET.SubElement(serial, "source", path=console_log)
-        ET.SubElement(serial, "target", port="0")
+        _serial_console(devices, console_log)
     if vnc_listen:
         ET.SubElement(devices, "input", type="tablet", bus="usb")  # absolute pointer for VNC
         ET.SubElement(devices, "graphics", type="vnc", autoport="yes", listen=vnc_listen)
@@ -242,6 +240,20 @@ def _letters(index):
         index, rest = divmod(index - 1, 26)
         suffix = chr(ord("a") + rest) + suffix
     return suffix
+
+
+def _serial_console(devices, log_path):
+    """The first serial port (the guest's ttyS0, also its <console>) on a
+    pty, as upstream has it, whose output virtlogd writes to ``log_path``:
+    virtlogd rotates the file at its max_size (2 MiB by default, keeping
+    max_backups old ones as log_path.0, .1, ...), so a chatty guest cannot
+    fill the disk. append: the log survives reboots and stop/start, which
+    start a new QEMU."""
+    serial = ET.SubElement(devices, "serial", type="pty")
+    ET.SubElement(serial, "log", file=log_path, append="on")
+    ET.SubElement(serial, "target", port="0")
+    console = ET.SubElement(devices, "console", type="pty")
+    ET.SubElement(console, "target", type="serial", port="0")
 
 
 def _interface(devices, index, vif, model):

@@ -32,7 +32,9 @@ How the contract's operations map onto libvirt:
   compute manager) is attached as a read-only cdrom; it is copied to the
   instance directory as disk.config so that it moves along with a resize.
 - consoles: VNC on [vnc] server_listen when [vnc] enabled (port chosen by
-  libvirt); the serial console goes to console.log.
+  libvirt); the serial console goes to console.log through virtlogd, which
+  rotates it (console.log.0, ...); get_console_output reads its last
+  CONSOLE_LOG_BYTES.
 
 Images come through ``image_fetcher(context, image_id, path)``, by default
 nova_runtime.image.glance.download with the request's token; tests pass
@@ -48,15 +50,19 @@ import shutil
 import time
 
 import libvirt
+from oslo_utils import timeutils
 
 from nova_runtime.compute import power_state, task_states
-from nova_runtime.conf import libvirt as libvirt_conf
+from nova_runtime.conf import libvirt as libvirt_conf, network as network_conf
+from nova_runtime.network import linux_net
 from nova_runtime.virt import driver, exceptions
-from nova_runtime.virt.libvirt import disks, domain, host
+from nova_runtime.virt.libvirt import disks, domain, host, stats
 
 LOG = logging.getLogger(__name__)
 
 _POLL_SECONDS = 0.2
+# How much of the end of the console log get_console_output reads (upstream's 100 KiB).
+CONSOLE_LOG_BYTES = 100 * 1024
 
 _POWER_STATES = {
     libvirt.VIR_DOMAIN_NOSTATE: power_state.NOSTATE,
@@ -82,6 +88,35 @@ def _libvirt_errors(method):
     return wrapper
 
 
+def _seconds_since(launched_at):
+    """Whole seconds from ``launched_at`` (a datetime or ISO text, UTC) to now."""
+    if not launched_at:
+        return None
+    if isinstance(launched_at, str):
+        launched_at = timeutils.parse_isotime(launched_at)
+    return int((timeutils.utcnow() - timeutils.normalize_time(launched_at)).total_seconds())
+
+
+def read_log_tail(path, size):
+    """The last ``size`` bytes of the log at ``path``, continued from the
+    files virtlogd rotated it to (path.0 the newest) when it is shorter; b""
+    while the guest has written nothing."""
+    pieces, wanted = [], size
+    for name in [path] + [f"{path}.{index}" for index in range(10)]:
+        try:
+            with open(name, "rb") as log:
+                end = log.seek(0, os.SEEK_END)
+                log.seek(max(0, end - wanted))
+                piece = log.read(wanted)
+        except FileNotFoundError:
+            break
+        pieces.insert(0, piece)
+        wanted -= len(piece)
+        if wanted <= 0:
+            break
+    return b"".join(pieces)
+
+
 def _glance_fetch(conf):
     def fetch(context, image_id, path):
         from nova_runtime.image import glance  # only computes that boot images need it
@@ -101,6 +136,9 @@ class LibvirtDriver(driver.ComputeDriver):
         self.instances_path = conf.instances_path
         self.image_fetcher = image_fetcher or _glance_fetch(conf)
         self._host = host.Host(libvirt_conf.connection_uri(conf))
+        # FlatDHCPManager: this host serves DHCP and metadata on the flat bridge.
+        self._flat = linux_net.FlatHost(conf) \
+            if conf.network_manager == network_conf.FLAT_DHCP_MANAGER else None
 
     # --- the host -------------------------------------------------------------------------
 
@@ -112,6 +150,10 @@ class LibvirtDriver(driver.ComputeDriver):
                 if self.virt_type == "kvm" else ""
             raise exceptions.HypervisorUnavailable(
                 f"libvirt at {self._host.uri} cannot run {self.virt_type} guests{hint}")
+        if self._flat is not None:
+            # After a host reboot nothing of it runs; instances deleted while
+            # nova-compute was down are forgotten.
+            self._flat.sync(self.list_instances())
 
     def cleanup_host(self, host_name):
         self._host.close()
@@ -169,10 +211,12 @@ class LibvirtDriver(driver.ComputeDriver):
             self._create_disks(context, instance, image_meta, files)
             self._attach_config_drive(files, block_device_info)
             dom = self._define(instance, image_meta, network_info, files)
+            self._plug(instance, network_info)
             dom.create()
         except Exception as error:
             with contextlib.suppress(exceptions.VirtError):
                 self._remove_domain(dom)
+            self._unplug(uuid)
             disks.remove_dir(files.dir)
             LOG.warning("Spawn of instance %s failed: %s", uuid, error)
             raise exceptions.InstanceSpawnError(f"spawn of instance {uuid} failed: {error}") \
@@ -182,6 +226,8 @@ class LibvirtDriver(driver.ComputeDriver):
     def destroy(self, context, instance, network_info=None, block_device_info=None,
                 destroy_disks=True):
         self._remove_domain(self._host.find(instance["uuid"]))
+        if not self._source_of_resize(instance["uuid"]):
+            self._unplug(instance["uuid"])  # this host's copy of a resize keeps its lease
         if destroy_disks:
             disks.remove_dir(self._files(instance["uuid"]).dir)
 
@@ -340,10 +386,11 @@ class LibvirtDriver(driver.ComputeDriver):
                                          configdrive_path=files.config_drive)
             self._attach_config_drive(files, block_device_info)
             dom = self._define(instance, image_meta, network_info, files)
+            self._plug(instance, network_info)
             if power_on:
                 dom.create()
         except (OSError, disks.DiskError, domain.DomainConfigError,
-                libvirt.libvirtError) as error:
+                libvirt.libvirtError, linux_net.FlatHostError) as error:
             raise exceptions.MigrationError(
                 f"finishing the migration of instance {uuid} failed: {error}") from error
 
@@ -360,6 +407,7 @@ class LibvirtDriver(driver.ComputeDriver):
             dom = self._host.find(instance["uuid"])
             if dom is not None and not dom.isActive():
                 self._remove_domain(dom)
+            self._unplug(instance["uuid"])  # the destination serves its lease now
         disks.remove_dir(files.resize_dir)
 
     @_libvirt_errors
@@ -401,13 +449,22 @@ class LibvirtDriver(driver.ComputeDriver):
     @_libvirt_errors
     def get_console_output(self, context, instance):
         self._host.lookup(instance["uuid"])
-        try:
-            with open(self._files(instance["uuid"]).console_log, "rb") as log:
-                log.seek(0, os.SEEK_END)
-                log.seek(max(0, log.tell() - 100 * 1024))  # the last 100 KiB, as upstream
-                return log.read().decode("utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""  # the guest has written nothing yet
+        return read_log_tail(self._files(instance["uuid"]).console_log,
+                             CONSOLE_LOG_BYTES).decode("utf-8", errors="replace")
+
+    # --- diagnostics ------------------------------------------------------------------------
+
+    @_libvirt_errors
+    def get_diagnostics(self, instance):
+        return stats.legacy(self._host.lookup(instance["uuid"]))
+
+    @_libvirt_errors
+    def get_instance_diagnostics(self, instance):
+        dom = self._host.lookup(instance["uuid"])
+        return stats.standard(
+            dom, state=power_state.NAMES[self._power_state(dom)], hypervisor=self.virt_type,
+            uptime=_seconds_since(instance.get("launched_at")),
+            config_drive=bool(instance.get("config_drive")))
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -510,6 +567,33 @@ class LibvirtDriver(driver.ComputeDriver):
         source = (block_device_info or {}).get("configdrive_path")
         if source and os.path.abspath(source) != files.config_drive:
             shutil.copyfile(source, files.config_drive)
+
+    # --- the flat network (network/linux_net.py) -----------------------------------------
+
+    def _plug(self, instance, network_info):
+        if self._flat is not None:
+            self._flat.plug(instance, network_info)
+
+    def _unplug(self, uuid):
+        """Forget the instance's lease; a failure is logged, not raised: the
+        instance goes anyway, and the next start of nova-compute forgets it."""
+        if self._flat is None:
+            return
+        try:
+            self._flat.unplug(uuid)
+        except linux_net.FlatHostError as error:
+            LOG.error("Instance %s: cannot remove its lease from bridge %s: %s",
+                      uuid, self._flat.bridge, error)
+
+    def _source_of_resize(self, uuid):
+        """Whether this host holds the source copy of the instance's resize or
+        migration (a same-host resize reverting destroys the new copy only)."""
+        try:
+            with open(os.path.join(self._files(uuid).resize_dir, "migration.json"),
+                      encoding="utf-8") as f:
+                return json.load(f)["source"] == self.host
+        except (OSError, ValueError, KeyError):
+            return False
 
     def _define(self, instance, image_meta, network_info, files):
         disk_list = [domain.Disk(files.root, "qcow2", "root")]
