@@ -25,9 +25,8 @@ cell's conductor; with one message queue for the API level and cell1 they
 share the conductor topic, as in a single-cell deployment), nova-scheduler
 and three nova-computes (c1, c2, c3, 4 GiB RAM and 4 vCPUs each, nothing
 reserved, the scheduler's default weighers). The compute and image endpoints
-are registered in a region of their own (``RegionFull``), so that this cloud
-does not collide with other session fixtures' compute endpoints in the same
-Keystone. ``FullCloud.openstack`` runs the real ``openstack`` command against
+are registered in a region of their own (``RegionFull-<port>``), so that this
+cloud does not collide with other clouds' compute endpoints in the same Keystone. ``FullCloud.openstack`` runs the real ``openstack`` command against
 it as the admin, a member or a reader of the demo project; the m1.tiny
 flavor (512 MB, 1 vCPU, 1 GB) and the ``cirros`` image exist.
 """
@@ -450,6 +449,9 @@ class FullCloud(Cloud):
         self.api_process = None
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/v2.1"
+        # A region of its own in the session's Keystone: a cloud of an earlier test
+        # module left its (stopped) compute endpoint in the catalog of its region.
+        self.region = f"{REGION}-{self.port}"
         self.api_log = pathlib.Path(workdir) / "nova-api.log"
         super().__init__(workdir, urls, rabbitmq, glance={"api_servers": glance.url},
                          DEFAULT={"reserved_host_memory_mb": 0, "rpc_response_timeout": 20},
@@ -491,8 +493,8 @@ class FullCloud(Cloud):
         """Identity, compute and image endpoints in this cloud's own region."""
         keystone = self.keystone
         regions = {region["id"] for region in keystone.admin("GET", "/regions")["regions"]}
-        if REGION not in regions:
-            keystone.admin("POST", "/regions", {"region": {"id": REGION}})
+        if self.region not in regions:
+            keystone.admin("POST", "/regions", {"region": {"id": self.region}})
         identity = keystone.admin("GET", "/services?type=identity")["services"][0]
         for name, kind, url in (("keystone", "identity", keystone.url),
                                 ("nova-full", "compute", self.url),
@@ -502,13 +504,13 @@ class FullCloud(Cloud):
             for interface in ("public", "internal", "admin"):
                 keystone.admin("POST", "/endpoints", {"endpoint": {
                     "service_id": service["id"], "interface": interface, "url": url,
-                    "region_id": REGION}})
+                    "region_id": self.region}})
 
     # --- clients --------------------------------------------------------------------
 
     def environment(self, user="admin", password=ADMIN_PASSWORD, project="admin"):
         env = self.keystone.environment(user, password, project)
-        env["OS_REGION_NAME"] = REGION
+        env["OS_REGION_NAME"] = self.region
         return env
 
     def openstack(self, *args, user="admin", password=ADMIN_PASSWORD, project="admin",
