@@ -356,10 +356,16 @@ def test_a_worker_told_to_stop_while_it_is_built_stops_cleanly(tmp_path):
             seen += daemon.stdout.readline()
             assert daemon.poll() is None, seen
         daemon.terminate()  # both workers are in build()
-        code = daemon.wait(timeout=STOP_SECONDS)
+        try:  # reads both pipes while waiting: a full stderr pipe must not stall the daemon
+            _, stderr = daemon.communicate(timeout=STOP_SECONDS * 2)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            _, stderr = daemon.communicate()
+            pytest.fail(f"the daemon did not stop within {STOP_SECONDS * 2} s; stderr:\n{stderr}")
+        code = daemon.returncode
     finally:
-        daemon.kill()
-    stderr = daemon.stderr.read()
+        if daemon.poll() is None:
+            daemon.kill()
     assert code == 0, stderr
     assert stderr.count("slow stopped before it started") == 2, stderr
     assert "exited unexpectedly" not in stderr
