@@ -96,10 +96,13 @@ class Supervisor:
         signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
 
     def _on_signal(self, signum, frame):
-        if not self.stopping:
+        first = not self.stopping
+        # The workers first: the main thread may be inside a log call, and a
+        # log call here can then fail (a reentrant write to the stream).
+        self._stop_all()
+        if first:
             LOG.info("%s received %s, stopping its workers", self.prog,
                      signal.Signals(signum).name)
-        self._stop_all()
 
     def _stop_all(self):
         self.stopping = True
