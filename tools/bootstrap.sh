@@ -15,7 +15,7 @@ APT_PACKAGES=(
     qemu-utils cpio fdisk dosfstools mtools                   # the guest image (roles/guest_image)
     libvirt-daemon libvirt-daemon-driver-qemu libvirt-daemon-system libvirt-clients
     qemu-system-x86 libvirt-dev pkg-config                    # the libvirt driver
-    dnsmasq-base dnsmasq-utils iptables busybox-static        # the flat network's DHCP (FlatDHCPManager)
+    dnsmasq-base dnsmasq-utils iptables busybox-static sudo   # the flat network (FlatDHCPManager; root_helper sudo)
     novnc                                                     # the web client nova-novncproxy serves
 )
 

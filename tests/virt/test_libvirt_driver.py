@@ -280,6 +280,34 @@ def test_vnc_disabled(lab):
         driver.get_vnc_console(CONTEXT, instance)
 
 
+def test_the_console_log_is_made_before_the_guest_starts_so_nova_compute_reads_it(lab):
+    # virtlogd appends to a log that exists and keeps its owner; one it makes
+    # itself is root's, 0600, unreadable by a nova-compute running as nova.
+    driver = lab.driver()
+    instance = new_instance()
+    driver.spawn(CONTEXT, instance, image(), [], None)
+    log = disks.InstanceFiles(driver.instances_path, instance["uuid"]).console_log
+    stat = os.stat(log)
+    assert (stat.st_uid, stat.st_size, stat.st_mode & 0o777) == (os.getuid(), 0, 0o640)
+    with open(log, "ab") as guest:  # what the guest wrote stays across a reboot
+        guest.write(b"booted\n")
+    driver.reboot(CONTEXT, instance, reboot_type=virt_driver.REBOOT_HARD)
+    assert driver.get_console_output(CONTEXT, instance) == "booted\n"
+
+
+def test_an_unreadable_console_log_is_a_virt_error(lab, monkeypatch):
+    from nova_runtime.virt.libvirt import driver as libvirt_driver
+    driver = lab.driver()
+    instance = new_instance()
+    driver.spawn(CONTEXT, instance, image(), [], None)
+
+    def refused(path, size):
+        raise PermissionError(13, "Permission denied", path)
+    monkeypatch.setattr(libvirt_driver, "read_log_tail", refused)
+    with pytest.raises(exceptions.VirtError, match="cannot be read by nova-compute"):
+        driver.get_console_output(CONTEXT, instance)
+
+
 def test_console_output_is_the_end_of_the_log_across_virtlogds_rotation(lab, monkeypatch):
     from nova_runtime.virt.libvirt import driver as libvirt_driver
     driver = lab.driver()

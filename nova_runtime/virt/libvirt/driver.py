@@ -117,6 +117,15 @@ def read_log_tail(path, size):
     return b"".join(pieces)
 
 
+def prepare_console_log(path):
+    """Create the serial console's log before its guest starts, owned by
+    nova-compute's user: virtlogd (root) appends to a log that exists and
+    leaves its owner, but makes a missing one root's, mode 0600, which a
+    nova-compute running as nova cannot read back. A log that exists is left
+    as it is (appended to across reboots)."""
+    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640))
+
+
 def _glance_fetch(conf):
     def fetch(context, image_id, path):
         from nova_runtime.image import glance  # only computes that boot images need it
@@ -449,8 +458,16 @@ class LibvirtDriver(driver.ComputeDriver):
     @_libvirt_errors
     def get_console_output(self, context, instance):
         self._host.lookup(instance["uuid"])
-        return read_log_tail(self._files(instance["uuid"]).console_log,
-                             CONSOLE_LOG_BYTES).decode("utf-8", errors="replace")
+        path = self._files(instance["uuid"]).console_log
+        try:
+            tail = read_log_tail(path, CONSOLE_LOG_BYTES)
+        except PermissionError as error:
+            # virtlogd made it (a log from before prepare_console_log, or a
+            # new one after a rotation): root's, mode 0600.
+            raise exceptions.VirtError(
+                f"the console log of instance {instance['uuid']} cannot be read by "
+                f"nova-compute: {error}") from None
+        return tail.decode("utf-8", errors="replace")
 
     # --- diagnostics ------------------------------------------------------------------------
 
@@ -465,6 +482,21 @@ class LibvirtDriver(driver.ComputeDriver):
             dom, state=power_state.NAMES[self._power_state(dom)], hypervisor=self.virt_type,
             uptime=_seconds_since(instance.get("launched_at")),
             config_drive=bool(instance.get("config_drive")))
+
+    # --- crash dump -------------------------------------------------------------------------
+
+    @_libvirt_errors
+    def trigger_crash_dump(self, instance):
+        """An NMI to the guest (virDomainInjectNMI); libvirt refuses it for
+        a domain that is not running (InstanceInvalidState)."""
+        dom = self._host.lookup(instance["uuid"])
+        try:
+            dom.injectNMI(0)
+        except libvirt.libvirtError as error:
+            if error.get_error_code() == libvirt.VIR_ERR_NO_SUPPORT:
+                raise exceptions.NotSupported(
+                    f"the hypervisor cannot inject an NMI: {error}") from None
+            raise
 
     # --- helpers --------------------------------------------------------------------------
 
@@ -605,5 +637,6 @@ class LibvirtDriver(driver.ComputeDriver):
             instance, image_meta, network_info, disk_list, virt_type=self.virt_type,
             vnc_listen=self.conf.vnc.server_listen if self.conf.vnc.enabled else None,
             console_log=files.console_log)
+        prepare_console_log(files.console_log)
         disks.write(files.domain_xml, xml)
         return self._host.conn.defineXML(xml)
