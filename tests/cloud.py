@@ -29,6 +29,10 @@ are registered in a region of their own (``RegionFull-<port>``), so that this
 cloud does not collide with other clouds' compute endpoints in the same Keystone. ``FullCloud.openstack`` runs the real ``openstack`` command against
 it as the admin, a member or a reader of the demo project; the m1.tiny
 flavor (512 MB, 1 vCPU, 1 GB) and the ``cirros`` image exist.
+
+``FullCloud(..., placement=...)`` (tests/placement.py) has its daemons use
+Placement, as deployed (the fault-injection suite's cloud); the API tests'
+``full_cloud`` runs without.
 """
 
 import nova_runtime  # noqa: F401  first: it selects oslo.service's threading backend
@@ -444,7 +448,7 @@ class FullCloud(Cloud):
     """Cloud with Glance, nova-api behind Keystone, and the cell's own
     conductor next to the super-conductor."""
 
-    def __init__(self, workdir, urls, rabbitmq, keystone, glance):
+    def __init__(self, workdir, urls, rabbitmq, keystone, glance, placement=None):
         self.keystone, self.glance = keystone, glance
         self.api_process = None
         self.port = free_port()
@@ -453,7 +457,7 @@ class FullCloud(Cloud):
         # module left its (stopped) compute endpoint in the catalog of its region.
         self.region = f"{REGION}-{self.port}"
         self.api_log = pathlib.Path(workdir) / "nova-api.log"
-        super().__init__(workdir, urls, rabbitmq, glance={"api_servers": glance.url},
+        super().__init__(workdir, urls, rabbitmq, placement, glance={"api_servers": glance.url},
                          DEFAULT={"reserved_host_memory_mb": 0, "rpc_response_timeout": 20},
                          filter_scheduler={"weight_classes": None})
 

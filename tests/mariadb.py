@@ -36,6 +36,9 @@ class MariaDB:
             [INSTALL_DB, "--user=mysql", f"--datadir={self.datadir}",
              "--auth-root-authentication-method=socket", "--skip-test-db"],
             check=True, capture_output=True)
+        return self._launch(timeout)
+
+    def _launch(self, timeout):
         self.process = subprocess.Popen(
             [MARIADBD, "--no-defaults", "--user=mysql", f"--datadir={self.datadir}",
              f"--socket={self.socket}", f"--port={self.port}", "--bind-address=127.0.0.1",
@@ -52,6 +55,15 @@ class MariaDB:
                 return self
             time.sleep(0.1)
         raise RuntimeError(f"mariadbd did not answer within {timeout}s")
+
+    def restart(self, down=2, timeout=60):
+        """Stop the server as an operator's ``service mariadb stop`` does
+        (SIGTERM), keep it down ``down`` seconds, start it again on the same
+        data directory and port. Clients lose their connections."""
+        self.process.terminate()
+        self.process.wait(timeout=60)
+        time.sleep(down)
+        return self._launch(timeout)
 
     def stop(self):
         if self.process and self.process.poll() is None:

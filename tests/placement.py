@@ -14,11 +14,13 @@ placement service with its public, internal and admin endpoints.
 the toolkit writes it.
 """
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
 import tempfile
+import time
 import uuid
 
 import pytest
@@ -89,6 +91,22 @@ class Placement:
             self.stop()
             raise
         return self
+
+    def restart(self, down=2):
+        """kill -9 of uwsgi (its master and its worker), ``down`` seconds
+        without Placement, then uwsgi again on the same port and database."""
+        children = subprocess.run(["pgrep", "-P", str(self.process.pid)],
+                                  capture_output=True, text=True).stdout.split()
+        self.process.kill()
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(int(pid), signal.SIGKILL)
+        self.process.wait()
+        time.sleep(down)
+        venv = upstream.role_venv("placement")
+        self.process = upstream.start_uwsgi(venv, os.path.join(self.workdir, "placement-wsgi.py"),
+                                            self.port, self.log, self.workdir, threads=4)
+        wait_for_http(self.url, self.process, self.log)
 
     def stop(self):
         if self.process is not None:

@@ -23,9 +23,11 @@ shares 2.97) change nothing: those paths are 404.
     2.13  server groups: user_id and project_id
     2.15  server groups: soft-affinity and soft-anti-affinity
     2.16  servers: host_status (admins)
+    2.17  servers: the trigger_crash_dump action
     2.19  servers: description (create, update, rebuild, views)
-    2.26  servers: tags (always empty; creating with tags is refused)
+    2.26  servers: tags (servers/{id}/tags, the tags filters; creating with tags is refused)
     2.28  hypervisors: cpu_info is an object, not a string
+    2.31  os-console-auth-tokens: the details of any console type (only RDP's before)
     2.33  hypervisors: limit and marker
     2.35  keypairs: limit and marker
     2.36  limits and quota sets: no network or security group quotas

@@ -62,7 +62,9 @@ class Router:
 
     def _route(self, req):
         """(handler, params) for the request, or None when no route knows the path."""
-        path = req.path_info.rstrip("/") or "/"
+        # A trailing slash is a different path, as upstream's routes see it
+        # (GET /os-simple-tenant-usage/ asks for an empty tenant id: 404).
+        path = req.path_info or "/"
         found = self._match(req.method, path, req.version)
         if found is not None:
             return found

@@ -9,6 +9,7 @@ path is 404, as upstream answers.
 from nova_runtime.api.handlers import (
     aggregates,
     availability_zones,
+    console_auth_tokens,
     extensions,
     flavors,
     hosts,
@@ -17,6 +18,7 @@ from nova_runtime.api.handlers import (
     images,
     instance_actions,
     instance_usage_audit_log,
+    ips,
     keypairs,
     limits,
     migrations,
@@ -29,9 +31,11 @@ from nova_runtime.api.handlers import (
     server_external_events,
     server_groups,
     server_metadata,
+    server_password,
     servers,
     services,
     simple_tenant_usage,
+    tags,
 )
 from nova_runtime.api.router import Versioned
 
@@ -53,6 +57,22 @@ ROUTES = {
         "GET": server_metadata.show,
         "PUT": server_metadata.update,
         "DELETE": server_metadata.delete,
+    },
+    "/servers/{server_id}/os-server-password": {
+        "GET": server_password.show,
+        "DELETE": server_password.clear,
+    },
+    "/servers/{server_id}/ips": {"GET": ips.index},
+    "/servers/{server_id}/ips/{network_label}": {"GET": ips.show},
+    "/servers/{server_id}/tags": {
+        "GET": Versioned(tags.index, "2.26"),
+        "PUT": Versioned(tags.update_all, "2.26"),
+        "DELETE": Versioned(tags.delete_all, "2.26"),
+    },
+    "/servers/{server_id}/tags/{tag}": {
+        "GET": Versioned(tags.show, "2.26"),
+        "PUT": Versioned(tags.update, "2.26"),
+        "DELETE": Versioned(tags.delete, "2.26"),
     },
     "/servers/{server_id}/os-instance-actions": {"GET": instance_actions.index},
     "/servers/{server_id}/os-instance-actions/{request_id}": {"GET": instance_actions.show},
@@ -163,6 +183,7 @@ ROUTES = {
     "/os-hosts/{host_name}/reboot": {"GET": Versioned(hosts.reboot, maximum="2.42")},
     "/os-hosts/{host_name}/shutdown": {"GET": Versioned(hosts.shutdown, maximum="2.42")},
     "/os-hosts/{host_name}/startup": {"GET": Versioned(hosts.startup, maximum="2.42")},
+    "/os-console-auth-tokens/{console_token}": {"GET": console_auth_tokens.show},
     "/extensions": {"GET": extensions.index},
     "/extensions/{alias}": {"GET": extensions.show},
 }

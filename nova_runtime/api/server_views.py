@@ -13,7 +13,7 @@ flat network, in group "default".
 
 Microversions honoured here (see microversion.py for the whole list):
 2.3 more OS-EXT-SRV-ATTR fields for admins, 2.9 locked, 2.16 host_status,
-2.19 description, 2.26 tags (always empty: nova_runtime keeps no server tags),
+2.19 description, 2.26 tags (objects.servers.details reads them),
 2.47 the flavor embedded instead of linked, 2.63 trusted_image_certificates,
 2.71 server_groups (show, update, rebuild), 2.73 locked_reason, 2.90
 OS-EXT-SRV-ATTR:hostname for everyone, 2.96 pinned_availability_zone, 2.98
@@ -29,6 +29,7 @@ when that is empty, from the fixed_ips table.
 import hashlib
 
 from nova_runtime.api import util
+from nova_runtime.compute.api import SECURITY_GROUPS_KEY, security_groups_of
 
 # vm_state -> {task_state: status}, with the status of "no special task" under None.
 _STATUS = {
@@ -239,6 +240,12 @@ class ServerView:
         self._host_ids = {}  # (project, host) -> hostId: a page has few of them
 
     @property
+    def system_keys(self):
+        """The system metadata keys this view shows (objects.servers.details)."""
+        return ((SECURITY_GROUPS_KEY,) if self.full else ()) + \
+            (("locked_reason",) if self.locked_reason else ())
+
+    @property
     def columns(self):
         """The instances columns that this view reads."""
         if self.admin_attributes and self.extended_attributes:
@@ -317,12 +324,13 @@ class ServerView:
                 "OS-EXT-STS:power_state": get("power_state") or 0,
                 "os-extended-volumes:volumes_attached": [],
             })
-            if body["addresses"]:
+            groups = security_groups_of(details.get("system", {}))
+            if body["addresses"] and groups:
                 # Upstream lists the security groups of the server's ports; here
                 # every interface is on the flat network, in group "default"
-                # (the only one create accepts), and a server without an
-                # interface yet has none.
-                body["security_groups"] = [{"name": "default"}]
+                # (the only one) unless removeSecurityGroup took it out, and a
+                # server without an interface yet has none.
+                body["security_groups"] = [{"name": name} for name in groups]
         if self.key_name:
             body["key_name"] = get("key_name")
         if shown_status in _PROGRESS_STATUSES:
@@ -356,13 +364,13 @@ class ServerView:
         if self.description:
             body["description"] = get("display_description")
         if self.tags:
-            body["tags"] = []
+            body["tags"] = list(details.get("tags") or ())
         if self.image_certificates:
             body["trusted_image_certificates"] = None
         if self.groups:
             body["server_groups"] = list(self.server_groups)
         if self.locked_reason:
-            body["locked_reason"] = None
+            body["locked_reason"] = details.get("system", {}).get("locked_reason")
         spec = details.get("request_spec") or {}
         if self.pinned_zone:
             body["pinned_availability_zone"] = spec.get("availability_zone")
@@ -371,11 +379,17 @@ class ServerView:
         return body
 
 
+# Hints that take one value: shown as that value (Tempest's 2.100 schema), the
+# others as lists.
+_SINGLE_VALUED_HINTS = ("group", "target_cell", "build_near_host_ip", "cidr", "query")
+
+
 def _hints(spec):
-    """The scheduler hints the server was created with, each as a list (upstream's form)."""
+    """The scheduler hints the server was created with (2.100)."""
     hints = {}
     for key, value in (spec.get("scheduler_hints") or {}).items():
-        hints[key] = value if isinstance(value, list) else [value]
+        values = value if isinstance(value, list) else [value]
+        hints[key] = values[0] if key in _SINGLE_VALUED_HINTS and len(values) == 1 else values
     return hints
 
 

@@ -38,6 +38,7 @@ force_nodes, ignore_hosts, num_instances, project_id, user_id, instance_uuid,
 and, once it is built, retry (num_attempts, hosts: [[host, node], ...]).
 """
 
+import json
 import re
 import uuid as uuidlib
 
@@ -60,6 +61,11 @@ UNCHANGED = object()
 # What PUT /servers/{id} may change.
 UPDATABLE_BY_USER = ("display_name", "display_description", "access_ip_v4", "access_ip_v6",
                      "hostname")
+# The system metadata key of a server's security groups (a JSON list of
+# names) once add/removeSecurityGroup changed them; absent, it is in
+# "default", the only group there is without Neutron.
+SECURITY_GROUPS_KEY = "security_groups"
+SECURITY_GROUPS = ("default",)
 # Metadata may change only in these vm_states, with no task running (as upstream).
 METADATA_VM_STATES = ("active", "paused", "suspended", "stopped")
 
@@ -74,6 +80,14 @@ class InvalidRequest(ComputeAPIError):
 
 class InstanceInvalidState(ComputeAPIError):
     """The server's state does not allow the action (409)."""
+
+
+class SecurityGroupNotFound(exceptions.NotFound):
+    """No such security group (404)."""
+
+
+class InstanceIsLocked(InstanceInvalidState):
+    """The server is locked and the caller is not an admin (409)."""
 
 
 class API:
@@ -93,7 +107,7 @@ class API:
                        scheduler_hints=None, key_name=None, key_data=None, user_data=None,
                        metadata=None, admin_password=None, requested_networks=None,
                        access_ip_v4=None, access_ip_v6=None, config_drive=None,
-                       hostname=None):
+                       hostname=None, tags=None):
         """Accept ``count`` servers of ``flavor`` (a flavor dict with
         extra_specs, as nova_runtime.api.objects.flavors.get(with_specs=True)
         returns it) booting ``image`` (the image's metadata: id, properties,
@@ -105,7 +119,8 @@ class API:
         a host (an admin's request; the handler checks the policy); default
         [DEFAULT] default_schedule_zone. group: a server group uuid (also read
         from scheduler_hints["group"]); the new servers become its members.
-        admin_password is handed to the compute and never stored."""
+        admin_password is handed to the compute and never stored. tags (2.52)
+        are the new servers' tags."""
         if count < 1:
             raise InvalidRequest("count must be at least 1")
         hints = dict(scheduler_hints or {})
@@ -135,6 +150,7 @@ class API:
                 access_ip_v4, access_ip_v6, config_drive)
             if hostname:  # 2.90: the user's own hostname instead of one from the name
                 instance["hostname"] = hostname
+            instance["tags"] = sorted(set(tags or ()))
             requests.append({"instance": instance,
                              "request_spec": dict(spec, instance_uuid=instance["uuid"])})
             created.append(instance)
@@ -227,8 +243,52 @@ class API:
         cell = mapping["cell"]
         url = cell.database_connection
         instance = instances.get_by_uuid(url, instance_uuid)
+        self._check_unlocked(context, instance)
         if instance["task_state"] == task_states.DELETING:
             return
+        if self._soft_delete(context, cell, instance):
+            return
+        self._delete(context, cell, instance)
+
+    def force_delete(self, context, instance_uuid):
+        """forceDelete: delete a SOFT_DELETED server now."""
+        cell, instance = self._in_cell(context, instance_uuid, "forceDelete",
+                                       (vm_states.SOFT_DELETED,))
+        self._delete(context, cell, instance)
+
+    def restore(self, context, instance_uuid):
+        """restore: a SOFT_DELETED server powers on again, ACTIVE."""
+        cell, instance = self._on_host(instance_uuid, "restore", (vm_states.SOFT_DELETED,),
+                                       context=context)
+        url = cell.database_connection
+        instance = self._set_task_state(url, instance, task_states.RESTORING, [None],
+                                        values={"deleted_at": None})
+        self._record_action(context, url, instance_uuid, "restore")
+        self.compute_api(cell).restore_instance(context, instance)
+
+    def _soft_delete(self, context, cell, instance):
+        """With [DEFAULT] reclaim_instance_interval, a server that runs on a
+        live compute is only powered off, SOFT_DELETED (restorable) until its
+        compute reclaims it; True if so. Upstream deletes for real what was
+        never launched or has a task running, and so does this."""
+        url = cell.database_connection
+        if (not self.conf.reclaim_instance_interval or cell.uuid == cells.CELL0_UUID
+                or not instance["host"] or not instance["launched_at"]
+                or instance["vm_state"] == vm_states.SOFT_DELETED
+                or not self._compute_up(url, instance["host"])):
+            return False
+        try:
+            instance = self._set_task_state(url, instance, task_states.SOFT_DELETING, [None],
+                                            values={"deleted_at": utcnow()})
+        except InstanceInvalidState:
+            return False
+        self._record_action(context, url, instance["uuid"], "delete")
+        self.compute_api(cell).soft_delete_instance(context, instance)
+        return True
+
+    def _delete(self, context, cell, instance):
+        url = cell.database_connection
+        instance_uuid = instance["uuid"]
         self._record_action(context, url, instance_uuid, "delete")
         if (cell.uuid == cells.CELL0_UUID or not instance["host"]
                 or not self._compute_up(url, instance["host"])):
@@ -245,10 +305,83 @@ class API:
             self.compute_api(cell).terminate_instance(context, instance)
         instance_mappings.queue_for_delete(self.api_url, instance_uuid)
 
+    # --- lock, state reset, security groups -------------------------------------------
+
+    def lock(self, context, instance_uuid, reason=None):
+        """Lock the server: then only admins may act on it (others get 409,
+        as upstream's check_instance_lock). locked_by records who locked it:
+        "owner" (its own project) or "admin" (another project's admin);
+        ``reason`` (2.73) is kept in its system metadata."""
+        cell, instance = self._in_cell(context, instance_uuid, "lock", check_lock=False)
+        url = cell.database_connection
+        instances.update(url, instance_uuid, {"locked": True,
+                                              "locked_by": self.locker(context, instance)})
+        instances.set_system_metadata(url, instance_uuid, {"locked_reason": reason})
+        self._record_action(context, url, instance_uuid, "lock")
+
+    def unlock(self, context, instance_uuid):
+        cell, instance = self._in_cell(context, instance_uuid, "unlock", check_lock=False)
+        url = cell.database_connection
+        instances.update(url, instance_uuid, {"locked": False, "locked_by": None})
+        instances.set_system_metadata(url, instance_uuid, {"locked_reason": None})
+        self._record_action(context, url, instance_uuid, "unlock")
+
+    @staticmethod
+    def locker(context, instance):
+        """Who ``context`` is to the server's lock: "owner" or "admin"."""
+        return "owner" if context.project_id == instance["project_id"] else "admin"
+
+    def reset_state(self, context, instance_uuid, vm_state):
+        """os-resetState: set vm_state (active or error) and clear the task,
+        whatever the server was doing; an admin's way out of a stuck task."""
+        if vm_state not in vm_states.ALLOW_RESET_STATE:
+            raise InvalidRequest(f"Cannot reset a server to vm_state {vm_state}")
+        cell, instance = self._in_cell(context, instance_uuid, "os-resetState",
+                                       check_lock=False)
+        url = cell.database_connection
+        instances.update(url, instance_uuid, {"vm_state": vm_state, "task_state": None})
+        self._record_action(context, url, instance_uuid, "resetState")
+
+    def add_security_group(self, context, instance_uuid, name):
+        self._change_security_groups(context, instance_uuid, name, add=True)
+
+    def remove_security_group(self, context, instance_uuid, name):
+        self._change_security_groups(context, instance_uuid, name, add=False)
+
+    def _change_security_groups(self, context, instance_uuid, name, add):
+        """The membership is recorded, as nova-network's associations were.
+        The flat network filters no traffic by group: "default" allows all."""
+        if name not in SECURITY_GROUPS:
+            raise SecurityGroupNotFound(f"Security group {name} not found.")
+        action = "addSecurityGroup" if add else "removeSecurityGroup"
+        cell, instance = self._in_cell(context, instance_uuid, action, check_lock=False)
+        url = cell.database_connection
+        groups = list(security_groups_of(instances.get_metadata(url, instance_uuid,
+                                                                system=True)))
+        if add == (name in groups):
+            raise InvalidRequest(
+                f"Security group {name} is already associated with the instance "
+                f"{instance_uuid}" if add else
+                f"Security group {name} not associated with the instance {instance_uuid}")
+        groups = groups + [name] if add else [group for group in groups if group != name]
+        instances.set_system_metadata(url, instance_uuid,
+                                      {SECURITY_GROUPS_KEY: json.dumps(groups)})
+
+    def _in_cell(self, context, instance_uuid, action, vm_states_allowed=None, *,
+                 check_lock=True):
+        """(cell, instance) of a server that is in a cell (cell0 included)."""
+        cell = self._cell_of(instance_uuid, action, vm_states_allowed,
+                             context=context if check_lock else None)
+        return cell, instances.get_by_uuid(cell.database_connection, instance_uuid)
+
+    def _check_unlocked(self, context, instance):
+        if instance.get("locked") and not context.is_admin:
+            raise InstanceIsLocked(f"Instance {instance['uuid']} is locked")
+
     def stop(self, context, instance_uuid, clean_shutdown=True):
         """Power off an active server (vm_state active or error, on a host)."""
         cell, instance = self._on_host(instance_uuid, "stop",
-                                       (vm_states.ACTIVE, vm_states.ERROR))
+                                       (vm_states.ACTIVE, vm_states.ERROR), context=context)
         url = cell.database_connection
         instance = self._set_task_state(url, instance, task_states.POWERING_OFF, [None])
         self._record_action(context, url, instance_uuid, "stop")
@@ -256,7 +389,8 @@ class API:
 
     def start(self, context, instance_uuid):
         """Power on a stopped server."""
-        cell, instance = self._on_host(instance_uuid, "start", (vm_states.STOPPED,))
+        cell, instance = self._on_host(instance_uuid, "start", (vm_states.STOPPED,),
+                                       context=context)
         url = cell.database_connection
         instance = self._set_task_state(url, instance, task_states.POWERING_ON, [None])
         self._record_action(context, url, instance_uuid, "start")
@@ -298,23 +432,28 @@ class API:
         exactly ``metadata``); returns the whole metadata. Upstream allows it
         only while the server is active, paused, suspended or stopped with no
         task running."""
-        cell = self._cell_of(instance_uuid, "update metadata", METADATA_VM_STATES)
+        cell = self._cell_of(instance_uuid, "update metadata", METADATA_VM_STATES,
+                             context=context)
         return instances.set_metadata(cell.database_connection, instance_uuid, metadata,
                                       replace=replace)
 
     def delete_metadata_item(self, context, instance_uuid, key):
         """Delete one metadata key; False when the server has no such key."""
-        cell = self._cell_of(instance_uuid, "delete metadata", METADATA_VM_STATES)
+        cell = self._cell_of(instance_uuid, "delete metadata", METADATA_VM_STATES,
+                             context=context)
         return instances.delete_metadata_key(cell.database_connection, instance_uuid, key)
 
-    def _cell_of(self, instance_uuid, action, vm_states_allowed=None):
-        """The cell of a scheduled server, after checking its state."""
+    def _cell_of(self, instance_uuid, action, vm_states_allowed=None, context=None):
+        """The cell of a scheduled server, after checking its state (and,
+        given the caller's ``context``, that the server is not locked)."""
         mapping = self._mapping(instance_uuid)
         cell = mapping["cell"]
         if cell is None:
             raise InstanceInvalidState(
                 f"Cannot '{action}' instance {instance_uuid} while it is being scheduled")
         instance = instances.get_by_uuid(cell.database_connection, instance_uuid)
+        if context is not None:
+            self._check_unlocked(context, instance)
         if vm_states_allowed is not None and (
                 instance["vm_state"] not in vm_states_allowed or instance["task_state"]):
             raise InstanceInvalidState(
@@ -363,6 +502,16 @@ class API:
                                      task_states.RESUMING)
         self.compute_api(cell).resume_instance(context, instance)
 
+    def trigger_crash_dump(self, context, instance_uuid):
+        """An NMI to the guest of a server with no task running; its states
+        do not change."""
+        cell, instance = self._on_host(instance_uuid, "trigger_crash_dump",
+                                       vm_states.ALLOW_TRIGGER_CRASH_DUMP, context=context)
+        url = cell.database_connection
+        instance = self._set_task_state(url, instance, None, [None])
+        self._record_action(context, url, instance_uuid, "trigger_crash_dump")
+        self.compute_api(cell).trigger_crash_dump(context, instance)
+
     def rebuild(self, context, instance_uuid, image, *, name=None, metadata=None,
                 admin_password=None, keypair=UNCHANGED, user_data=UNCHANGED):
         """Rebuild the server from ``image`` (the image's metadata, as
@@ -374,7 +523,8 @@ class API:
         image = dict(image or {})
         if not image.get("id"):
             raise InvalidRequest("Cannot rebuild without an image id")
-        cell, instance = self._on_host(instance_uuid, "rebuild", vm_states.ALLOW_REBUILD)
+        cell, instance = self._on_host(instance_uuid, "rebuild", vm_states.ALLOW_REBUILD,
+                                       context=context)
         url = cell.database_connection
         self._check_image_fits(image, instances.get_flavor(url, instance_uuid))
         values = {"image_ref": image["id"]}
@@ -399,21 +549,43 @@ class API:
         its id. The image inherits the server's image properties, plus
         ``metadata``, instance_uuid, image_type snapshot and base_image_ref."""
         cell, instance = self._on_host(instance_uuid, "createImage", vm_states.ALLOW_SNAPSHOT)
+        image_id, instance = self._new_image(context, cell, instance, "createImage", name,
+                                             metadata, task_states.IMAGE_SNAPSHOT_PENDING)
+        self.compute_api(cell).snapshot_instance(context, instance, image_id)
+        return image_id
+
+    def backup(self, context, instance_uuid, name, backup_type, rotation, metadata=None):
+        """createBackup: a snapshot with image_type backup and ``backup_type``
+        (daily, weekly...); once it is uploaded the compute deletes the
+        oldest backups of that type of this server beyond ``rotation``.
+        Returns the new image's id."""
+        cell, instance = self._on_host(instance_uuid, "createBackup", vm_states.ALLOW_SNAPSHOT)
+        image_id, instance = self._new_image(
+            context, cell, instance, "createBackup", name, metadata, task_states.IMAGE_BACKUP,
+            image_type="backup", backup_type=backup_type)
+        self.compute_api(cell).backup_instance(context, instance, image_id, backup_type,
+                                               rotation)
+        return image_id
+
+    def _new_image(self, context, cell, instance, action, name, metadata, task_state,
+                   image_type="snapshot", **properties):
+        """Create the queued Glance image and set ``task_state``: (image id,
+        instance)."""
         if instance["task_state"] is not None:
-            raise self._busy(instance, "createImage")
+            raise self._busy(instance, action)
         url = cell.database_connection
-        system_metadata = instances.get_metadata(url, instance_uuid, system=True)
-        image = glance.create(context, name, conf=self.conf,
-                              **snapshot_image_values(instance, system_metadata, metadata))
+        system_metadata = instances.get_metadata(url, instance["uuid"], system=True)
+        values = snapshot_image_values(instance, system_metadata,
+                                       dict(metadata or {}, **properties),
+                                       image_type=image_type)
+        image = glance.create(context, name, conf=self.conf, **values)
         try:
-            instance = self._set_task_state(url, instance, task_states.IMAGE_SNAPSHOT_PENDING,
-                                            [None])
+            instance = self._set_task_state(url, instance, task_state, [None])
         except InstanceInvalidState:
             glance.delete(context, image["id"], conf=self.conf)
             raise
-        self._record_action(context, url, instance_uuid, "createImage")
-        self.compute_api(cell).snapshot_instance(context, instance, image["id"])
-        return image["id"]
+        self._record_action(context, url, instance["uuid"], action)
+        return image["id"], instance
 
     def resize(self, context, instance_uuid, flavor):
         """Move the server to a host that takes ``flavor`` (a flavor dict with
@@ -421,7 +593,8 @@ class API:
         confirm_resize or revert_resize."""
         new = {key: flavor.get(key) for key in FLAVOR_FIELDS if key in flavor}
         new["extra_specs"] = dict(new.get("extra_specs") or {})
-        cell, instance = self._on_host(instance_uuid, "resize", vm_states.ALLOW_RESIZE)
+        cell, instance = self._on_host(instance_uuid, "resize", vm_states.ALLOW_RESIZE,
+                                       context=context)
         url = cell.database_connection
         current = instances.get_flavor(url, instance_uuid)
         if (new.get("id"), new.get("flavorid")) == (current.get("id"), current.get("flavorid")):
@@ -433,7 +606,8 @@ class API:
     def migrate(self, context, instance_uuid, host=None):
         """Cold-migrate the server (same flavor) to a host the scheduler
         picks, or to ``host``: VERIFY_RESIZE there, as a resize."""
-        cell, instance = self._on_host(instance_uuid, "migrate", vm_states.ALLOW_RESIZE)
+        cell, instance = self._on_host(instance_uuid, "migrate", vm_states.ALLOW_RESIZE,
+                                       context=context)
         if host is not None:
             if host == instance["host"]:
                 raise InvalidRequest(
@@ -457,7 +631,8 @@ class API:
 
     def revert_resize(self, context, instance_uuid):
         """Go back to the source host and the old flavor."""
-        cell, instance = self._on_host(instance_uuid, "revertResize", (vm_states.RESIZED,))
+        cell, instance = self._on_host(instance_uuid, "revertResize", (vm_states.RESIZED,),
+                                       context=context)
         url = cell.database_connection
         migration = self._finished_migration(url, instance, None)
         instance = self._set_task_state(url, instance, task_states.RESIZE_REVERTING, [None])
@@ -488,7 +663,7 @@ class API:
                expected=(None,)):
         """Check the vm_state, set ``task_state`` (from one of ``expected``)
         and record ``action``: (cell, instance)."""
-        cell, instance = self._on_host(instance_uuid, action, vm_states_allowed)
+        cell, instance = self._on_host(instance_uuid, action, vm_states_allowed, context=context)
         url = cell.database_connection
         instance = self._set_task_state(url, instance, task_state, expected)
         self._record_action(context, url, instance_uuid, action)
@@ -563,13 +738,17 @@ class API:
         except exceptions.InstanceMappingNotFound:
             raise _not_found(instance_uuid) from None
 
-    def _on_host(self, instance_uuid, action, vm_states_allowed):
+    def _on_host(self, instance_uuid, action, vm_states_allowed, context=None):
+        """(cell, instance) of a server on a host in one of ``vm_states_allowed``;
+        given the caller's ``context``, 409 also when it is locked."""
         mapping = self._mapping(instance_uuid)
         cell = mapping["cell"]
         if cell is None or cell.uuid == cells.CELL0_UUID or mapping["queued_for_delete"]:
             raise InstanceInvalidState(
                 f"Cannot '{action}' instance {instance_uuid} while it is not on a host")
         instance = instances.get_by_uuid(cell.database_connection, instance_uuid)
+        if context is not None:
+            self._check_unlocked(context, instance)
         if instance["vm_state"] not in vm_states_allowed or not instance["host"]:
             raise InstanceInvalidState(
                 f"Cannot '{action}' instance {instance_uuid} while it is in vm_state "
@@ -595,6 +774,12 @@ class API:
             user_id=context.user_id, project_id=context.project_id)
 
 
+def security_groups_of(system_metadata):
+    """The names of a server's security groups, from its system metadata."""
+    stored = system_metadata.get(SECURITY_GROUPS_KEY)
+    return SECURITY_GROUPS if stored is None else tuple(json.loads(stored))
+
+
 def parse_availability_zone(text):
     """(zone, force_hosts, force_nodes) of "zone", "zone:host" or "zone:host:node"."""
     if not text:
@@ -612,7 +797,7 @@ def hostname(display_name, uuid):
 
 def _view(instance, cell_uuid):
     view = {key: value for key, value in instance.items()
-            if key not in ("flavor", "metadata", "system_metadata")}
+            if key not in ("flavor", "metadata", "system_metadata", "tags")}
     view["cell_uuid"] = cell_uuid
     return view
 
@@ -639,7 +824,7 @@ def image_system_metadata(image):
     return values
 
 
-def snapshot_image_values(instance, system_metadata, metadata=None):
+def snapshot_image_values(instance, system_metadata, metadata=None, image_type="snapshot"):
     """glance.create's arguments for a snapshot of ``instance``: the formats
     and minimums of its image, its image properties, ``metadata``, and what
     marks a snapshot (instance_uuid, user_id, image_type, base_image_ref)."""
@@ -649,7 +834,7 @@ def snapshot_image_values(instance, system_metadata, metadata=None):
                   if key not in _IMAGE_ATTRIBUTES and key != "base_image_ref"}
     properties.update(metadata or {})
     properties.update(instance_uuid=instance["uuid"], user_id=instance["user_id"],
-                      image_type="snapshot", base_image_ref=instance["image_ref"] or "")
+                      image_type=image_type, base_image_ref=instance["image_ref"] or "")
     return {"disk_format": image.get("disk_format"),
             "container_format": image.get("container_format"),
             "min_ram": image.get("min_ram") or 0, "min_disk": image.get("min_disk") or 0,

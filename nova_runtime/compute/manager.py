@@ -39,7 +39,13 @@ At start (init_host), before it serves: what the previous process left
 half-done on this host is finished, undone or put in ERROR with a fault, by
 compute.recovery's rules, and guests of instances deleted meanwhile are
 destroyed. [DEFAULT] instance_build_timeout: a periodic task puts builds
-older than that in ERROR.
+older than that in ERROR. The same task ends, whatever that timeout, a
+build no thread here works on any more (its end could not be recorded), and
+does a delete whose cast never arrived.
+
+A member of an affinity or anti-affinity server group is checked against
+the group once claimed (upstream's _validate_instance_group_policy): one
+that breaks the policy is refused and rescheduled.
 """
 
 import contextlib
@@ -72,7 +78,7 @@ _GONE = (record_exc.InstanceNotFound, record_exc.UnexpectedTaskState)
 
 
 class ComputeManager(resize.ResizeMixin, service.Manager):
-    target = messaging.Target(version="1.6")  # 1.6: diagnostics
+    target = messaging.Target(version="1.8")  # 1.8: backups, soft delete
 
     def __init__(self, conf, host, driver, conductor):
         super().__init__(conf, host)
@@ -81,6 +87,7 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         self.resource_tracker = resource_tracker.ResourceTracker(conf, host, driver, conductor)
         self._locks = {}  # instance uuid -> [lock, users]
         self._locks_guard = threading.Lock()
+        self._group_locks = {}  # server group uuid -> lock of its late policy check
         self._shutdown_timeout = SHUTDOWN_TIMEOUT
         self._shutdown_retry_interval = SHUTDOWN_RETRY_INTERVAL
 
@@ -97,6 +104,7 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         with conductor_rpcapi.conductor_errors():
             self._confirm_expired_resizes(context)
             self._check_instance_build_time(context)
+            self._reclaim_queued_deletes(context)
 
     def _recover_instances(self, context):
         """Before serving: finish, undo or fail what the previous process
@@ -119,12 +127,21 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
     def _check_instance_build_time(self, context):
         """[DEFAULT] instance_build_timeout (as upstream's periodic task of that
         name): an instance of this host still building after that many
-        seconds is in ERROR, here with a fault. 0: never."""
+        seconds is in ERROR, here with a fault. 0: never.
+
+        Before that, whatever the timeout: a build of this host in
+        task_state spawning that no thread of this process works on (the
+        build holds the instance's lock from its claim to its end) is one
+        whose end could not be recorded (nova-conductor or the database did
+        not answer then): it is in ERROR with a fault now."""
+        found = self.conductor.instance_get_all_by_host(context, self.host)
+        self._end_orphaned_builds(context, found)
+        self._retry_lost_deletes(context, found)
         timeout = self.conf.instance_build_timeout
         if not timeout:
             return
         now = utcnow()
-        for instance in self.conductor.instance_get_all_by_host(context, self.host):
+        for instance in found:
             created = instance.get("created_at")
             if instance["vm_state"] != vm_states.BUILDING or created is None or \
                     (now - created).total_seconds() < timeout:
@@ -137,6 +154,45 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
                 continue
             LOG.warning("Instance %s: %s", instance["uuid"], message)
             self._fault(context, instance["uuid"], recovery.Interrupted(message), message)
+
+    def _end_orphaned_builds(self, context, found):
+        for instance in found:
+            uuid = instance["uuid"]
+            if instance["vm_state"] != vm_states.BUILDING or \
+                    instance["task_state"] != task_states.SPAWNING:
+                continue
+            with self._locks_guard:
+                if uuid in self._locks:
+                    continue  # being built, or deleted, right now
+            # Only if nothing moved it on since it was read (a compare-and-swap).
+            if self._quietly(self.conductor.instance_update, context, uuid,
+                             {"vm_state": vm_states.ERROR, "task_state": None},
+                             expected_task_states=[task_states.SPAWNING]) is None:
+                continue
+            message = (f"Instance failed to spawn: its build on {self.host} ended while "
+                       "nova-conductor or its database did not answer")
+            LOG.warning("Instance %s: %s", uuid, message)
+            self._fault(context, uuid, recovery.Interrupted(message), message)
+
+    def _retry_lost_deletes(self, context, found):
+        """An instance of this host in task_state deleting that no thread of
+        this process works on, for longer than an RPC call may take: its
+        terminate_instance cast was lost (RabbitMQ restarted, a queue not
+        declared again yet): this compute deletes it now, as that cast
+        would have."""
+        wait = getattr(self.conf, "rpc_response_timeout", 60)
+        now = utcnow()
+        for instance in found:
+            changed = instance.get("updated_at") or instance.get("created_at")
+            if instance["task_state"] != task_states.DELETING or changed is None or \
+                    (now - changed).total_seconds() < wait:
+                continue
+            with self._locks_guard:
+                if instance["uuid"] in self._locks:
+                    continue
+            LOG.warning("Instance %s has been deleting since %s and this host never got "
+                        "the request: deleting it now", instance["uuid"], changed)
+            self.terminate_instance(context, instance)
 
     def cleanup_host(self):
         self.driver.cleanup_host(self.host)
@@ -173,7 +229,8 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         with self._instance_lock(uuid):
             try:
                 self._claim_and_spawn(context, instance, node, limits, image,
-                                      admin_password, injected_files or [], event)
+                                      admin_password, injected_files or [], event,
+                                      group=(request_spec or {}).get("instance_group"))
             except _GONE:
                 LOG.info("Instance %s was deleted during its build on %s", uuid, self.host)
                 self._event_finish(context, uuid, event, "Error", traceback.format_exc())
@@ -190,10 +247,12 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
             LOG.info("Instance %s is active on %s (node %s)", uuid, self.host, node)
 
     def _claim_and_spawn(self, context, instance, node, limits, image, admin_password,
-                         injected_files, event):
+                         injected_files, event, group=None):
         """Claim, spawn, ACTIVE: two conductor calls when all goes well. The
         claim starts the step ``event``, sets task_state spawning and brings
-        the spawn info; the last update ends the step."""
+        the spawn info; the last update ends the step. A member of a server
+        ``group`` (the request spec's) is checked against the group's policy
+        once claimed (_validate_instance_group_policy)."""
         uuid = instance["uuid"]
         try:
             claimed = self.resource_tracker.instance_claim(
@@ -205,6 +264,7 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
             raise
         instance = claimed["instance"]
         try:
+            self._validate_instance_group_policy(context, instance, group)
             with self._spawn_info(context, instance, admin_password, injected_files,
                                   claimed["spawn_info"]) as (network_info, block_device_info):
                 self.driver.spawn(context, instance, image or {}, injected_files,
@@ -219,6 +279,42 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         except BaseException:
             self._undo_build(context, instance, node)
             raise
+
+    def _validate_instance_group_policy(self, context, instance, group):
+        """Upstream's late check: schedulers working at the same time (two
+        workers, two hosts) each saw the group as it was before the other's
+        choice, and may both have sent a member of an anti-affinity group
+        here. Once this build has claimed (the instance's host is this one),
+        the hosts of the group's other members are read again, one group at
+        a time in this process: a member that would break the policy is
+        refused (GroupPolicyViolated) and its build is rescheduled.
+        Soft policies are only preferences: not checked. A conductor that
+        cannot read the group (no [api_database] connection, an older one)
+        lets the build go on, with a warning."""
+        if not group or group.get("policy") not in ("anti-affinity", "affinity"):
+            return
+        with self._group_lock(group["uuid"]):
+            try:
+                hosts = self.conductor.instance_group_hosts(context, group["uuid"],
+                                                            exclude=instance["uuid"])
+            except (record_exc.NotFound, rpc.ServiceTooOld) as exc:
+                LOG.warning("Server group %s of instance %s not checked: %s", group["uuid"],
+                            instance["uuid"], _reason(exc))
+                return
+            if group["policy"] == "anti-affinity":
+                limit = int((group.get("rules") or {}).get("max_server_per_host", 1))
+                if hosts.count(self.host) >= limit:
+                    raise GroupPolicyViolated(
+                        "Anti-affinity instance group policy was violated.")
+            elif any(hosts) and self.host not in hosts:
+                raise GroupPolicyViolated("Affinity instance group policy was violated.")
+
+    @contextlib.contextmanager
+    def _group_lock(self, group_uuid):
+        with self._locks_guard:
+            lock = self._group_locks.setdefault(group_uuid, threading.Lock())
+        with lock:
+            yield
 
     @contextlib.contextmanager
     def _spawn_info(self, context, instance, admin_password, injected_files, info=None):
@@ -262,6 +358,10 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         except _GONE:
             LOG.info("Not rescheduling instance %s: it was deleted", uuid)
             return
+        except (record_exc.RecordError, messaging.MessagingException) as exc:
+            # Still spawning and no longer locked: the next periodic round ends it.
+            LOG.error("Cannot reschedule instance %s: %s", uuid, _reason(exc))
+            return
         try:
             self.conductor.build_instances(
                 context, [instance], request_spec, [host_list], image=image,
@@ -293,7 +393,13 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
                 return
             self.resource_tracker.delete_allocations(uuid)  # its claim in Placement
             if instance.get("node") and instance.get("host") == self.host:
-                self.resource_tracker.update_node(context, self.service["id"], instance["node"])
+                try:
+                    with conductor_rpcapi.conductor_errors():
+                        self.resource_tracker.update_node(context, self.service["id"],
+                                                          instance["node"])
+                except service.Unavailable as exc:  # the next periodic report makes up for it
+                    LOG.warning("Cannot report node %s after deleting instance %s: %s",
+                                instance["node"], uuid, exc)
             self._event_finish(context, uuid, event, "Success")
             LOG.info("Instance %s deleted from %s", uuid, self.host)
 
@@ -313,6 +419,43 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
 
         self._power(context, instance["uuid"], "compute_start_instance", power_on,
                     task_states.POWERING_ON, vm_states.ACTIVE)
+
+    @rpc.expose
+    def soft_delete_instance(self, context, instance):  # 1.8
+        def power_off(record):
+            self.driver.power_off(record, SHUTDOWN_TIMEOUT, SHUTDOWN_RETRY_INTERVAL)
+
+        self._power(context, instance["uuid"], "compute_soft_delete_instance", power_off,
+                    task_states.SOFT_DELETING, vm_states.SOFT_DELETED)
+
+    @rpc.expose
+    def restore_instance(self, context, instance):  # 1.8
+        def power_on(record):
+            self.driver.power_on(context, record, network_info=[])
+
+        self._power(context, instance["uuid"], "compute_restore_instance", power_on,
+                    task_states.RESTORING, vm_states.ACTIVE)
+
+    def _reclaim_queued_deletes(self, context):
+        """[DEFAULT] reclaim_instance_interval (upstream's periodic task of
+        that name): a SOFT_DELETED instance of this host deleted longer ago
+        than that is deleted for good, as a delete request would."""
+        interval = self.conf.reclaim_instance_interval
+        if not interval:
+            return
+        now = utcnow()
+        for instance in self.conductor.instance_get_all_by_host(context, self.host):
+            deleted_at = instance.get("deleted_at")
+            if (instance["vm_state"] != vm_states.SOFT_DELETED or instance["task_state"]
+                    or deleted_at is None or (now - deleted_at).total_seconds() < interval):
+                continue
+            # Only if no restore began meanwhile (a compare-and-swap).
+            if self._quietly(self.conductor.instance_update, context, instance["uuid"],
+                             {"task_state": task_states.DELETING},
+                             expected_task_states=[None]) is None:
+                continue
+            LOG.info("Reclaiming instance %s, soft-deleted at %s", instance["uuid"], deleted_at)
+            self.terminate_instance(context, instance)
 
     def _power(self, context, uuid, event, action, task_state, vm_state):
         with self._instance_lock(uuid):
@@ -445,14 +588,41 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
 
     @rpc.expose
     def snapshot_instance(self, context, instance, image_id):
-        uuid = instance["uuid"]
-        event = "compute_snapshot_instance"
+        self._capture(context, instance["uuid"], image_id, "compute_snapshot_instance",
+                      task_states.IMAGE_SNAPSHOT_PENDING)
+
+    @rpc.expose
+    def backup_instance(self, context, instance, image_id, backup_type, rotation):  # 1.8
+        if self._capture(context, instance["uuid"], image_id, "compute_backup_instance",
+                         task_states.IMAGE_BACKUP):
+            self._rotate_backups(context, instance["uuid"], backup_type, rotation)
+
+    def _rotate_backups(self, context, uuid, backup_type, rotation):
+        """Delete the oldest backups of ``backup_type`` of the instance until
+        ``rotation`` remain (upstream's _rotate_backups); Glance lists newest
+        first. A backup that cannot be deleted stays, with a warning."""
+        try:
+            backups = glance.list_images(context, {"instance_uuid": uuid,
+                                                   "image_type": "backup",
+                                                   "backup_type": backup_type,
+                                                   "sort_key": "created_at",
+                                                   "sort_dir": "desc"}, conf=self.conf)
+        except glance.ImageError as exc:
+            LOG.warning("Cannot list the backups of instance %s to rotate them: %s", uuid, exc)
+            return
+        for image in backups[rotation:]:
+            LOG.info("Instance %s: deleting backup %s (rotation %d)", uuid, image["id"],
+                     rotation)
+            self._quietly_delete_image(context, image["id"])
+
+    def _capture(self, context, uuid, image_id, event, pending):
+        """snapshot_instance and backup_instance: True once the image is uploaded."""
         with self._instance_lock(uuid):
             self._event_start(context, uuid, event)
             try:
                 record = self.conductor.instance_update(
                     context, uuid, {"task_state": task_states.IMAGE_SNAPSHOT},
-                    expected_task_states=[task_states.IMAGE_SNAPSHOT_PENDING])
+                    expected_task_states=[pending])
                 self._snapshot(context, record, image_id)
             except Exception as exc:
                 self._quietly_delete_image(context, image_id)
@@ -460,9 +630,10 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
                     self._interrupted(context, uuid, event)
                 else:
                     self._failed(context, uuid, event, exc, vm_state=None)
-                return
+                return False
             self._event_finish(context, uuid, event, "Success")
             LOG.info("Instance %s snapshot uploaded as image %s", uuid, image_id)
+            return True
 
     def _snapshot(self, context, record, image_id):
         """The driver captures the disk (task_state image_pending_upload);
@@ -551,6 +722,26 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
     def get_instance_diagnostics(self, context, instance):
         return self.driver.get_instance_diagnostics(instance)
 
+    # --- RPC API 1.7: crash dump -----------------------------------------------------------
+
+    @rpc.expose
+    def trigger_crash_dump(self, context, instance):
+        """An NMI to the guest. The instance's states do not change; a
+        driver's refusal is the instance's fault and the event's error."""
+        uuid = instance["uuid"]
+        event = "compute_trigger_crash_dump"
+        with self._instance_lock(uuid):
+            self._event_start(context, uuid, event)
+            try:
+                self.driver.trigger_crash_dump(instance)
+            except virt_exc.VirtError as exc:
+                LOG.error("trigger_crash_dump of instance %s failed: %s", uuid, _reason(exc))
+                self._fault(context, uuid, exc, traceback.format_exc())
+                self._event_finish(context, uuid, event, "Error", traceback.format_exc())
+                return
+            LOG.info("NMI injected into instance %s", uuid)
+            self._event_finish(context, uuid, event, "Success")
+
     # --- helpers ---------------------------------------------------------------------------
 
     @contextlib.contextmanager
@@ -624,5 +815,10 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         return None
 
 
+class GroupPolicyViolated(Exception):
+    """Upstream's RescheduledException of _validate_instance_group_policy."""
+
+
 def _reason(exc):
-    return str(exc) or type(exc).__name__
+    """The error's first line: a remote error's text carries the remote traceback."""
+    return (str(exc) or type(exc).__name__).splitlines()[0]

@@ -74,6 +74,11 @@ RULES = {
     task_states.IMAGE_SNAPSHOT: Rule("clear"),
     task_states.IMAGE_PENDING_UPLOAD: Rule("clear"),
     task_states.IMAGE_UPLOADING: Rule("clear"),
+    task_states.IMAGE_BACKUP: Rule("clear"),
+    # Upstream sends a soft delete again (power off); a restore is done again
+    # here too: both only power the guest off or on.
+    task_states.SOFT_DELETING: Rule("soft_delete"),
+    task_states.RESTORING: Rule("restore"),
     # Upstream clears resize_prep: nothing moved yet.
     task_states.RESIZE_PREP: Rule("clear"),
     # Upstream reverts a resize_migrating source (finish_revert_migration): the
@@ -153,6 +158,14 @@ def _stop(manager, context, instance, rule):
 
 def _start(manager, context, instance, rule):
     manager.start_instance(context, instance)
+
+
+def _soft_delete(manager, context, instance, rule):
+    manager.soft_delete_instance(context, instance)
+
+
+def _restore(manager, context, instance, rule):
+    manager.restore_instance(context, instance)
 
 
 def _reboot(manager, context, instance, rule):
@@ -240,11 +253,13 @@ def _state(manager, instance):
 
 # Rules that run a compute step, and the instance action each records.
 _RECORDED = {"delete": "delete", "stop": "stop", "start": "start", "reboot": "reboot",
-             "resize_rollback": "resize", "resize_error": "resize"}
+             "resize_rollback": "resize", "resize_error": "resize",
+             "soft_delete": "delete", "restore": "restore"}
 
 _ACTIONS = {"error": _error, "delete": _delete, "stop": _stop, "start": _start,
             "reboot": _reboot, "settle": _settle, "clear": _clear,
-            "resize_rollback": _resize_rollback, "resize_error": _resize_error}
+            "resize_rollback": _resize_rollback, "resize_error": _resize_error,
+            "soft_delete": _soft_delete, "restore": _restore}
 
 
 def destroy_deleted_guests(manager, context, live):

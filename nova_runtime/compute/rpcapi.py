@@ -15,6 +15,8 @@ Version history:
 1.5 - get_console_output (a call: the end of an instance's console log)
 1.6 - get_diagnostics, get_instance_diagnostics (calls: the driver's counters
       of an instance, for servers/{id}/diagnostics)
+1.7 - trigger_crash_dump (a cast: an NMI to the guest)
+1.8 - backup_instance, soft_delete_instance, restore_instance (casts)
 
 Further calls join as 1.x minor versions. Each method asks ``_prepare`` for the version it
 needs, so that a client capped to an older compute during a rolling upgrade
@@ -32,7 +34,7 @@ TOPIC = "compute"
 
 class ComputeAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.6"
+    VERSION = "1.8"
 
     def ping(self, context, host, timeout=None):
         """{"host", "service_id", "driver", "nodes"} from the compute on ``host``."""
@@ -197,3 +199,32 @@ class ComputeAPI(rpc.RPCAPI):
         the API from 2.48)."""
         return self._prepare("1.6", server=instance["host"]).call(
             context, "get_instance_diagnostics", instance=instance)
+
+    # --- 1.7: crash dump -------------------------------------------------------------------
+
+    def trigger_crash_dump(self, context, instance):
+        """An NMI to the guest (the driver's trigger_crash_dump); a failure
+        becomes the instance's fault and its action event's error."""
+        self._prepare("1.7", server=instance["host"]).cast(
+            context, "trigger_crash_dump", instance=instance)
+
+    # --- 1.8: backups, soft delete --------------------------------------------------------
+
+    def backup_instance(self, context, instance, image_id, backup_type, rotation):
+        """Snapshot (task_state image_backup) into ``image_id`` as
+        snapshot_instance does, then delete this server's oldest backups of
+        ``backup_type`` so that ``rotation`` remain."""
+        self._prepare("1.8", server=instance["host"]).cast(
+            context, "backup_instance", instance=instance, image_id=image_id,
+            backup_type=backup_type, rotation=rotation)
+
+    def soft_delete_instance(self, context, instance):
+        """Power off (task_state soft-deleting): vm_state soft-delete, until
+        restored or reclaimed."""
+        self._prepare("1.8", server=instance["host"]).cast(
+            context, "soft_delete_instance", instance=instance)
+
+    def restore_instance(self, context, instance):
+        """Power on a soft-deleted instance (task_state restoring): active."""
+        self._prepare("1.8", server=instance["host"]).cast(
+            context, "restore_instance", instance=instance)

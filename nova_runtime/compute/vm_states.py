@@ -7,8 +7,10 @@ STOPPED = "stopped"
 PAUSED = "paused"
 SUSPENDED = "suspended"
 RESIZED = "resized"  # resized or migrated, waiting for confirm or revert
+RESCUED = "rescued"
 ERROR = "error"
 DELETED = "deleted"
+SOFT_DELETED = "soft-delete"  # deleted, reclaimed after [DEFAULT] reclaim_instance_interval
 SHELVED_OFFLOADED = "shelved_offloaded"
 
 # What each action accepts (upstream's check_instance_state lists).
@@ -16,4 +18,6 @@ ALLOW_SOFT_REBOOT = (ACTIVE,)
 ALLOW_HARD_REBOOT = (ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR)
 ALLOW_REBUILD = (ACTIVE, STOPPED, ERROR)
 ALLOW_SNAPSHOT = (ACTIVE, STOPPED, PAUSED, SUSPENDED)
+ALLOW_RESET_STATE = (ACTIVE, ERROR)  # what os-resetState may set
 ALLOW_RESIZE = (ACTIVE, STOPPED)
+ALLOW_TRIGGER_CRASH_DUMP = (ACTIVE, PAUSED, RESCUED, RESIZED, ERROR)

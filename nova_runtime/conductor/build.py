@@ -55,6 +55,7 @@ from nova_runtime.compute import task_states, vm_states
 from nova_runtime.db import engines
 from nova_runtime.network import api as network_api
 from nova_runtime.objects import availability_zones, build_requests, instance_actions, instances
+from nova_runtime.objects import instance_groups
 from nova_runtime.objects import quotas
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.scheduler import rpcapi as scheduler_rpcapi
@@ -152,7 +153,7 @@ class BuildTasks:
         except record_exc.BuildRequestNotFound:
             LOG.info("Instance %s was deleted before it reached a cell", uuid)
             return
-        values, flavor, metadata, system_metadata = split_instance(request["instance"])
+        values, flavor, metadata, system_metadata, tags = split_instance(request["instance"])
         if not values.get("availability_zone"):
             values["availability_zone"] = availability_zones.host_zone(
                 self.api_url, host, self.conf.default_availability_zone)
@@ -160,7 +161,7 @@ class BuildTasks:
         group = (request_spec.get("instance_group") or {}).get("uuid")
         with self._admission(request["instance"], group):
             instance = instances.create(url, values, flavor=flavor, metadata=metadata,
-                                        system_metadata=system_metadata)
+                                        system_metadata=system_metadata, tags=tags)
         try:
             placed = build_requests.mark_placed(self.api_url, uuid, cell.id)
         except Exception:
@@ -222,12 +223,13 @@ class BuildTasks:
                 request = build_requests.get(self.api_url, uuid)
             except record_exc.BuildRequestNotFound:
                 return  # deleted by its user meanwhile: nothing to keep
-            values, flavor, metadata, system_metadata = split_instance(request["instance"])
+            values, flavor, metadata, system_metadata, tags = split_instance(
+                request["instance"])
             values.update(vm_state=vm_states.ERROR, task_state=None)
             url = cell0.database_connection
             try:
                 instance = instances.create(url, values, flavor=flavor, metadata=metadata,
-                                            system_metadata=system_metadata)
+                                            system_metadata=system_metadata, tags=tags)
             except (db_exc.DBDataError, record_exc.InvalidField):
                 instance = instances.create(url, essential(values), flavor=flavor)
             self._record_create(context, url, instance, result="Error", details=details)
@@ -284,8 +286,13 @@ class BuildTasks:
         retry = spec.setdefault("retry", {"num_attempts": 1, "hosts": []})
         tried = {tuple(pair) for pair in retry["hosts"]}
         max_attempts = self.conf.scheduler.max_attempts
-        alternates = [s for s in host_list if (s["host"], s["nodename"]) not in tried]
+        alternates = self._group_allows(spec, uuid, [
+            s for s in host_list if (s["host"], s["nodename"]) not in tried])
         self.allocations.release(uuid)  # the failed host's claim in Placement
+        fresh = None
+        if not alternates and retry["num_attempts"] < max_attempts:
+            fresh = self._schedule_group_member_again(context, uuid, spec, tried)
+            alternates = fresh or []
         if retry["num_attempts"] >= max_attempts or not alternates:
             why = (f"Exceeded maximum number of retries ({max_attempts})"
                    if retry["num_attempts"] >= max_attempts else "No alternate host left")
@@ -301,8 +308,10 @@ class BuildTasks:
             LOG.info("Not rescheduling instance %s: its task_state is %s", uuid,
                      instance["task_state"])
             return
-        # With Placement: the first alternate on which its resources can still be claimed.
-        claimed = self.allocations.claim_alternate(uuid, spec, alternates)
+        # With Placement: the first alternate on which its resources can still be claimed
+        # (the scheduler claimed a fresh choice itself).
+        claimed = (fresh[0], fresh[1:]) if fresh else \
+            self.allocations.claim_alternate(uuid, spec, alternates)
         if claimed is None:
             self._build_failed(context, uuid, "No alternate host has room left in Placement "
                                f"for instance {uuid}. Last failure: {reason}")
@@ -317,6 +326,56 @@ class BuildTasks:
             limits=selection["limits"], image=image, request_spec=spec, host_list=rest,
             admin_password=admin_password, injected_files=injected_files,
             requested_networks=requested_networks)
+
+    def _schedule_group_member_again(self, context, uuid, spec, tried):
+        """A member of an (anti-)affinity server group whose alternates its
+        group's policy no longer allows (other members took them meanwhile:
+        schedulers deciding at once): a super-conductor asks the scheduler
+        again, which now sees where the members are. The new host list, or
+        None (no group, no API database, no valid host)."""
+        group = spec.get("instance_group") or {}
+        if group.get("policy") not in ("anti-affinity", "affinity") or not self.api_url:
+            return None
+        again = dict(spec, ignore_hosts=sorted(set(spec.get("ignore_hosts") or [])
+                                               | {host for host, _ in tried}))
+        try:
+            [host_list] = self.scheduler.select_destinations(
+                context, again, [uuid], return_alternates=True)
+        except Exception as exc:  # no valid host now: the build fails as before
+            LOG.info("Instance %s: no other host for server group %s: %s", uuid,
+                     group.get("uuid"), describe(exc))
+            return None
+        return host_list
+
+    def group_member_hosts(self, group_uuid, exclude=None):
+        """The hosts of the server group's live members (every cell) but
+        ``exclude``, one entry per member (None: on no host yet). Needs the
+        API database."""
+        members = set(instance_groups.get(self.api_url, group_uuid)["members"]) - {exclude}
+        hosts = []
+        for url in self._cell_urls():
+            hosts.extend(instances.hosts_of(url, members).values())
+        return hosts
+
+    def _group_allows(self, spec, uuid, alternates):
+        """The alternates a server group's policy still allows, as its
+        members are placed now (the scheduler chose them before the other
+        members' builds went anywhere: with two schedulers at work, the
+        first alternates of every member tend to be the same hosts). Without
+        the API database, all of them: the compute's late check refuses."""
+        group = spec.get("instance_group") or {}
+        if group.get("policy") not in ("anti-affinity", "affinity") or not self.api_url:
+            return alternates
+        try:
+            hosts = self.group_member_hosts(group["uuid"], exclude=uuid)
+        except Exception as exc:  # the alternates as they are; the compute checks again
+            LOG.warning("Cannot read server group %s: %s", group["uuid"], describe(exc))
+            return alternates
+        if group["policy"] == "anti-affinity":
+            limit = int((group.get("rules") or {}).get("max_server_per_host", 1))
+            return [s for s in alternates if hosts.count(s["host"]) < limit]
+        taken = {host for host in hosts if host}
+        return [s for s in alternates if not taken or s["host"] in taken]
 
     def _build_failed(self, context, uuid, message, url=None, details=None):
         """The build is over: ERROR with a fault, in the cell at ``url``
@@ -382,9 +441,10 @@ def fault_message(exc):
 
 def split_instance(instance):
     """A build request's instance (as nova_runtime.compute.api writes it) as
-    (instances columns, flavor, metadata, system_metadata)."""
+    (instances columns, flavor, metadata, system_metadata, tags)."""
     values = dict(instance)
     flavor = values.pop("flavor", None)
     metadata = values.pop("metadata", None) or {}
     system_metadata = values.pop("system_metadata", None) or {}
-    return values, flavor, metadata, system_metadata
+    tags = values.pop("tags", None) or []
+    return values, flavor, metadata, system_metadata, tags

@@ -9,7 +9,11 @@ type.
 
 schedule_and_build_instances (a cast from the compute API) needs [api_database]
 connection: the nova-conductor that has it is the super-conductor. build_instances
-(a cast from a compute whose build failed) needs only the cell database.
+(a cast from a compute whose build failed) needs only the cell database;
+instance_group_hosts (1.5, a compute's late check of a server group) needs
+the API database too.
+
+Its periodic task ends builds lost between services (conductor.lost_builds).
 """
 
 import functools
@@ -19,7 +23,7 @@ import oslo_messaging as messaging
 from oslo_db import exception as db_exc
 
 from nova_runtime import rpc, service
-from nova_runtime.conductor import build, migrate
+from nova_runtime.conductor import build, lost_builds, migrate
 from nova_runtime.db import engines
 from nova_runtime.network import api as network_api
 from nova_runtime.objects import compute_nodes, exceptions, instance_actions, instances
@@ -47,7 +51,7 @@ def _endpoint(method):
 
 
 class ConductorManager(service.Manager):
-    target = messaging.Target(version="1.4")
+    target = messaging.Target(version="1.5")
 
     def __init__(self, conf, host, db_url, api_url=None):
         super().__init__(conf, host)
@@ -55,6 +59,16 @@ class ConductorManager(service.Manager):
         self.api_url = api_url or conf.api_database.connection or None
         self.build_tasks = build.BuildTasks(conf, db_url, self.api_url)
         self.migration_tasks = migrate.MigrationTasks(conf, self.api_url, self.build_tasks)
+        self.lost_builds = lost_builds.LostBuilds(conf, self.build_tasks)
+
+    def periodic_tasks(self, context):
+        """Builds lost between services end in ERROR (conductor.lost_builds);
+        a database that does not answer is one line of the service's log."""
+        try:
+            self.lost_builds.run(context)
+        except (engines.DatabaseUnavailable, db_exc.DBConnectionError) as exc:
+            raise service.Unavailable(
+                f"lost builds not checked: {service.db_error_reason(exc)}") from None
 
     # --- builds (1.1, casts) -------------------------------------------------------
 
@@ -147,6 +161,18 @@ class ConductorManager(service.Manager):
         node = compute_nodes.update(self.db_url, node_id, node_values)
         return {"instance": record, "node": node,
                 "spawn_info": self._spawn_info(instance_uuid, config_drive)}
+
+    @_endpoint
+    def instance_group_hosts(self, context, group_uuid, exclude=None):
+        """1.5: the hosts of the server group's live members (in every cell)
+        but ``exclude``, one entry per member, for the compute's late check
+        of the group's policy (upstream's "upcall" to the API database).
+        A conductor without [api_database] connection cannot answer: NotFound."""
+        if not self.api_url:
+            raise exceptions.NotFound(
+                f"nova-conductor on {self.host} has no [api_database] connection to read "
+                f"server group {group_uuid}")
+        return self.build_tasks.group_member_hosts(group_uuid, exclude)
 
     @_endpoint
     def instance_destroy(self, context, instance_uuid, values=None):

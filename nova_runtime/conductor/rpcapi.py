@@ -15,6 +15,7 @@ Version history:
       instance_spawn_info
 1.4 - instance_claim; instance_update's finish_event; instance_spawn_info's
       config_drive (False: network_info only)
+1.5 - instance_group_hosts (the compute's late check of a server group's policy)
 
 Every record method returns records (dicts of column values, datetimes as datetime)
 and raises the nova_runtime.objects.exceptions errors with their own type.
@@ -33,7 +34,7 @@ PING_TIMEOUT = 10
 
 class ConductorAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.4"
+    VERSION = "1.5"
 
     def ping(self, context, timeout=None):
         return self._prepare("1.0", timeout=timeout or PING_TIMEOUT).call(context, "ping")
@@ -85,6 +86,12 @@ class ConductorAPI(rpc.RPCAPI):
         return self._prepare("1.4").call(
             context, "instance_update", instance_uuid=instance_uuid, values=values,
             expected_task_states=expected_task_states, finish_event=finish_event)
+
+    def instance_group_hosts(self, context, group_uuid, exclude=None):
+        """The hosts of the server group's live members but ``exclude``, one
+        entry per member (None: not on a host yet)."""
+        return self._prepare("1.5").call(context, "instance_group_hosts",
+                                         group_uuid=group_uuid, exclude=exclude)
 
     def instance_claim(self, context, instance_uuid, values, expected_task_states, node_id,
                        node_values, event=None, host=None, config_drive=False):
@@ -261,11 +268,13 @@ class conductor_errors:
     def __exit__(self, exc_type, exc, tb):
         if exc_type is None:
             return False
+        # The first line only: a remote error's text carries the remote traceback.
+        text = (str(exc) or type(exc).__name__).splitlines()[0]
         if issubclass(exc_type, messaging.MessagingTimeout):
             raise service.Unavailable(
-                f"nova-conductor did not answer within the RPC timeout ({exc})") from None
+                f"nova-conductor did not answer within the RPC timeout ({text})") from None
         if issubclass(exc_type, record_exc.DatabaseDown):
-            raise service.Unavailable(f"nova-conductor: {exc}") from None
+            raise service.Unavailable(f"nova-conductor: {text}") from None
         if issubclass(exc_type, messaging.MessagingException):
-            raise service.Unavailable(f"RPC to nova-conductor failed: {exc}") from None
+            raise service.Unavailable(f"RPC to nova-conductor failed: {text}") from None
         return False

@@ -79,6 +79,11 @@ opts = [
         "instance_build_timeout", default=0, min=0,
         help="Seconds an instance of this compute host may stay in BUILD; then a periodic "
              "task puts it in ERROR with a fault. 0 never does."),
+    cfg.IntOpt(
+        "reclaim_instance_interval", default=0, min=0,
+        help="Seconds a deleted server stays SOFT_DELETED (its guest powered off, its "
+             "resources held) so that it can be restored; then its compute deletes it. "
+             "0 deletes at once."),
 ]
 
 

@@ -12,14 +12,17 @@ FILTER_NAMES = (
     "ComputeCapabilitiesFilter",
     "ComputeFilter",
     "CoreFilter",
+    "DifferentHostFilter",
     "DiskFilter",
     "ImagePropertiesFilter",
     "RamFilter",
     "RetryFilter",
+    "SameHostFilter",
     "ServerGroupAffinityFilter",
     "ServerGroupAntiAffinityFilter",
 )
-WEIGHER_NAMES = ("RAMWeigher", "CPUWeigher", "DiskWeigher")
+WEIGHER_NAMES = ("RAMWeigher", "CPUWeigher", "DiskWeigher", "ServerGroupSoftAffinityWeigher",
+                 "ServerGroupSoftAntiAffinityWeigher")
 
 DEFAULT_FILTERS = [
     "RetryFilter",
@@ -32,6 +35,11 @@ DEFAULT_FILTERS = [
     "ImagePropertiesFilter",
     "ServerGroupAntiAffinityFilter",
     "ServerGroupAffinityFilter",
+    # The same_host and different_host hints, where devstack (and so the
+    # clouds Tempest runs against) enables them; they pass every host
+    # unless a request gives the hint.
+    "SameHostFilter",
+    "DifferentHostFilter",
 ]
 
 opts = [
@@ -46,6 +54,13 @@ opts = [
         help="Positive spreads instances by free RAM, negative stacks them."),
     cfg.FloatOpt("cpu_weight_multiplier", default=1.0, help="As ram_weight_multiplier, for free vCPUs."),
     cfg.FloatOpt("disk_weight_multiplier", default=1.0, help="As ram_weight_multiplier, for free disk."),
+    cfg.FloatOpt(
+        "soft_affinity_weight_multiplier", default=1.0, min=0.0,
+        help="How much a soft-affinity group prefers the hosts that run its members."),
+    cfg.FloatOpt(
+        "soft_anti_affinity_weight_multiplier", default=1.0, min=0.0,
+        help="How much a soft-anti-affinity group prefers the hosts that run fewer of its "
+             "members."),
     cfg.IntOpt(
         "host_subset_size", default=1, min=1,
         help="Pick at random among this many best-weighed hosts, so that concurrent "

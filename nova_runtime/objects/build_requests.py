@@ -84,12 +84,15 @@ def get_request_spec(api_url, instance_uuid):
 def mark_placed(api_url, instance_uuid, cell_id):
     """The instance now lives in cell ``cell_id``: point its mapping there and
     delete its build request, in one transaction. Returns False when the
-    build request was already gone: the user deleted the server meanwhile."""
+    build request was already gone: the user deleted the server meanwhile,
+    or another conductor placed it (the mapping is then left as it was)."""
     with session(api_url) as db:
+        if not db.execute(sa.delete(BuildRequest).filter_by(
+                instance_uuid=instance_uuid)).rowcount:
+            return False
         db.execute(sa.update(InstanceMapping).filter_by(instance_uuid=instance_uuid)
                    .values(cell_id=cell_id))
-        return db.execute(sa.delete(BuildRequest).filter_by(
-            instance_uuid=instance_uuid)).rowcount > 0
+        return True
 
 
 def destroy(api_url, instance_uuids):

@@ -49,9 +49,27 @@ def create(url, uuid, values):
             db.add(row)
         return as_dict(row)
     except db_exc.DBDuplicateEntry as exc:
+        revived = _undelete(url, uuid, values)  # upstream's fix of its bug 1839560
+        if revived is not None:
+            return revived
         raise exceptions.RecordError(
             f"compute node {values.get('hypervisor_hostname')} on {values.get('host')} "
             f"or uuid {uuid} exists already ({', '.join(exc.columns)})") from None
+
+
+def _undelete(url, uuid, values):
+    """The node of ``uuid`` soft-deleted (its service was deleted while the
+    compute ran, DELETE /os-services/{id}), live again with ``values``;
+    None when there is no such deleted node."""
+    with session(url) as db:
+        row = db.scalar(sa.select(ComputeNode).filter(ComputeNode.uuid == uuid,
+                                                      ComputeNode.deleted != 0))
+        if row is None:
+            return None
+        for key, value in values.items():
+            setattr(row, key, value)
+        row.deleted, row.deleted_at = 0, None
+        return as_dict(row)
 
 
 def update(url, node_id, values):

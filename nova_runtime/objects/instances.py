@@ -16,20 +16,24 @@ from nova_runtime.db.main.models import (
     InstanceMetadata,
     InstanceSystemMetadata,
     Network,
+    Tag,
 )
-from nova_runtime.objects import exceptions, fixed_ips
+from nova_runtime.objects import exceptions, fixed_ips, tags
 from nova_runtime.objects._db import as_dict, session
 
 # Columns that identify an instance or belong to the API's bookkeeping.
-_FIXED = ("id", "uuid", "created_at", "deleted", "deleted_at")
+# (deleted_at is settable: a soft delete, vm_state soft-delete, records its
+# time there while the row stays, as upstream.)
+_FIXED = ("id", "uuid", "created_at", "deleted")
 UPDATABLE = tuple(column.key for column in Instance.__table__.columns if column.key not in _FIXED)
 
 
-def create(url, values, *, flavor=None, metadata=None, system_metadata=None):
+def create(url, values, *, flavor=None, metadata=None, system_metadata=None, tags=()):
     """A new instance row (``values``: its columns, uuid included), with its
     instance_extra row (``flavor``: the flavor dict, kept as upstream keeps it:
     {"cur": flavor, "old": None, "new": None}), user ``metadata`` and
-    ``system_metadata`` (dicts of strings). Returns the instance record."""
+    ``system_metadata`` (dicts of strings) and ``tags``. Returns the instance
+    record."""
     unknown = sorted(set(values) - set(UPDATABLE) - {"uuid"})
     if unknown:
         raise exceptions.InvalidField(f"cannot set {', '.join(unknown)} of an instance")
@@ -48,6 +52,7 @@ def create(url, values, *, flavor=None, metadata=None, system_metadata=None):
             for key, value in (system_metadata or {}).items():
                 db.add(InstanceSystemMetadata(instance_uuid=instance_uuid, key=key,
                                               value=value))
+            db.add_all(Tag(resource_id=instance_uuid, tag=tag) for tag in sorted(set(tags)))
         return as_dict(row)
     except db_exc.DBDuplicateEntry:
         raise exceptions.RecordError(f"instance {instance_uuid} exists already") from None
@@ -138,6 +143,7 @@ def destroy(url, instance_uuid, values=None):
                        .values(deleted=model.id, deleted_at=now))
         # Its fixed addresses go back to the flat network in the same transaction.
         fixed_ips.release(db, instance_uuid, now)
+        tags.delete_all(url, instance_uuid, db=db)  # tags have no history, as upstream's
         return as_dict(row)
 
 
@@ -173,7 +179,9 @@ def query(url, filters=None, sort_keys=("created_at",), sort_dirs=("desc",), lim
     display_name), ``changes_since`` / ``changes_before`` (updated_at bounds,
     which also return deleted instances), ``deleted`` (True: only deleted
     ones; False or absent: only live ones, unless a changes_* bound is
-    given), ``uuids_in`` (a collection the uuid must be in).
+    given), ``uuids_in`` (a collection the uuid must be in), the tag filters
+    ``tags``, ``tags_any``, ``not_tags``, ``not_tags_any`` (lists; see
+    objects.tags.filter_clause).
     ``sort_keys`` / ``sort_dirs`` ("asc"/"desc"): the order; uuid is added as
     the last key so that the order is total across cells. ``marker``: the
     instance dict to start after (keyset paging: any cell's instance works,
@@ -231,6 +239,8 @@ def _filter_clause(name, value):
         return Instance.deleted != 0 if value else Instance.deleted == 0
     if name == "uuids_in":
         return Instance.uuid.in_(list(value))
+    if name in tags.FILTERS:
+        return tags.filter_clause(name, value)
     column = _EQUAL_FILTERS.get(name)
     if column is None:
         raise exceptions.InvalidField(f"unknown instance filter {name}")
@@ -339,19 +349,8 @@ def uuids_with_address(url, pattern):
 def set_metadata(url, instance_uuid, metadata, replace=False):
     """Set the user metadata keys of ``metadata``; with ``replace`` the keys
     not in it are deleted. Returns the instance's whole metadata."""
-    now = utcnow()
     with session(url) as db:
-        _get(db, instance_uuid)
-        rows = {row.key: row for row in db.scalars(sa.select(InstanceMetadata).filter_by(
-            instance_uuid=instance_uuid, deleted=0))}
-        for key, row in rows.items():
-            if key in metadata:
-                row.value = metadata[key]
-            elif replace:
-                row.deleted, row.deleted_at = row.id, now
-        for key, value in metadata.items():
-            if key not in rows:
-                db.add(InstanceMetadata(instance_uuid=instance_uuid, key=key, value=value))
+        _set_rows(db, InstanceMetadata, instance_uuid, metadata, drop=lambda key: replace)
     return get_metadata(url, instance_uuid)
 
 
@@ -375,19 +374,34 @@ def _get(db, instance_uuid, lock=False):
     return row
 
 
+def set_system_metadata(url, instance_uuid, values):
+    """Set system metadata keys (a value None deletes its key); the other
+    keys stay."""
+    with session(url) as db:
+        _set_rows(db, InstanceSystemMetadata, instance_uuid, values)
+
+
 def set_image_system_metadata(url, instance_uuid, values):
     """Replace the instance's image_* system metadata with ``values`` (a
     rebuild's new image); the other system metadata keys stay."""
-    now = utcnow()
     with session(url) as db:
-        _get(db, instance_uuid)
-        rows = {row.key: row for row in db.scalars(sa.select(InstanceSystemMetadata).filter_by(
-            instance_uuid=instance_uuid, deleted=0))}
-        for key, row in rows.items():
-            if key in values:
-                row.value = values[key]
-            elif key.startswith("image_"):
-                row.deleted, row.deleted_at = row.id, now
-        for key, value in values.items():
-            if key not in rows:
-                db.add(InstanceSystemMetadata(instance_uuid=instance_uuid, key=key, value=value))
+        _set_rows(db, InstanceSystemMetadata, instance_uuid, values,
+                  drop=lambda key: key.startswith("image_"))
+
+
+def _set_rows(db, model, instance_uuid, values, drop=lambda key: False):
+    """Set the instance's key/value rows of ``model`` (metadata or system
+    metadata) to ``values``, where None deletes a key; a key not in
+    ``values`` is deleted when ``drop(key)`` says so."""
+    _get(db, instance_uuid)
+    now = utcnow()
+    rows = {row.key: row for row in db.scalars(sa.select(model).filter_by(
+        instance_uuid=instance_uuid, deleted=0))}
+    for key, row in rows.items():
+        if values.get(key) is not None:
+            row.value = values[key]
+        elif key in values or drop(key):
+            row.deleted, row.deleted_at = row.id, now
+    for key, value in values.items():
+        if key not in rows and value is not None:
+            db.add(model(instance_uuid=instance_uuid, key=key, value=value))

@@ -13,7 +13,9 @@ from nova_runtime.policies import (
     aggregates,
     availability_zone,
     base,
+    console_auth_tokens,
     console_output,
+    crash_dump,
     extensions,
     flavor_access,
     flavor_extra_specs,
@@ -22,6 +24,7 @@ from nova_runtime.policies import (
     hypervisors,
     instance_actions,
     instance_usage_audit_log,
+    ips,
     keypairs,
     limits,
     migrations,
@@ -34,6 +37,8 @@ from nova_runtime.policies import (
     server_external_events,
     server_groups,
     server_metadata,
+    server_password,
+    server_tags,
     servers,
     services,
     simple_tenant_usage,
@@ -67,6 +72,11 @@ _MODULES = (
     server_diagnostics,
     server_external_events,
     quota_class_sets,
+    server_tags,
+    ips,
+    crash_dump,
+    server_password,
+    console_auth_tokens,
 )
 
 

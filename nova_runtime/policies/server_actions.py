@@ -1,11 +1,17 @@
 """Rules of the server actions that have their own policy modules upstream:
-pause, suspend and migrate."""
+pause, suspend, migrate, lock, the admin actions, backups, deferred delete
+and security groups."""
 
 from nova_runtime.policies import base
 
 PAUSE = "os_compute_api:os-pause-server:%s"
 SUSPEND = "os_compute_api:os-suspend-server:%s"
 MIGRATE = "os_compute_api:os-migrate-server:%s"
+LOCK = "os_compute_api:os-lock-server:%s"
+ADMIN_ACTIONS = "os_compute_api:os-admin-actions:%s"
+CREATE_BACKUP = "os_compute_api:os-create-backup"
+DEFERRED_DELETE = "os_compute_api:os-deferred-delete:%s"
+SECURITY_GROUPS = "os_compute_api:os-security-groups:%s"
 
 
 def list_rules():
@@ -23,4 +29,22 @@ def list_rules():
                   [("POST", action % "migrate")]),
         base.rule(MIGRATE % "migrate:host", admin,
                   "Cold migrate a server to a given host (2.56)", [("POST", action % "migrate")]),
+        base.rule(LOCK % "lock", member, "Lock a server", [("POST", action % "lock")]),
+        base.rule(LOCK % "unlock", member, "Unlock a server", [("POST", action % "unlock")]),
+        base.rule(LOCK % "unlock:unlock_override", admin,
+                  "Unlock a server that another (an admin, or its owner) locked",
+                  [("POST", action % "unlock")]),
+        base.rule(ADMIN_ACTIONS % "reset_state", admin, "Reset a server's state",
+                  [("POST", action % "os-resetState")]),
+        base.rule(CREATE_BACKUP, member, "Create a backup of a server",
+                  [("POST", action % "createBackup")]),
+        base.rule(DEFERRED_DELETE % "restore", member, "Restore a soft-deleted server",
+                  [("POST", action % "restore")]),
+        base.rule(DEFERRED_DELETE % "force", member, "Delete a soft-deleted server now",
+                  [("POST", action % "forceDelete")]),
+        base.rule(SECURITY_GROUPS % "add", member, "Add a security group to a server",
+                  [("POST", action % "addSecurityGroup")]),
+        base.rule(SECURITY_GROUPS % "remove", member,
+                  "Remove a security group from a server",
+                  [("POST", action % "removeSecurityGroup")]),
     ]

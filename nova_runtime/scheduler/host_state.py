@@ -293,6 +293,13 @@ class HostStates:
             lut[self._host_codes_of_lower.get(name.lower(), [])] = True
         return lut[self.host_code]
 
+    def rows_of_exact_hosts(self, names):
+        """A mask of the rows whose host name is one of ``names`` exactly (the
+        hosts instances run on, as the cell databases name them)."""
+        lut = np.zeros(len(self.host_names), dtype=bool)
+        lut[[self._host_code_of[name] for name in names if name in self._host_code_of]] = True
+        return lut[self.host_code]
+
     def rows_of_uuids(self, compute_node_uuids):
         """A mask of the rows whose compute node uuid is one of ``compute_node_uuids``."""
         mask = np.zeros(len(self), dtype=bool)

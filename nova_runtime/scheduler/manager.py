@@ -167,6 +167,7 @@ class SchedulerManager(service.Manager):
         except service.Unavailable as exc:
             LOG.warning("Scheduling on host states read before: %s", exc)
         spec = request_spec_from_dict(request_spec, instance_uuids)
+        spec = self._with_hint_hosts(spec, request_spec.get("scheduler_hints") or {})
         group = spec.instance_group
         spec = self._allocation_candidates(context, spec)
         with self.hosts.lock:
@@ -375,24 +376,48 @@ class SchedulerManager(service.Manager):
                 members = instance_groups.get(self.api_url, group_uuid)["members"]
             except record_exc.InstanceGroupNotFound:
                 return []  # deleted meanwhile: nothing to keep apart or together
-            mappings = instance_mappings.get_many(self.api_url, members)
-            hosts, by_cell = [], collections.defaultdict(list)
-            for uuid in members:
-                mapping = mappings.get(uuid)
-                if mapping is None or mapping["queued_for_delete"]:
-                    continue
-                cell = mapping["cell"]
-                if cell is None:  # on its way: the scheduler may have chosen its host
-                    hosts.append(self._placed.get(uuid))
-                elif cell.uuid != cells.CELL0_UUID:
-                    by_cell[cell.database_connection].append(uuid)
-            for url, uuids in by_cell.items():
-                live = instances.hosts_of(url, uuids)
-                hosts += [live[uuid] or self._placed.get(uuid) for uuid in uuids if uuid in live]
+            return self._instance_hosts(members)
         except _DB_ERRORS as exc:
             raise service.Unavailable(
                 f"cannot read the members of server group {group_uuid}: "
                 f"{service.db_error_reason(exc)}") from None
+
+    def _with_hint_hosts(self, spec, hints):
+        """``spec`` with the hosts of the instances its same_host and
+        different_host hints name (a uuid or a list of them)."""
+        found = {}
+        for name in ("same_host", "different_host"):
+            uuids = hints.get(name)
+            if isinstance(uuids, str):
+                uuids = [uuids]
+            if not uuids:
+                continue
+            try:
+                found[name] = frozenset(self._instance_hosts(list(uuids)))
+            except _DB_ERRORS as exc:
+                raise service.Unavailable(
+                    f"cannot read the hosts of the {name} hint's instances: "
+                    f"{service.db_error_reason(exc)}") from None
+        return dataclasses.replace(spec, **found) if found else spec
+
+    def _instance_hosts(self, uuids):
+        """The host of each live instance of ``uuids`` (a host once per
+        instance); one on its way to its compute counts on the host this
+        scheduler chose for it."""
+        mappings = instance_mappings.get_many(self.api_url, uuids)
+        hosts, by_cell = [], collections.defaultdict(list)
+        for uuid in uuids:
+            mapping = mappings.get(uuid)
+            if mapping is None or mapping["queued_for_delete"]:
+                continue
+            cell = mapping["cell"]
+            if cell is None:  # on its way: the scheduler may have chosen its host
+                hosts.append(self._placed.get(uuid))
+            elif cell.uuid != cells.CELL0_UUID:
+                by_cell[cell.database_connection].append(uuid)
+        for url, members in by_cell.items():
+            live = instances.hosts_of(url, members)
+            hosts += [live[uuid] or self._placed.get(uuid) for uuid in members if uuid in live]
         return [host for host in hosts if host]
 
     def _remember(self, instance_uuid, host):

@@ -36,6 +36,9 @@ class RequestSpec:
     retry_hosts: (host, node) pairs this request already tried (RetryFilter).
     ignore_hosts: host names never to pick. force_hosts / force_nodes: pick only
     among these, and skip the filters, as upstream does for forced hosts.
+    same_host / different_host: the hosts running the instances that the
+    same_host / different_host scheduler hints name (the scheduler's manager
+    looks them up); None when the hint is absent or empty.
     candidate_nodes: with Placement, the compute node uuids it offered
     (allocation candidates); None without Placement (every node is one).
     allocation_requests: compute node uuid -> the allocation request that
@@ -52,6 +55,8 @@ class RequestSpec:
     force_nodes: Sequence[str] = ()
     num_instances: int = 1
     instance_uuids: Sequence[str] = ()
+    same_host: frozenset[str] | None = None
+    different_host: frozenset[str] | None = None
     candidate_nodes: frozenset[str] | None = None
     allocation_requests: Mapping[str, Mapping] = dataclasses.field(default_factory=dict)
 

@@ -299,6 +299,15 @@ class ComputeDriver(abc.ABC):
         .standard): what the API shows from 2.48. Raises InstanceNotFound."""
         raise exceptions.NotSupported(f"{type(self).__name__} has no diagnostics")
 
+    # --- optional: crash dump ----------------------------------------------------
+
+    def trigger_crash_dump(self, instance):
+        """Send the guest a non-maskable interrupt (the API's
+        trigger_crash_dump): a guest configured for it dumps its memory
+        and reboots. Raises InstanceNotFound, InstanceInvalidState (not
+        running)."""
+        raise exceptions.NotSupported(f"{type(self).__name__} cannot inject an NMI")
+
 
 def host_uptime(proc="/proc", now=None):
     """uptime(1)'s line from /proc/uptime and /proc/loadavg, such as

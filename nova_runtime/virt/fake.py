@@ -54,6 +54,7 @@ class FakeInstance:
     memory_mb: int
     disk_gb: int
     console_port: int
+    nmi_count: int = 0  # trigger_crash_dump's NMIs
     console_log: collections.deque = dataclasses.field(
         default_factory=lambda: collections.deque(maxlen=CONSOLE_LINES))
     # What spawn was given: the interfaces, and the config drive's bytes (the
@@ -272,6 +273,20 @@ class FakeDriver(driver.ComputeDriver):
                   for vif in fake.network_info],
             disks=[diagnostics.disk(**dict.fromkeys(diagnostics.DISK_FIELDS, 0))]
             if fake.disk_gb else [])
+
+    # --- crash dump ---------------------------------------------------------------------
+
+    def trigger_crash_dump(self, instance):
+        """Recorded in the guest's console log ("fake-guest: nmi") and
+        counted in ``nmi_count``; only a running guest takes it."""
+        fake = self._get(instance)
+        with self._lock:
+            if fake.state != power_state.RUNNING:
+                raise exceptions.InstanceInvalidState(
+                    f"cannot inject an NMI into instance {fake.uuid}: it is "
+                    f"{power_state.NAMES[fake.state]}")
+            fake.nmi_count += 1
+            _say(fake, "nmi")
 
     # --- helpers --------------------------------------------------------------------------
 

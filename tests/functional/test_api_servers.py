@@ -285,3 +285,87 @@ def test_console_log_show(full_cloud, tmp_path):
     finally:
         delete(cloud, server, **member)
         cloud.openstack("keypair", "delete", "console-key", **member)
+
+
+def test_tags_ips_password_crash_dump_and_console_tokens(full_cloud):
+    """The API pieces of issue 11 against the real daemons on MariaDB: server
+    tags and their filters, ips, os-server-password, trigger_crash_dump
+    (cast to the compute, recorded as an action), os-console-auth-tokens."""
+    cloud, member = full_cloud, full_cloud.member()
+    token, admin = cloud.token(**member), cloud.token()
+    servers = [create(cloud, f"tagged-{n}", **member)["id"] for n in range(2)]
+    first, second = servers
+    try:
+        put = cloud.request("PUT", f"/servers/{first}/tags", token, "2.26",
+                            json={"tags": ["web", "prod"]})
+        assert put.status_code == 200 and put.json() == {"tags": ["prod", "web"]}
+        assert cloud.request("PUT", f"/servers/{second}/tags/web", token,
+                             "2.26").status_code == 201
+        for query, expected in (("tags=web,prod", {first}), ("tags-any=web", {first, second}),
+                                ("not-tags=web,prod", {second}), ("not-tags-any=prod", {second})):
+            found = cloud.request("GET", f"/servers/detail?{query}", token, "2.26").json()
+            assert {s["id"] for s in found["servers"]} == expected, query
+        shown = cloud.openstack_json("--os-compute-api-version", "2.26", "server", "show",
+                                     first, **member)
+        assert sorted(shown["tags"]) == ["prod", "web"]
+
+        ips = cloud.request("GET", f"/servers/{first}/ips", token).json()["addresses"]
+        body = cloud.request("GET", f"/servers/{first}", token).json()["server"]
+        assert ips == {label: [{"version": a["version"], "addr": a["addr"]} for a in addrs]
+                       for label, addrs in body["addresses"].items()}
+
+        password = cloud.request("GET", f"/servers/{first}/os-server-password", token)
+        assert password.status_code == 200 and password.json() == {"password": ""}
+        assert cloud.request("DELETE", f"/servers/{first}/os-server-password",
+                             token).status_code == 204
+
+        dump = cloud.request("POST", f"/servers/{first}/action", token, "2.17",
+                             json={"trigger_crash_dump": None})
+        assert dump.status_code == 202, dump.text
+        deadline = time.monotonic() + 30
+        while True:
+            actions = cloud.request("GET", f"/servers/{first}/os-instance-actions",
+                                    admin).json()["instanceActions"]
+            if actions[0]["action"] == "trigger_crash_dump":
+                request_id = actions[0]["request_id"]
+                events = cloud.request(
+                    "GET", f"/servers/{first}/os-instance-actions/{request_id}",
+                    admin).json()["instanceAction"]["events"]
+                if events and events[0].get("result"):
+                    assert events[0]["event"] == "compute_trigger_crash_dump"
+                    assert events[0]["result"] == "Success"
+                    break
+            assert time.monotonic() < deadline, actions
+            time.sleep(0.5)
+
+        console = cloud.openstack_json("console", "url", "show", first, **member)
+        console_token = re.search(r"token%3D([\w-]+)", console["url"]).group(1)
+        details = cloud.request("GET", f"/os-console-auth-tokens/{console_token}", admin,
+                                "2.31")
+        assert details.status_code == 200, details.text
+        assert details.json()["console"]["instance_uuid"] == first
+        assert cloud.request("GET", f"/os-console-auth-tokens/{console_token}",
+                             token, "2.31").status_code == 403
+    finally:
+        delete(cloud, *servers, **member)
+
+
+def test_soft_anti_affinity_and_different_host(full_cloud):
+    cloud, member = full_cloud, full_cloud.member()
+    group = cloud.openstack_json("server", "group", "create", "--policy",
+                                 "soft-anti-affinity", "soft-spread", **member)
+    servers = [create(cloud, f"soft-{n}", "--hint", f"group={group['id']}", **member)["id"]
+               for n in range(3)]
+    try:
+        hosts = {cloud.openstack_json("server", "show", server)["OS-EXT-SRV-ATTR:host"]
+                 for server in servers}
+        assert hosts == {"c1", "c2", "c3"}
+        apart = create(cloud, "apart", "--hint", f"different_host={servers[0]}",
+                       "--hint", f"different_host={servers[1]}", **member)["id"]
+        servers.append(apart)
+        host = cloud.openstack_json("server", "show", apart)["OS-EXT-SRV-ATTR:host"]
+        first_two = {cloud.openstack_json("server", "show", s)["OS-EXT-SRV-ATTR:host"]
+                     for s in servers[:2]}
+        assert host not in first_two
+    finally:
+        delete(cloud, *servers, **member)

@@ -18,7 +18,7 @@ from nova_runtime.compute import manager as compute_manager
 from nova_runtime.compute import power_state, recovery, task_states, vm_states
 from nova_runtime.db import engines
 from nova_runtime.db.main.models import Instance
-from nova_runtime.objects import instance_actions, instances
+from nova_runtime.objects import exceptions as record_exc, instance_actions, instances
 from nova_runtime.virt import driver as virt_driver
 from tests.unit import test_conductor_build as build_tests
 from tests.unit.test_conductor_build import settled
@@ -188,13 +188,50 @@ def test_instance_build_timeout_puts_old_builds_in_error(cloud):
         "vm_state": vm_states.BUILDING, "task_state": task_states.SPAWNING})
     with engines.get_engine(cloud.urls["cell1"]).begin() as connection:
         connection.execute(sa.update(Instance).filter_by(uuid=server).values(created_at=old))
-    manager._check_instance_build_time(ctx)  # 0: off
-    assert instances.get_by_uuid(cloud.urls["cell1"], server)["vm_state"] == "building"
-    manager.conf.set_override("instance_build_timeout", 300)
-    manager._check_instance_build_time(ctx)  # not that old yet
-    assert instances.get_by_uuid(cloud.urls["cell1"], server)["vm_state"] == "building"
-    manager.conf.set_override("instance_build_timeout", 60)
-    manager._check_instance_build_time(ctx)
+    with manager._instance_lock(server):  # a build in progress here
+        manager._check_instance_build_time(ctx)  # 0: off
+        assert instances.get_by_uuid(cloud.urls["cell1"], server)["vm_state"] == "building"
+        manager.conf.set_override("instance_build_timeout", 300)
+        manager._check_instance_build_time(ctx)  # not that old yet
+        assert instances.get_by_uuid(cloud.urls["cell1"], server)["vm_state"] == "building"
+        manager.conf.set_override("instance_build_timeout", 60)
+        manager._check_instance_build_time(ctx)
     record = instances.get_by_uuid(cloud.urls["cell1"], server)
     assert (record["vm_state"], record["task_state"]) == ("error", None)
     assert faults(cloud, server) == ["Instance build timed out. Set to error state."]
+
+
+def test_a_build_no_thread_works_on_ends_in_error(cloud):
+    """Spawning on this host, and no build of this process holds it (its end
+    could not be recorded): the periodic task ends it, whatever
+    instance_build_timeout says."""
+    server = active(cloud)
+    manager = compute(cloud)
+    ctx = nova_context.get_admin_context()
+    instances.update(cloud.urls["cell1"], server, {
+        "vm_state": vm_states.BUILDING, "task_state": task_states.SPAWNING})
+    with manager._instance_lock(server):  # its build still runs
+        manager._check_instance_build_time(ctx)
+    assert instances.get_by_uuid(cloud.urls["cell1"], server)["vm_state"] == "building"
+    manager._check_instance_build_time(ctx)
+    record = instances.get_by_uuid(cloud.urls["cell1"], server)
+    assert (record["vm_state"], record["task_state"]) == ("error", None)
+    assert faults(cloud, server)[0].startswith("Instance failed to spawn: its build on ")
+
+
+def test_a_lost_delete_is_done_by_the_periodic_task(cloud):
+    """Deleting for longer than an RPC call takes, and no thread here works on
+    it: its terminate_instance cast was lost; the compute deletes it."""
+    server = active(cloud)
+    manager = compute(cloud)
+    ctx = nova_context.get_admin_context()
+    instances.update(cloud.urls["cell1"], server, {"task_state": task_states.DELETING})
+    manager._check_instance_build_time(ctx)  # just now: its cast may be on its way
+    assert instances.get_by_uuid(cloud.urls["cell1"], server)["task_state"] == "deleting"
+    old = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None) - \
+        datetime.timedelta(seconds=600)
+    with engines.get_engine(cloud.urls["cell1"]).begin() as connection:
+        connection.execute(sa.update(Instance).filter_by(uuid=server).values(updated_at=old))
+    manager._check_instance_build_time(ctx)
+    with pytest.raises(record_exc.InstanceNotFound):
+        instances.get_by_uuid(cloud.urls["cell1"], server)

@@ -7,10 +7,12 @@ that records what it is sent (the token too)."""
 
 import nova_runtime  # noqa: F401  first: it selects oslo.service's threading backend
 
+import itertools
 import json
 import threading
 import time
 import types
+import urllib.parse
 import uuid
 from http import server
 
@@ -55,6 +57,7 @@ class Glance(server.ThreadingHTTPServer):
     def __init__(self):
         super().__init__(("127.0.0.1", 0), GlanceHandler)
         self.images, self.data, self.tokens = {}, {}, []
+        self.created = itertools.count()  # the images' order of creation
         self.on_upload = None
         self.fail_upload = False
         threading.Thread(target=self.serve_forever, daemon=True).start()
@@ -85,9 +88,22 @@ class GlanceHandler(server.BaseHTTPRequestHandler):
     def do_POST(self):
         glance = self.server
         glance.tokens.append(self.headers.get("X-Auth-Token"))
-        image = dict(json.loads(self._body()), id=str(uuid.uuid4()), status="queued")
+        image = dict(json.loads(self._body()), id=str(uuid.uuid4()), status="queued",
+                     created_at=f"2026-01-01T00:00:{next(glance.created):02d}Z")
         glance.images[image["id"]] = image
         self._answer(201, image)
+
+    def do_GET(self):
+        """The image list, filtered on properties, newest first."""
+        glance = self.server
+        glance.tokens.append(self.headers.get("X-Auth-Token"))
+        query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
+        for key in ("sort_key", "sort_dir", "limit"):
+            query.pop(key, None)
+        found = [image for image in glance.images.values()
+                 if all(str(image.get(key)) == value for key, value in query.items())]
+        found.sort(key=lambda image: image["created_at"], reverse=True)
+        self._answer(200, {"images": found})
 
     def do_PATCH(self):
         glance = self.server
@@ -390,6 +406,142 @@ def test_snapshot_of_a_busy_server_is_refused_without_an_image(cloud, glance):
     with pytest.raises(compute_api.InstanceInvalidState):
         cloud.api.snapshot(context(), server, "busy")
     assert glance.images == {}
+
+
+def test_backups_are_rotated_once_uploaded(cloud, glance):
+    server = cloud.active()["uuid"]
+    other = cloud.active()["uuid"]
+    kept = []
+    for name, owner in (("b1", server), ("b2", server), ("other", other), ("b3", server)):
+        kept.append(cloud.api.backup(context(), owner, name, "daily", 2))
+        cloud.wait_for(owner, lambda i: i["task_state"] is None)
+    weekly = cloud.api.backup(context(), server, "w1", "weekly", 1)
+    cloud.wait_for(server, lambda i: i["task_state"] is None)
+    b1, b2, other_backup, b3 = kept
+    # b1 went with b3's upload; another server's and another type's stay.
+    assert set(glance.images) == {b2, b3, other_backup, weekly}
+    image = glance.images[b3]
+    assert (image["image_type"], image["backup_type"], image["instance_uuid"]) == (
+        "backup", "daily", server)
+    assert steps(cloud, server, "createBackup")[-1] == ("compute_backup_instance", "Success",
+                                                       "c1")
+
+
+def test_backup_rotation_zero_keeps_none(cloud, glance):
+    server = cloud.active()["uuid"]
+    cloud.api.backup(context(), server, "b1", "daily", 0)
+    cloud.wait_for(server, lambda i: i["task_state"] is None)
+    deadline = time.monotonic() + 5
+    while glance.images and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert glance.images == {}
+
+
+def test_tags_given_at_create_reach_the_instance(cloud):
+    from nova_runtime.objects import tags
+
+    [server] = cloud.boot(tags=["web", "prod", "web"])
+    cloud.wait_for(server, build_tests.settled)
+    assert tags.get(cloud.url, server) == ["prod", "web"]
+
+
+def test_a_locked_server_refuses_all_but_admins(cloud):
+    server = cloud.active()["uuid"]
+    admin = nova_context.RequestContext(user_id="a1", project_id="admin-project",
+                                        is_admin=True, overwrite=False)
+    cloud.api.lock(context(), server, reason="maintenance")
+    locked = instances.get_by_uuid(cloud.url, server)
+    assert (locked["locked"], locked["locked_by"]) == (True, "owner")
+    assert instances.get_metadata(cloud.url, server, system=True)["locked_reason"] == \
+        "maintenance"
+    for refused in (lambda: cloud.api.stop(context(), server),
+                    lambda: cloud.api.pause(context(), server),
+                    lambda: cloud.api.delete(context(), server),
+                    lambda: cloud.api.update_metadata(context(), server, {"a": "b"})):
+        with pytest.raises(compute_api.InstanceIsLocked):
+            refused()
+    assert cloud.api.locker(admin, locked) == "admin"
+    cloud.api.stop(admin, server)
+    cloud.wait_for(server, lambda i: i["vm_state"] == "stopped" and i["task_state"] is None)
+    cloud.api.unlock(context(), server)
+    assert "locked_reason" not in instances.get_metadata(cloud.url, server, system=True)
+    cloud.api.start(context(), server)
+    assert cloud.wait_for(server, build_tests.settled)["vm_state"] == "active"
+
+
+def test_reset_state_clears_the_task(cloud):
+    server = cloud.active()["uuid"]
+    instances.update(cloud.url, server, {"task_state": "rebooting"})
+    cloud.api.reset_state(context(), server, "error")
+    assert state(instances.get_by_uuid(cloud.url, server))[:2] == ("error", None)
+    cloud.api.reset_state(context(), server, "active")
+    assert state(instances.get_by_uuid(cloud.url, server))[:2] == ("active", None)
+    with pytest.raises(compute_api.InvalidRequest):
+        cloud.api.reset_state(context(), server, "stopped")
+
+
+def test_the_default_security_group_can_be_removed_and_added_back(cloud):
+    server = cloud.active()["uuid"]
+    system = lambda: instances.get_metadata(cloud.url, server, system=True)  # noqa: E731
+    assert compute_api.security_groups_of(system()) == ("default",)
+    cloud.api.remove_security_group(context(), server, "default")
+    assert compute_api.security_groups_of(system()) == ()
+    with pytest.raises(compute_api.InvalidRequest):
+        cloud.api.remove_security_group(context(), server, "default")
+    cloud.api.add_security_group(context(), server, "default")
+    assert compute_api.security_groups_of(system()) == ("default",)
+    with pytest.raises(compute_api.SecurityGroupNotFound):
+        cloud.api.add_security_group(context(), server, "web")
+
+
+@pytest.mark.parametrize("cloud", [{"settings": {"reclaim_instance_interval": 2}}],
+                         indirect=True)
+def test_soft_delete_restore_and_reclaim(cloud):
+    server = cloud.active()["uuid"]
+    with pytest.raises(compute_api.InstanceInvalidState):
+        cloud.api.restore(context(), server)  # not deleted
+    cloud.api.delete(context(), server)
+    deleted = cloud.wait_for(server, lambda i: i["vm_state"] == "soft-delete"
+                             and i["task_state"] is None)
+    assert deleted["power_state"] == power_state.SHUTDOWN and deleted["deleted_at"]
+    cloud.api.restore(context(), server)
+    restored = cloud.wait_for(server, build_tests.settled)
+    assert state(restored) == ("active", None, power_state.RUNNING)
+    assert restored["deleted_at"] is None
+    cloud.api.delete(context(), server)
+    cloud.wait_for(server, lambda i: i["vm_state"] == "soft-delete")
+    # the compute's periodic task deletes it for good after the interval
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        try:
+            instances.get_by_uuid(cloud.url, server)
+        except exceptions.InstanceNotFound:
+            break
+        time.sleep(0.2)
+    else:
+        raise AssertionError("the soft-deleted server was not reclaimed")
+    assert cloud.compute("c1").driver.list_instances() == []
+    cloud.wait_usage("c1", (0, 0, 0))
+
+
+@pytest.mark.parametrize("cloud", [{"settings": {"reclaim_instance_interval": 3600}}],
+                         indirect=True)
+def test_force_delete_deletes_a_soft_deleted_server_at_once(cloud):
+    server = cloud.active()["uuid"]
+    with pytest.raises(compute_api.InstanceInvalidState):
+        cloud.api.force_delete(context(), server)  # not soft-deleted
+    cloud.api.delete(context(), server)
+    cloud.wait_for(server, lambda i: i["vm_state"] == "soft-delete" and not i["task_state"])
+    cloud.api.force_delete(context(), server)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            instances.get_by_uuid(cloud.url, server)
+        except exceptions.InstanceNotFound:
+            break
+        time.sleep(0.1)
+    else:
+        raise AssertionError("the server was not deleted")
 
 
 # --- resize, confirm, revert; cold migration ---------------------------------------------

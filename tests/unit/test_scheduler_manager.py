@@ -313,3 +313,25 @@ def test_a_report_in_whole_seconds_after_a_placement_is_taken(deployment):
                            updated_at=written.replace(tzinfo=None)))
     sched.refresh_host_states()
     assert sched.hosts.free_ram_mb[row] == 8192 - 2048
+
+
+def test_same_host_and_different_host_hints_find_the_instances_hosts(deployment):
+    api = deployment["api"]
+    for host, memory in (("h1", 4096), ("h2", 8192), ("h3", 6144)):
+        add_host(deployment["cell1"], host, memory_mb=memory)
+    cells.discover_hosts(api)
+    running = str(uuid.uuid4())  # on h1, in cell1
+    build_requests.create(api, [{"instance": {"uuid": running, "project_id": "p"},
+                                 "request_spec": {}}])
+    instances.create(deployment["cell1"], {"uuid": running, "host": "h1", "node": "h1",
+                                           "project_id": "p"})
+    build_requests.mark_placed(api, running, cells.get_cell(api, deployment["cell1_uuid"]).id)
+    sched = scheduler(deployment)
+    # h2 has the most free RAM; the hints overrule it. A uuid or a list of them.
+    near = spec(scheduler_hints={"same_host": running})
+    assert chosen(sched.schedule(admin(), near, [str(uuid.uuid4())])) == ["h1"]
+    away = spec(scheduler_hints={"different_host": [running]})
+    assert chosen(sched.schedule(admin(), away, [str(uuid.uuid4())])) == ["h2"]
+    with pytest.raises(NoValidHost, match="SameHostFilter"):
+        sched.schedule(admin(), spec(scheduler_hints={"same_host": [str(uuid.uuid4())]}),
+                       [str(uuid.uuid4())])

@@ -14,6 +14,8 @@ minDisk keep the images that need at least that much. limit and marker
 page as everywhere.
 """
 
+import uuid
+
 from nova_runtime.api import errors, util, validation
 from nova_runtime.api.schemas import images as schemas
 from nova_runtime.image import glance
@@ -26,8 +28,13 @@ _PROPERTY_FILTERS = {"server": "instance_uuid", "type": "image_type"}
 
 
 def glance_errors(function):
-    """Glance's refusals as the API's errors."""
+    """Glance's refusals as the API's errors. An image id that is not a UUID
+    names no image (Glance's ids are UUIDs): 404 without asking Glance (a
+    70,000-character id made Glance's server refuse the URL, a 500 here)."""
     def wrapper(req, *args, **kwargs):
+        image_id = kwargs.get("image_id", args[0] if args else None)
+        if image_id is not None and not _is_uuid(image_id):
+            raise errors.NotFound("Image not found.")
         try:
             return function(req, *args, **kwargs)
         except glance.ImageNotFound:
@@ -41,6 +48,14 @@ def glance_errors(function):
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
     return wrapper
+
+
+def _is_uuid(text):
+    try:
+        uuid.UUID(str(text))
+    except ValueError:
+        return False
+    return True
 
 
 # --- views ------------------------------------------------------------------------

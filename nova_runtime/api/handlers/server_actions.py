@@ -7,10 +7,12 @@ is 202 and the server's status shows the progress (REBOOT, RESIZE, ...).
 """
 
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.handlers import console_output, remote_consoles, servers
+from nova_runtime.api.objects import quotas
+from nova_runtime.api.handlers import console_output, crash_dump, remote_consoles, servers
 from nova_runtime.api.schemas import servers as schemas
 from nova_runtime.image import glance
 from nova_runtime.policies import console_output as console_output_policies
+from nova_runtime.policies import crash_dump as crash_dump_policies
 from nova_runtime.policies import remote_consoles as remote_console_policies
 from nova_runtime.policies import server_actions as action_policies
 from nova_runtime.policies import servers as server_policies
@@ -44,6 +46,8 @@ def _simple(method):
 def _resize(req, server_id, instance, body):
     data = validation.body(req, schemas.RESIZE)["resize"]
     flavor = servers._flavor(req, data["flavorRef"])
+    quotas.check_resize(req.db, req.conf, instance["project_id"], instance["user_id"],
+                        instance, flavor)
     req.compute_api.resize(req.context, server_id, flavor)
     return util.empty_response(202)
 
@@ -66,9 +70,7 @@ def _migrate(req, server_id, instance, body):
         if host:
             req.context.can(action_policies.MIGRATE % "migrate:host",
                             target={"project_id": instance["project_id"]})
-    elif body["migrate"] is not None:
-        raise errors.BadRequest("Invalid input for field/attribute migrate. "
-                                f"Value: {body['migrate']}. None is expected before 2.56")
+    # Before 2.56 upstream reads nothing of the body.
     req.compute_api.migrate(req.context, server_id, host=host)
     return util.empty_response(202)
 
@@ -125,12 +127,59 @@ def _create_image(req, server_id, instance, body):
     servers._check_metadata_quota(req, metadata)
     image_id = req.compute_api.snapshot(req.context, server_id, data["name"],
                                         metadata=metadata)
+    return _image_response(req, image_id)
+
+
+def _create_backup(req, server_id, instance, body):
+    data = validation.body(req, schemas.CREATE_BACKUP)["createBackup"]
+    metadata = data.get("metadata") or {}
+    servers._check_metadata_quota(req, metadata)
+    image_id = req.compute_api.backup(req.context, server_id, data["name"],
+                                      data["backup_type"], int(data["rotation"]),
+                                      metadata=metadata)
+    return _image_response(req, image_id)
+
+
+def _image_response(req, image_id):
+    """createImage and createBackup: the image id (2.45), else its Location."""
     if req.version >= "2.45":
         return util.json_response({"image_id": image_id}, status=202)
     response = util.empty_response(202)
     response.headers["Location"] = (
         f"{glance.endpoint(req.context, req.conf)}/images/{image_id}")
     return response
+
+
+def _lock(req, server_id, instance, body):
+    reason = None
+    if req.version >= "2.73":
+        reason = (validation.body(req, schemas.LOCK_V273)["lock"] or {}).get("locked_reason")
+    req.compute_api.lock(req.context, server_id, reason=reason)
+    return util.empty_response(202)
+
+
+def _unlock(req, server_id, instance, body):
+    # Who locked it may unlock it; a lock by the other side (an admin of
+    # another project, or the owner) needs the override rule.
+    if instance.get("locked") and \
+            instance.get("locked_by") != req.compute_api.locker(req.context, instance):
+        servers.authorize(req, action_policies.LOCK % "unlock:unlock_override", instance)
+    req.compute_api.unlock(req.context, server_id)
+    return util.empty_response(202)
+
+
+def _reset_state(req, server_id, instance, body):
+    state = validation.body(req, schemas.RESET_STATE)["os-resetState"]["state"]
+    req.compute_api.reset_state(req.context, server_id, state)
+    return util.empty_response(202)
+
+
+def _security_group(schema, name, method):
+    def action(req, server_id, instance, body):
+        group = validation.body(req, schema)[name]["name"]
+        getattr(req.compute_api, method)(req.context, server_id, group.strip())
+        return util.empty_response(202)
+    return action
 
 
 # action name -> (handler, policy rule)
@@ -148,11 +197,25 @@ ACTIONS = {
     "migrate": (_migrate, action_policies.MIGRATE % "migrate"),
     "rebuild": (_rebuild, SERVERS % "rebuild"),
     "createImage": (_create_image, SERVERS % "create_image"),
+    "createBackup": (_create_backup, action_policies.CREATE_BACKUP),
+    "lock": (_lock, action_policies.LOCK % "lock"),
+    "unlock": (_unlock, action_policies.LOCK % "unlock"),
+    "os-resetState": (_reset_state, action_policies.ADMIN_ACTIONS % "reset_state"),
+    "restore": (_simple("restore"), action_policies.DEFERRED_DELETE % "restore"),
+    "forceDelete": (_simple("force_delete"), action_policies.DEFERRED_DELETE % "force"),
+    "addSecurityGroup": (_security_group(schemas.ADD_SECURITY_GROUP, "addSecurityGroup",
+                                         "add_security_group"),
+                         action_policies.SECURITY_GROUPS % "add"),
+    "removeSecurityGroup": (_security_group(schemas.REMOVE_SECURITY_GROUP,
+                                            "removeSecurityGroup", "remove_security_group"),
+                            action_policies.SECURITY_GROUPS % "remove"),
     # before 2.6; later microversions have POST /servers/{id}/remote-consoles
     "os-getVNCConsole": (remote_consoles.get_vnc_console_action,
                          remote_console_policies.BASE_POLICY_NAME),
     "os-getConsoleOutput": (console_output.get_console_output,
                             console_output_policies.BASE_POLICY_NAME),
+    "trigger_crash_dump": (crash_dump.trigger_crash_dump,  # 2.17
+                           crash_dump_policies.TRIGGER_CRASH_DUMP),
 }
 
 

@@ -63,6 +63,8 @@ def map_errors(function):
                 f"Instance {kwargs.get('server_id', '')} could not be found.") from None
         except compute_api.InstanceInvalidState as exc:
             raise errors.Conflict(str(exc)) from None
+        except compute_api.SecurityGroupNotFound as exc:
+            raise errors.NotFound(str(exc)) from None
         except compute_api.InvalidRequest as exc:
             raise errors.BadRequest(str(exc)) from None
         except glance.ImageNotFound as exc:
@@ -118,7 +120,8 @@ def view(req, instances, *, server_groups=None, shown=None):
     shown = shown or server_view(req, server_groups)
     details = server_objects.details(
         req.db, instances, request_specs=shown.pinned_zone or shown.hints,
-        image_properties=shown.image_properties,
+        image_properties=shown.image_properties, with_tags=shown.tags,
+        system_keys=shown.system_keys,
         service_down_time=req.conf.service_down_time if shown.host_status else None)
     return [shown.show(instance, details[instance["uuid"]]) for instance in instances]
 
@@ -248,6 +251,10 @@ def _filters(req, params, all_tenants):
     for key in ("power_state", "progress"):
         if key in params:
             filters[key] = int(params[key])
+    if req.version >= "2.26":  # comma-separated tags (objects.tags.filter_clause)
+        for key in ("tags", "tags-any", "not-tags", "not-tags-any"):
+            if key in params:
+                filters[key.replace("-", "_")] = params[key].split(",")
     if "ip" in params:
         uuids = set()
         for cell in req.db.cells(include_cell0=False):
@@ -308,8 +315,6 @@ def create(req):
         raise errors.BadRequest("min_count must be <= max_count")
     _check_networks(data.get("networks"), max_count)
     _check_security_groups(data.get("security_groups"))
-    if data.get("tags"):
-        raise errors.BadRequest("Server tags are not supported by this deployment.")
     image_ref = _root_image(data.get("imageRef"), data.get("block_device_mapping_v2") or [])
     flavor = _flavor(req, data["flavorRef"])
     image = _image(req, image_ref, flavor)
@@ -332,7 +337,7 @@ def create(req):
         user_data=data.get("user_data"), metadata=metadata, admin_password=password,
         requested_networks=data.get("networks"), **access_ips(data),
         config_drive=validation.to_bool(data["config_drive"]) if "config_drive" in data
-        else None, hostname=data.get("hostname"))
+        else None, hostname=data.get("hostname"), tags=data.get("tags"))
     if validation.to_bool(data.get("return_reservation_id", False)):
         return util.json_response({"reservation_id": created[0]["reservation_id"]}, status=202)
     server = created[0]

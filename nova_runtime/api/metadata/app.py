@@ -8,6 +8,7 @@ where the request comes from (lookup.Finder), and learns only about itself.
     GET /openstack[/<version>[/<file>]]  -> the OpenStack tree (content.py)
     GET /<ec2 version>/meta-data/...     -> the EC2 tree
     GET /<ec2 version>/user-data
+    GET, POST /openstack/<version>/password -> the guest's encrypted password (password.py)
 
 Statuses, as upstream's: 400 a header is missing, 403 a bad signature, 404 no
 such instance or path, 405 a method other than GET or HEAD, 500 a database
@@ -21,7 +22,7 @@ import webob.dec
 from oslo_db import exception as db_exc
 
 from nova_runtime.api import databases
-from nova_runtime.api.metadata import content, lookup
+from nova_runtime.api.metadata import content, lookup, password
 from nova_runtime.db import engines
 
 LOG = logging.getLogger(__name__)
@@ -55,6 +56,12 @@ class MetadataApp:
         return response
 
     def _answer(self, req):
+        if content.is_password_path(req.path_info or "/"):
+            data, _ = self._instance(req)
+            try:
+                return password.answer(req, self.finder.dbs.api_url, data.instance["uuid"])
+            except password.Refused as exc:
+                raise _Refused(exc.status, str(exc)) from None
         if req.method not in ("GET", "HEAD"):
             response = _text(405, f"{req.method} is not allowed here")
             response.allow = ("GET", "HEAD")
@@ -65,7 +72,7 @@ class MetadataApp:
             return _body(body, mimetype)
         data, address = self._instance(req)
         tree = content.MetadataContent(data, dhcp_domain=self.conf.api.dhcp_domain,
-                                       request_address=address)
+                                       request_address=address, password_service=True)
         try:
             body, mimetype = tree.lookup(path)
         except content.PathNotFound:

@@ -46,6 +46,9 @@ VENDOR_DATA, VENDOR_DATA2 = "vendor_data.json", "vendor_data2.json"
 OPENSTACK_FILES = {META_DATA: FOLSOM, USER_DATA: FOLSOM, VENDOR_DATA: HAVANA,
                    NETWORK_DATA: LIBERTY, VENDOR_DATA2: NEWTON_TWO}
 CONTENT_DIR = "content"
+# The metadata service's (not the config drive's) openstack/<version>/password,
+# from 2013-04-04: the guest posts its encrypted password there (password.py).
+PASSWORD = "password"
 ROOT_DEVICE = "/dev/vda"  # the libvirt driver's first virtio disk
 
 
@@ -88,8 +91,10 @@ def sanitize_hostname(name):
 
 
 class MetadataContent:
-    def __init__(self, data, dhcp_domain="", request_address=None, rng=os.urandom):
+    def __init__(self, data, dhcp_domain="", request_address=None, rng=os.urandom,
+                 password_service=False):
         self.data = data
+        self.password_service = password_service  # list openstack/<version>/password
         self.instance = data.instance
         self.dhcp_domain = dhcp_domain or ""
         self.request_address = request_address
@@ -125,7 +130,10 @@ class MetadataContent:
             raise PathNotFound("/".join(tokens))
         version = _openstack_version(tokens[0])
         if len(tokens) == 1:
-            return _listing(self.openstack_files(version))
+            names = self.openstack_files(version)
+            if self.password_service and _at_least(version, GRIZZLY):
+                names.insert(names.index(META_DATA) + 1, PASSWORD)
+            return _listing(names)
         name = "/".join(tokens[1:])
         if name not in self.openstack_files(version):
             raise PathNotFound(name)
@@ -329,6 +337,17 @@ def _ec2_listing(tree):
         else:
             lines.append(key)
     return "\n".join(lines).encode(), MIME_TEXT
+
+
+def is_password_path(path):
+    """Whether ``path`` is openstack/<version>/password of a version that has it."""
+    tokens = [token for token in posixpath.normpath("/" + path).split("/") if token]
+    if len(tokens) != 3 or tokens[0] != "openstack" or tokens[2] != PASSWORD:
+        return False
+    try:
+        return _at_least(_openstack_version(tokens[1]), GRIZZLY)
+    except PathNotFound:
+        return False
 
 
 def _openstack_version(version):

@@ -171,19 +171,12 @@ def allowed_servers(db, conf, project_id, user_id, flavor, min_count, max_count)
 
     A first check only: requests checked at once all see the same room; the
     super-conductor counts again under a lock ([quota] recheck_quota,
-    objects.quotas). Build requests are read before the cells: the
-    conductor creates an instance in its cell before it deletes the build
-    request, so in that order a server on its way is seen at least once,
-    and it is counted once (its uuid excluded from the cells' count)."""
+    objects.quotas)."""
     wanted = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
     allowed = max_count
     for owner in (None, user_id):
         limits_ = limits(db, conf, project_id, owner)
-        building = _building(db, project_id, owner)
-        used = usage(db, project_id, owner, exclude=building)
-        used = {"instances": used["instances"] + len(building),
-                "cores": used["cores"] + sum(cores for cores, _ in building.values()),
-                "ram": used["ram"] + sum(ram for _, ram in building.values())}
+        used = _servers_usage(db, project_id, owner)
         for resource, each in wanted.items():
             limit = limits_[resource]
             if limit < 0 or each == 0:
@@ -195,6 +188,38 @@ def allowed_servers(db, conf, project_id, user_id, flavor, min_count, max_count)
                     f"already used {used[resource]} of {limit} {resource}")
             allowed = min(allowed, fits)
     return allowed
+
+
+def check_resize(db, conf, project_id, user_id, old, new):
+    """A resize from flavor ``old`` to a bigger ``new`` needs the growth in
+    cores and ram within the project's and the user's quotas: QuotaExceeded
+    (403) otherwise, as upstream checks it."""
+    wanted = {"cores": max(0, new["vcpus"] - old["vcpus"]),
+              "ram": max(0, new["memory_mb"] - old["memory_mb"])}
+    if not any(wanted.values()):
+        return
+    for owner in (None, user_id):
+        limits_ = limits(db, conf, project_id, owner)
+        used = _servers_usage(db, project_id, owner)
+        for resource, amount in wanted.items():
+            limit = limits_[resource]
+            if limit >= 0 and amount and used[resource] + amount > limit:
+                raise errors.QuotaExceeded(
+                    f"Quota exceeded for {resource}: Requested {amount}, but already used "
+                    f"{used[resource]} of {limit} {resource}")
+
+
+def _servers_usage(db, project_id, owner):
+    """Instances, cores and ram in use, build requests included. Build
+    requests are read before the cells: the conductor creates an instance in
+    its cell before it deletes the build request, so in that order a server
+    on its way is seen at least once, and it is counted once (its uuid
+    excluded from the cells' count)."""
+    building = _building(db, project_id, owner)
+    used = usage(db, project_id, owner, exclude=building)
+    return {"instances": used["instances"] + len(building),
+            "cores": used["cores"] + sum(cores for cores, _ in building.values()),
+            "ram": used["ram"] + sum(ram for _, ram in building.values())}
 
 
 # --- quota classes (os-quota-class-sets) ----------------------------------------

@@ -35,7 +35,7 @@ from nova_runtime.api import errors, server_views
 from nova_runtime.db import engines
 from nova_runtime.db.api import models as api_models
 from nova_runtime.db.main import models as cell_models
-from nova_runtime.objects import exceptions, instance_mappings, instances
+from nova_runtime.objects import exceptions, instance_mappings, instances, tags
 
 LOG = logging.getLogger(__name__)
 
@@ -154,6 +154,9 @@ def _matches(instance, filters):
         elif name == "uuids_in":
             if instance["uuid"] not in wanted:
                 return False
+        elif name in tags.FILTERS:
+            if not tags.matches(name, wanted, instance.get("tags")):
+                return False
         else:
             value = instance.get(name)
             choices = wanted if isinstance(wanted, (list, tuple, set, frozenset)) else [wanted]
@@ -191,7 +194,7 @@ def _sorts_after(instance, marker, sort_keys, sort_dirs):
 # --- what the views need, for a page of servers ---------------------------------
 
 def details(db, servers, *, request_specs=False, image_properties=False,
-            service_down_time=None):
+            service_down_time=None, with_tags=False, system_keys=()):
     """{uuid: {"flavor", "metadata", "network_info", "fixed_ips", "fault",
     "image_properties", "request_spec", "host_status"}} for the instance
     dicts ``servers`` (as list_servers returns them). Only what the caller's
@@ -199,7 +202,9 @@ def details(db, servers, *, request_specs=False, image_properties=False,
     scheduler hints with ``request_specs``, the image properties kept in the
     system metadata (its image_* keys, without the prefix) with
     ``image_properties`` (None without), host_status when
-    ``service_down_time`` is given. A cell that does not answer leaves its
+    ``service_down_time`` is given, the servers' tags (2.26) with
+    ``with_tags``, and under "system" those of their system metadata keys
+    ``system_keys`` that are set. A cell that does not answer leaves its
     servers with empty details (and host_status UNKNOWN).
 
     The details hold parsed JSON shared between servers (a page has few
@@ -212,11 +217,25 @@ def details(db, servers, *, request_specs=False, image_properties=False,
         result[instance["uuid"]] = {
             "flavor": instance.get("flavor"), "metadata": instance.get("metadata") or {},
             "network_info": (), "fixed_ips": (), "fault": None,
+            "tags": list(instance.get("tags") or ()), "system": {},
             "image_properties": server_views.image_properties(
                 instance.get("system_metadata") or {}) if image_properties else None}
     for server in servers:
         if server.get("cell_uuid") is not None:
             by_cell.setdefault(server["cell_uuid"], []).append(server)
+    # A build request that is gone was turned into an instance meanwhile:
+    # its details are in its cell now.
+    moved = set(building) - set(result)
+    if moved:
+        with db.api() as session:
+            for uuid, cell_uuid in session.execute(
+                    sa.select(api_models.InstanceMapping.instance_uuid,
+                              api_models.CellMapping.uuid)
+                    .join(api_models.CellMapping,
+                          api_models.CellMapping.id == api_models.InstanceMapping.cell_id)
+                    .where(api_models.InstanceMapping.instance_uuid.in_(moved))):
+                by_cell.setdefault(cell_uuid, []).append(
+                    {"uuid": uuid, "vm_state": None, "host": None})
     cells = {cell.uuid: cell for cell in db.cells(include_cell0=True)}
     reads = []  # (future, what it reads, cell uuid, the cell's servers), in merge order
     for cell_uuid, members in by_cell.items():
@@ -225,7 +244,7 @@ def details(db, servers, *, request_specs=False, image_properties=False,
         errored = [server["uuid"] for server in members
                    if server["vm_state"] in ("error", "deleted")]
         reads.append((_READERS.submit(_cell_details, url, [server["uuid"] for server in members],
-                                      errored, image_properties),
+                                      errored, image_properties, with_tags, system_keys),
                       "details", cell_uuid, members))
         if service_down_time is not None:
             hosts = {server["host"] for server in members if server["host"]}
@@ -260,7 +279,7 @@ def details(db, servers, *, request_specs=False, image_properties=False,
 
 def _no_details():
     return {"flavor": None, "metadata": {}, "network_info": (), "fixed_ips": (),
-            "fault": None, "image_properties": None}
+            "fault": None, "image_properties": None, "system": {}}
 
 
 def _build_request_instances(db, uuids):
@@ -323,13 +342,16 @@ def _current_flavor(flavors):
     return flavors.get("cur") if isinstance(flavors, dict) else None
 
 
-def _cell_details(url, uuids, faults_of, image_properties):
+def _cell_details(url, uuids, faults_of, image_properties, with_tags=False, system_keys=()):
     """details' entries of the instances ``uuids`` of one cell (deleted ones too):
     the current flavor, user metadata, network_info (instance_extra's list),
     the image properties (with ``image_properties``), the newest fault of
     those of ``faults_of`` (else None) and, for instances whose network_info
     holds no fixed address, their fixed addresses [{"address", "network"}]
-    of the flat network (the API shows those only then).
+    of the flat network (the API shows those only then), and with
+    ``with_tags`` their tags, and the ``system_keys`` set in their system
+    metadata (few instances have any: a lock's reason, a changed security
+    group membership).
 
     One query reads the instance_extra blobs with the metadata and image
     properties folded into a JSON object per instance by the database, so
@@ -363,7 +385,7 @@ def _cell_details(url, uuids, faults_of, image_properties):
                 "flavor": flavors[flavor] if flavor else None,
                 "metadata": metadatas[metadata] if metadata else {},
                 "network_info": orjson.loads(network_info) if network_info else (),
-                "fixed_ips": (), "fault": None,
+                "fixed_ips": (), "fault": None, "system": {},
                 "image_properties": (properties[image] if image else {})
                 if image_properties else None}
         if faults_of:
@@ -376,6 +398,16 @@ def _cell_details(url, uuids, faults_of, image_properties):
                 if uuid in found:  # the newest stays
                     found[uuid]["fault"] = {"code": code, "message": message,
                                             "details": fault_details, "created_at": created_at}
+        if system_keys:
+            for uuid, key, value in connection.execute(
+                    sa.select(system_metadata.instance_uuid, system_metadata.key,
+                              system_metadata.value)
+                    .where(system_metadata.instance_uuid.in_(list(found)),
+                           system_metadata.key.in_(system_keys), system_metadata.deleted == 0)):
+                found[uuid]["system"][key] = value
+        if with_tags:
+            for uuid, names in tags.of_instances(connection, list(found)).items():
+                found[uuid]["tags"] = names
         unaddressed = [uuid for uuid, entry in found.items()
                        if not instances._has_fixed_address(entry["network_info"])]
         if unaddressed:

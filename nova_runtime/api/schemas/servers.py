@@ -224,6 +224,28 @@ RESIZE = _action("resize", {"flavorRef": validation.FLAVOR_REF,
 CREATE_IMAGE = _action("createImage", {"name": validation.NAME,
                                        "metadata": validation.METADATA},
                        required=["name"])
+LOCK_V273 = {
+    "type": "object",
+    "properties": {"lock": {"type": ["object", "null"],
+                            "properties": {"locked_reason": {"type": "string", "minLength": 1,
+                                                             "maxLength": 255}},
+                            "additionalProperties": False}},
+    "required": ["lock"],
+    "additionalProperties": False,
+}
+RESET_STATE = _action("os-resetState", {"state": {"type": "string",
+                                                   "enum": ["active", "error"]}},
+                      required=["state"])
+CREATE_BACKUP = _action("createBackup", {
+    "name": validation.NAME, "backup_type": {"type": "string"},
+    "rotation": {"type": ["integer", "string"], "pattern": "^[0-9]+$", "minimum": 0},
+    "metadata": validation.METADATA}, required=["name", "backup_type", "rotation"])
+ADD_SECURITY_GROUP = _action("addSecurityGroup", {"name": {"type": "string", "minLength": 1,
+                                                          "maxLength": 255}},
+                             required=["name"])
+REMOVE_SECURITY_GROUP = _action("removeSecurityGroup",
+                                {"name": {"type": "string", "minLength": 1,
+                                          "maxLength": 255}}, required=["name"])
 MIGRATE_V256 = {
     "type": "object",
     "properties": {"migrate": {"type": ["object", "null"],

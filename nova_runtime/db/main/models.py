@@ -173,6 +173,19 @@ class InstanceSystemMetadata(Row, Base):
     value = orm.mapped_column(sa.String(255))
 
 
+class Tag(Base):
+    """A server tag (2.26): a short string a user attaches to an instance.
+
+    As upstream's, rows are not soft-deleted: a tag is there or not, and an
+    instance's tags go with it."""
+
+    __tablename__ = "tags"
+    __table_args__ = table_args(sa.Index("tags_tag_idx", "tag"))
+
+    resource_id = orm.mapped_column(sa.String(36), primary_key=True)
+    tag = orm.mapped_column(sa.String(80), primary_key=True)
+
+
 class InstanceFault(Row, Base):
     """Why an instance went to ERROR: shown as the server's 'fault'."""
 

@@ -109,7 +109,7 @@ def test_detail_page_matches_show(cloud):
     assert page["with-info"]["metadata"] == {"role": "web"}
     # 2.98: the image's properties, without the image_* keys that describe the image itself.
     assert page["with-info"]["image"]["properties"] == {"os_type": "linux"}
-    assert page["with-info"]["scheduler_hints"] == {"group": ["g1"]}
+    assert page["with-info"]["scheduler_hints"] == {"group": "g1"}  # one value: a string
     assert page["with-info"]["pinned_availability_zone"] is None
 
 
@@ -225,3 +225,15 @@ def test_timestamps_keep_upstreams_formats(value):
     assert server_views.timestamp(value) == value.strftime("%Y-%m-%dT%H:%M:%SZ")
     assert server_views.usage_timestamp(value) == value.strftime("%Y-%m-%dT%H:%M:%S.%f")
     assert server_views.timestamp(None) is None and server_views.usage_timestamp(None) is None
+
+
+def test_details_of_a_build_request_that_became_an_instance_meanwhile(cloud):
+    # GET /servers/{id} read the build request; the conductor then made the
+    # instance and deleted it: the details come from the instance's cell.
+    _client, urls = cloud
+    server = add_server(urls, "moved", metadata={"role": "db"})
+    read_as_build_request = {"uuid": server, "cell_uuid": None, "vm_state": "building",
+                             "host": None}
+    found = server_objects.details(databases.Databases(urls["api"]), [read_as_build_request])
+    assert found[server]["flavor"] == FLAVOR
+    assert found[server]["metadata"] == {"role": "db"}

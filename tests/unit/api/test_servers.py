@@ -175,7 +175,7 @@ def test_show_across_microversions(servers):
     assert new["locked"] is False and new["locked_reason"] is None and new["tags"] == []
     assert new["description"] is None and new["server_groups"] == []
     assert new["pinned_availability_zone"] is None
-    assert new["scheduler_hints"] == {"group": ["g1"]}
+    assert new["scheduler_hints"] == {"group": "g1"}
     assert new["image"]["properties"] == {"os_type": "linux"}
     assert new["OS-EXT-SRV-ATTR:hostname"] == "db" and "host_status" not in new
     admin = client("GET", f"/v2.1/servers/{made['db']}", version="2.16").data["server"]

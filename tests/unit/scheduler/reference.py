@@ -199,6 +199,14 @@ def affinity(host, spec, world):
     return host.host in group_hosts if group_hosts else True
 
 
+def same_host(host, spec, world):
+    return spec.same_host is None or host.host in spec.same_host
+
+
+def different_host(host, spec, world):
+    return spec.different_host is None or host.host not in spec.different_host
+
+
 def aggregate_extra_specs(host, spec, world):
     if not spec.flavor.extra_specs:
         return True
@@ -227,13 +235,30 @@ FILTERS = {
     "ServerGroupAntiAffinityFilter": (anti_affinity, False),
     "ServerGroupAffinityFilter": (affinity, False),
     "AggregateInstanceExtraSpecsFilter": (aggregate_extra_specs, True),
+    "SameHostFilter": (same_host, True),
+    "DifferentHostFilter": (different_host, True),
 }
 
+def group_members_on(policy, sign):
+    """The soft-(anti-)affinity weighers: the group's members on the host."""
+    def weigh(host, spec, world):
+        group = spec.instance_group
+        if group is None or group.policy != policy:
+            return 0.0
+        return sign * sum(1 for h in world.group_hosts.get(group.uuid, []) if h == host.host)
+    return weigh
+
+
+# name -> (multiplier option, weigh(host, spec, world))
 WEIGHERS = {
-    "RAMWeigher": ("ram_weight_multiplier", lambda h: h.free_ram_mb),
+    "RAMWeigher": ("ram_weight_multiplier", lambda h, spec, world: h.free_ram_mb),
     "CPUWeigher": ("cpu_weight_multiplier",
-                   lambda h: h.vcpus_total * h.cpu_allocation_ratio - h.vcpus_used),
-    "DiskWeigher": ("disk_weight_multiplier", lambda h: h.free_disk_mb),
+                   lambda h, spec, world: h.vcpus_total * h.cpu_allocation_ratio - h.vcpus_used),
+    "DiskWeigher": ("disk_weight_multiplier", lambda h, spec, world: h.free_disk_mb),
+    "ServerGroupSoftAffinityWeigher": ("soft_affinity_weight_multiplier",
+                                       group_members_on("soft-affinity", 1)),
+    "ServerGroupSoftAntiAffinityWeigher": ("soft_anti_affinity_weight_multiplier",
+                                           group_members_on("soft-anti-affinity", -1)),
 }
 
 
@@ -278,7 +303,7 @@ class World:
         for name in self.weighers:
             option, weigh = WEIGHERS[name]
             multiplier = self.multipliers[option]
-            for k, w in enumerate(normalize([weigh(h) for h in hosts])):
+            for k, w in enumerate(normalize([weigh(h, spec, self) for h in hosts])):
                 totals[k] += multiplier * w
         return sorted(zip(totals, hosts), key=lambda pair: pair[0], reverse=True)
 

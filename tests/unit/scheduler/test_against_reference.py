@@ -101,6 +101,10 @@ groups = st.fixed_dictionaries({}, optional={
     g: st.lists(st.sampled_from(HOSTS + ["ghost"]), max_size=4) for g in ("g1", "g2")})
 
 
+# The hosts of the instances a same_host / different_host hint names.
+hint_hosts = st.frozensets(st.sampled_from(HOSTS + ["ghost"]), max_size=3)
+
+
 @st.composite
 def requests(draw, pairs):
     rare = st.booleans().map(lambda b: b and draw(st.booleans()))
@@ -112,7 +116,8 @@ def requests(draw, pairs):
         if draw(rare) else {})
     group = draw(st.none() | st.none() | st.builds(
         InstanceGroup, uuid=st.sampled_from(["g1", "g2", "g3"]),
-        policy=st.sampled_from(["affinity", "anti-affinity", "soft-affinity"]),
+        policy=st.sampled_from(["affinity", "anti-affinity", "soft-affinity",
+                                "soft-anti-affinity"]),
         rules=st.sampled_from([{}, {"max_server_per_host": 2}])))
     return RequestSpec(
         flavor=flavor,
@@ -132,7 +137,9 @@ def requests(draw, pairs):
         force_hosts=draw(st.lists(st.sampled_from(["h2", "mixed"]), min_size=1, max_size=2))
         if draw(rare) and draw(rare) else (),
         force_nodes=["n1"] if draw(rare) and draw(rare) else (),
-        num_instances=draw(st.integers(1, 3)))
+        num_instances=draw(st.integers(1, 3)),
+        same_host=draw(hint_hosts) if draw(rare) else None,
+        different_host=draw(hint_hosts) if draw(rare) else None)
 
 
 @st.composite
@@ -144,9 +151,12 @@ def scenarios(draw):
         requests=draw(st.lists(requests(pairs), min_size=1, max_size=3)),
         filters=draw(st.permutations(FILTER_NAMES)),
         weighers=draw(st.lists(st.sampled_from(WEIGHER_NAMES), unique=True)),
-        multipliers={name: draw(st.sampled_from([1.0, -1.0, 0.0, 2.5, 0.5]))
-                     for name in ("ram_weight_multiplier", "cpu_weight_multiplier",
-                                  "disk_weight_multiplier")},
+        multipliers={**{name: draw(st.sampled_from([1.0, -1.0, 0.0, 2.5, 0.5]))
+                        for name in ("ram_weight_multiplier", "cpu_weight_multiplier",
+                                     "disk_weight_multiplier")},
+                     **{name: draw(st.sampled_from([1.0, 0.0, 2.5, 0.5]))
+                        for name in ("soft_affinity_weight_multiplier",
+                                     "soft_anti_affinity_weight_multiplier")}},
         host_subset_size=draw(st.integers(1, 3)), max_attempts=draw(st.integers(1, 4)),
         alternates=draw(st.booleans()), seed=draw(st.integers(0, 1000)),
         default_az=draw(st.sampled_from(["nova", "az1"])))
@@ -195,7 +205,7 @@ def test_each_filter_and_weigher_agrees_with_the_reference(s):
         for w in loader.load_weighers(c):
             option, weigh = reference.WEIGHERS[w.name]
             assert w.weigh_all(states, request, rows).tolist() == \
-                [float(weigh(h)) for h in world.hosts], w.name
+                [float(weigh(h, request, world)) for h in world.hosts], w.name
 
 
 @PROPERTY
