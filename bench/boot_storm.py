@@ -1,12 +1,22 @@
 """Boot storm: N servers over M fake compute services, on a real RabbitMQ and
-MariaDB (and, by default, the real Placement behind a real Keystone).
+MariaDB, the real Placement and Keystone (and, over HTTP, Glance).
 
     python bench/boot_storm.py [--servers 500] [--computes 50] [--conductors 2]
-                               [--no-placement] [--threads 8] [--per-request 1] [--keep]
+                               [--threads 32] [--against upstream] [--no-placement]
+                               [--timeout 600] [--keep]
+    python bench/boot_storm.py --in-process [--threads 8] [--per-request 1] ...
+
+Options: --servers N (500), --computes M (50), --conductors C (nova-conductor's
+[conductor] workers, 2), --threads T (client threads: 32 over HTTP, 8
+in-process), --against upstream (then the same HTTP storm against upstream
+Nova 34 from PyPI; prints both and their ratio), --in-process (the old storm,
+below), --per-request K (in-process only), --no-placement, --timeout S (per
+server over HTTP; after the last request in-process), --keep (keep the work
+directory: configs and daemon logs).
 
 What runs, each as its own process, as in a deployment (the tests' private
 servers: tests/mariadb.py, tests/rabbitmq.py, tests/keystone.py,
-tests/placement.py):
+tests/placement.py, tests/glance.py):
 
 - one nova-conductor with [api_database] and [database]: the
   super-conductor and cell1's conductor (a single-cell deployment), with
@@ -22,23 +32,53 @@ tests/placement.py):
   to share a process with another;
 - cells set up with nova-manage (api_db sync, map_cell0, create_cell, db
   sync), computes mapped with ``nova-manage cell_v2 discover_hosts`` once all
-  of them reported; the flat network is 10.0.0.0/22 (1021 addresses).
+  of them reported; the flat network is 10.0.0.0/22 (1021 addresses);
+- over HTTP (the default): Keystone with memcached as auth_token's token
+  cache, Glance with the ``cirros`` image, and nova-api (cheroot) with
+  keystonemiddleware, policy, schemas, the Glance lookup and quota. The
+  daemons run on the interpreter of the virtualenv this script runs from
+  (the console scripts next to it): the deployment runs Debian's
+  /usr/bin/python3, and so does the project's .venv; the figures say which.
 
-How: once the scheduler sees every compute (and Placement has every
-provider), T threads create the servers through nova_runtime.compute.api (what
-nova-api's POST /servers handler calls): by default single-server requests,
-as clients usually send them (--per-request K: min_count = max_count = K).
-Flavor: 1 vCPU, 512 MB RAM, 1 GB disk. One poller reads the cell databases
-every 0.1 s (one query per cell for the instances that left BUILD) and notes
-when each server became ACTIVE or ERROR.
+Over HTTP (bench/storm_http.py): once the scheduler sees every compute, the
+admin creates the m1.storm flavor (1 vCPU, 512 MB, 1 GB) and lifts the demo
+project's instances/cores/RAM quota (-1; still counted per request). T
+client threads, each with its own Keystone token of demo-member (fetched
+once), do what ``openstack server create --wait`` does: POST /v2.1/servers
+(one server, image cirros, ``networks: none``, microversion 2.37), then GET
+/v2.1/servers/{id} every 0.5 s until ACTIVE or ERROR; then the next server.
+A server's time to ACTIVE runs from its POST to the GET that saw it ACTIVE.
+
+--against upstream (bench/upstream_nova.py): then nova_runtime's daemons
+stop, their resource providers are deleted, and upstream Nova 34.x from
+PyPI (its own cached virtualenv, tests/upstream.py) runs on the same
+MariaDB, RabbitMQ (vhost ``upstream``), Keystone, memcached, Placement and
+Glance: nova-api under uwsgi, nova-conductor, nova-scheduler and M
+nova-compute with ``compute_driver = fake.FakeDriver``, and the same storm
+runs against it. Upstream Nova asks Neutron for ports and security groups
+even with ``networks: none``: a local stand-in answers every GET with an
+empty list (the output says so; its CPU is reported as neutron-stub).
+
+--in-process (the old storm, named for what it is): T threads call
+nova_runtime.compute.api.API.create_servers in this process (what nova-api's
+POST /servers handler calls), with no HTTP, token check, policy, schema,
+Glance lookup or quota count: by default single-server requests
+(--per-request K: min_count = max_count = K). Flavor: 1 vCPU, 512 MB RAM,
+1 GB disk. One poller reads the cell databases every 0.1 s and notes when
+each server became ACTIVE or ERROR.
 
 Figures (JSON on the last line): servers/s from the first request to the
 last server ACTIVE, p50/p90/max of each server's time from its request to
-ACTIVE, how many ended ACTIVE, ERROR, or still in BUILD at the deadline, how
-the servers spread over the hosts, (with Placement) the VCPU that Placement
-holds for them, and where the time went: CPU seconds of each component
-during the storm (cpu_s) and while idle before it (idle_cpu_s_per_s).
-Targets: >= 20 servers/s, none left in BUILD. Exit code 0 when both are met.
+ACTIVE, how many ended ACTIVE, ERROR, or still in BUILD, how the servers
+spread over the hosts, the VCPU that Placement holds for them, and where the
+time went: CPU seconds of each component during the storm (cpu_s; over HTTP
+also cpu_ms_per_server: nova-api, nova-conductor, nova-scheduler,
+nova-compute (all computes), mariadb, rabbitmq, placement, keystone, glance,
+memcached, client) and while idle before it (idle_cpu_s_per_s); over HTTP,
+which interpreter runs the daemons; with --against upstream, both sides and
+their ratio (servers/s; p50 and CPU per server as upstream's over ours).
+Targets: >= 20 servers/s, none left in BUILD or ERROR (and with --against
+upstream, >= 10x upstream's servers/s). Exit code 0 when they are met.
 """
 
 import argparse
@@ -66,11 +106,13 @@ from nova_runtime.compute import api as compute_api  # noqa: E402
 from nova_runtime.db import engines  # noqa: E402
 from nova_runtime.db.api import models as api_models  # noqa: E402
 from nova_runtime.db.main import models as main_models  # noqa: E402
+from bench.storm_http import percentile  # noqa: E402
 from tests import cli, cloud as tests_cloud  # noqa: E402
 from tests.mariadb import MariaDB  # noqa: E402
 from tests.rabbitmq import RabbitMQ  # noqa: E402
 
 TARGET_RATE = 20.0
+TARGET_RATIO = 10.0  # --against upstream: nova_runtime's servers/s over upstream's
 FLAVOR = {"id": 1, "flavorid": "1", "name": "m1.storm", "memory_mb": 512, "vcpus": 1,
           "root_gb": 1, "ephemeral_gb": 0, "swap": 0, "extra_specs": {}}
 IMAGE = {"id": "155d900f-4e14-4e4c-a73d-069cbf4541e6", "min_ram": 0, "min_disk": 0,
@@ -102,14 +144,17 @@ def log(message):
 class Daemon:
     """A nova_runtime console script with --config-file and --log-file."""
 
-    def __init__(self, binary, conf, workdir):
+    def __init__(self, binary, conf, workdir, bin_dir=cli.BIN, log_file=True):
+        """``log_file``: the daemon takes --log-file (nova_runtime's nova-api
+        does not: its log is then its standard error)."""
         self.binary = binary
         label = os.path.basename(conf)[:-5]
         self.log_path = os.path.join(workdir, f"{binary}-{label}.log")
-        with open(self.log_path + ".stderr", "w") as err:
-            self.process = subprocess.Popen(
-                [os.path.join(cli.BIN, binary), "--config-file", conf,
-                 "--log-file", self.log_path], stdout=subprocess.DEVNULL, stderr=err)
+        argv = [os.path.join(bin_dir, binary), "--config-file", conf]
+        if log_file:
+            argv += ["--log-file", self.log_path]
+        with open(self.log_path + (".stderr" if log_file else ""), "w") as err:
+            self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
 
     def log(self):
         try:
@@ -160,22 +205,70 @@ class Cloud:
         stack.callback(self.mariadb.stop)
         self.rabbitmq = RabbitMQ().start()
         stack.callback(self.rabbitmq.destroy)
-        self.placement = None
+        self.keystone = self.placement = self.glance = None
+        self.memcached = self.api = None
+        http = not args.in_process
+        if http or not args.no_placement:
+            self.keystone = self._start_keystone(stack)
         if not args.no_placement:
             self.placement = self._start_placement(stack)
+        if http:
+            self._start_memcached(stack)
+            self.glance = self._start_glance(stack)
         self.urls = self._databases(stack)
         stack.callback(self._stop_daemons)
 
-    def _start_placement(self, stack):
+    def _start_keystone(self, stack):
         from tests.keystone import Keystone
-        from tests.placement import Placement
 
         keystone = Keystone(tempfile.mkdtemp(dir=self.workdir, prefix="keystone-")).start()
         stack.callback(keystone.stop)
+        return keystone
+
+    def _start_placement(self, stack):
+        from tests.placement import Placement
+
         placement = Placement(tempfile.mkdtemp(dir=self.workdir, prefix="placement-"),
-                              keystone, self.mariadb).start()
+                              self.keystone, self.mariadb).start()
         stack.callback(placement.stop)
         return placement
+
+    def _start_memcached(self, stack):
+        """auth_token's token cache, as deployed (both sides' nova-api use it)."""
+        from tests.keystone import _start_memcached
+        from tests.upstream import stop
+
+        self.memcached_process, self.memcached = _start_memcached(self.workdir)
+        if self.memcached_process is not None:
+            stack.callback(stop, self.memcached_process)
+
+    def _start_glance(self, stack):
+        from tests.glance import Glance
+
+        glance = Glance(self.keystone, tempfile.mkdtemp(dir=self.workdir, prefix="glance-"))
+        glance.start()
+        stack.callback(glance.stop)
+        return glance
+
+    def start_api(self):
+        """nova_runtime's nova-api (cheroot) with keystonemiddleware, its
+        token cache in memcached, Glance; returns its /v2.1 URL."""
+        from tests.keystone import NOVA_PASSWORD
+        from tests.upstream import free_port, wait_for_http
+
+        port = free_port()
+        cache = f"memcached_servers = {self.memcached}\n" if self.memcached else ""
+        conf = self.write_conf("api", extra=(
+            f"[api_database]\nconnection = {self.urls['api']}\n"
+            f"[database]\nconnection = {self.urls['main']}\n"
+            "[DEFAULT]\nenabled_apis = osapi_compute\n"
+            f"osapi_compute_listen = 127.0.0.1\nosapi_compute_listen_port = {port}\n"
+            f"[glance]\napi_servers = {self.glance.url}\n"
+            + self.keystone.authtoken_section("nova", NOVA_PASSWORD) + cache))
+        self.api = self.start("nova-api", conf, log_file=False)
+        url = f"http://127.0.0.1:{port}/v2.1"
+        wait_for_http(url, self.api.process, self.api.log_path)
+        return url
 
     def _databases(self, stack):
         """nova_api, nova and nova_cell0, granted as the install guide does."""
@@ -195,18 +288,27 @@ class Cloud:
         groups = {"client": [os.getpid()], "mariadb": [self.mariadb.process.pid],
                   "rabbitmq": [self.rabbitmq.process.pid]}
         for daemon in self.daemons:
-            groups.setdefault(daemon.binary, []).append(daemon.process.pid)
-        if self.placement is not None:
-            groups["placement"] = [self.placement.process.pid]
-            groups["keystone"] = [self.placement.keystone.process.pid]
+            if daemon.process.poll() is None:
+                groups.setdefault(daemon.binary, []).append(daemon.process.pid)
+        for name in ("placement", "keystone", "glance"):
+            if getattr(self, name) is not None:
+                groups[name] = [getattr(self, name).process.pid]
+        if self.memcached:
+            groups["memcached"] = [self.memcached_process.pid]
         return groups
 
-    def start(self, binary, conf):
-        daemon = Daemon(binary, conf, self.workdir)
+    def start(self, binary, conf, log_file=True):
+        daemon = Daemon(binary, conf, self.workdir, log_file=log_file)
         self.daemons.append(daemon)
         return daemon
 
     def _stop_daemons(self):
+        self.stop_daemons()
+        rpc.cleanup()
+        engines.dispose_all()
+
+    def stop_daemons(self):
+        """SIGTERM every daemon, wait (then kill) them."""
         for daemon in self.daemons:
             if daemon.process.poll() is None:
                 daemon.process.send_signal(signal.SIGTERM)
@@ -216,8 +318,6 @@ class Cloud:
             except subprocess.TimeoutExpired:
                 daemon.process.kill()
                 daemon.process.wait()
-        rpc.cleanup()
-        engines.dispose_all()
 
     def _remove_workdir(self):
         if self.args.keep:
@@ -226,10 +326,16 @@ class Cloud:
             shutil.rmtree(self.workdir, ignore_errors=True)
 
 
-def bring_up(cloud, computes, conductors):
+# --in-process: no nova-api to lift the storm project's quota (os-quota-sets),
+# and the super-conductor counts it again ([quota] recheck_quota): no limits.
+NO_QUOTA = "[quota]\ninstances = -1\ncores = -1\nram = -1\n"
+
+
+def bring_up(cloud, computes, conductors, extra=""):
     """Cells, the conductor, the computes (all reported), discovery, the
-    scheduler (sees every compute); returns the controller's config file."""
-    controller = cloud.write_conf("controller", extra=(
+    scheduler (sees every compute); returns the controller's config file
+    (``extra``: more of its text)."""
+    controller = cloud.write_conf("controller", extra=extra + (
         f"[api_database]\nconnection = {cloud.urls['api']}\n"
         f"[database]\nconnection = {cloud.urls['main']}\n"
         f"[conductor]\nworkers = {conductors}\n"))
@@ -325,7 +431,7 @@ class CpuMeter:
 
     def stop(self):
         after = self._read()
-        return {name: round(after[name] - self.before[name], 1) for name in self.groups}
+        return {name: round(after[name] - self.before[name], 2) for name in self.groups}
 
 
 # --- the storm ------------------------------------------------------------------------
@@ -400,19 +506,13 @@ def storm(controller, urls, servers, threads, per_request, timeout):
     return requested, poller.settled, began, submitted, errors
 
 
-def percentile(values, fraction):
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(fraction * (len(ordered) - 1)))]
-
-
 def spread(url, uuids):
+    """{host: servers} of ``uuids`` (None: of every server in the cell)."""
     table = main_models.Instance.__table__
     with engines.get_engine(url).connect() as connection:
         hosts = [host for uuid, host in connection.execute(
             sa.select(table.c.uuid, table.c.host).where(table.c.deleted == 0))
-            if uuid in uuids]
+            if host and (uuids is None or uuid in uuids)]
     per_host = {}
     for host in hosts:
         per_host[host] = per_host.get(host, 0) + 1
@@ -439,11 +539,11 @@ def build_requests_left(url):
         return connection.scalar(sa.select(sa.func.count()).select_from(api_models.BuildRequest))
 
 
-def run(args):
+def run_in_process(args):
     with contextlib.ExitStack() as stack:
         started = time.monotonic()
         cloud = Cloud(args, stack)
-        controller = bring_up(cloud, args.computes, args.conductors)
+        controller = bring_up(cloud, args.computes, args.conductors, extra=NO_QUOTA)
         ready = time.monotonic() - started
         log(f"{args.computes} computes up and mapped, scheduler ready "
             f"({'with' if cloud.placement else 'without'} Placement) after {ready:.0f} s")
@@ -504,6 +604,171 @@ def run(args):
     return 0 if figures["servers_per_s"] >= TARGET_RATE and not building and not errored else 1
 
 
+# --- through the front door: HTTP clients, nova_runtime and upstream Nova ---------------
+
+def interpreter(bin_dir):
+    """The interpreter that runs ``bin_dir``'s console scripts: the real path
+    behind their virtualenv's python, and its version."""
+    python = os.path.join(bin_dir, "python3")
+    version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
+                             capture_output=True, text=True, check=True).stdout.strip()
+    return f"{os.path.realpath(python)} {version} (virtualenv {os.path.dirname(bin_dir)})"
+
+
+def delete_providers(placement, prefix):
+    """Delete the resource providers whose names start with ``prefix`` and
+    their consumers' allocations (one admin token): what one side leaves in
+    the shared Placement is not the other side's to scan."""
+    import requests
+    from tests.keystone import ADMIN_PASSWORD
+    from tests.placement import MICROVERSION
+
+    session = requests.Session()
+    session.headers.update({"X-Auth-Token": placement.keystone.token("admin", ADMIN_PASSWORD),
+                            "OpenStack-API-Version": MICROVERSION})
+    providers = session.get(f"{placement.url}/resource_providers", timeout=60).json()
+    for provider in providers["resource_providers"]:
+        if not provider["name"].startswith(prefix):
+            continue
+        consumers = session.get(f"{placement.url}/resource_providers/{provider['uuid']}"
+                                "/allocations", timeout=60).json()["allocations"]
+        for consumer in consumers:
+            session.delete(f"{placement.url}/allocations/{consumer}", timeout=60)
+        session.delete(f"{placement.url}/resource_providers/{provider['uuid']}", timeout=60)
+    session.close()
+
+
+def http_storm(cloud, groups, api_url, args, label):
+    """The storm against ``api_url`` (one side); its figures."""
+    from bench import storm_http
+    from tests.keystone import ADMIN_PASSWORD, DEMO_PASSWORD
+
+    keystone = cloud.keystone
+    admin = storm_http.token(keystone.url, "admin", ADMIN_PASSWORD, "admin")
+    flavor = storm_http.prepare(api_url, admin, keystone.ids["demo"])
+    tokens = [storm_http.token(keystone.url, "demo-member", DEMO_PASSWORD, "demo")
+              for _ in range(args.threads)]
+    meter = CpuMeter(groups)
+    meter.start()
+    time.sleep(IDLE_SECONDS)
+    idle = {name: round(seconds / IDLE_SECONDS, 3) for name, seconds in meter.stop().items()}
+    log(f"[{label}] storm: {args.servers} servers from {args.threads} client threads "
+        f"(POST /servers, then GET every {storm_http.POLL_INTERVAL} s)")
+    meter.start()
+    records, began = storm_http.storm(api_url, tokens, flavor, cloud.glance.images["cirros"],
+                                      args.servers, args.timeout, prefix=label)
+    cpu = meter.stop()
+    figures = storm_http.summarize(records, began)
+    figures["cpu_s"] = cpu
+    figures["cpu_ms_per_server"] = storm_http.per_server_ms(cpu, figures["active"])
+    figures["cpu_ms_per_server_total"] = round(sum(
+        value for name, value in figures["cpu_ms_per_server"].items() if name != "client"), 1)
+    figures["idle_cpu_s_per_s"] = idle
+    faults = {}
+    for record in records:
+        if record.get("fault") or record.get("error"):
+            message = record.get("fault") or record["error"]
+            faults[message] = faults.get(message, 0) + 1
+    if faults:
+        figures["faults"] = faults
+    if cloud.placement is not None:
+        usages = cloud.placement.get(f"/usages?project_id={keystone.ids['demo']}")["usages"]
+        figures["placement_vcpu_allocated"] = usages.get("VCPU", 0)
+    for message, count in faults.items():
+        log(f"[{label}] {count} server(s): {message}")
+    log(f"[{label}] {figures['active']} of {args.servers} servers ACTIVE in "
+        f"{figures['elapsed_s']} s ({figures['servers_per_s']} servers/s); time to ACTIVE "
+        f"p50 {figures['time_to_active_p50_s']} s, p90 {figures['time_to_active_p90_s']} s; "
+        f"{figures['error']} in ERROR, {figures['build']} still in BUILD, "
+        f"{figures['request_errors']} requests refused; POST p50 {figures['post_p50_ms']} ms")
+    log(f"[{label}] CPU ms per server: " + ", ".join(
+        f"{name} {ms}" for name, ms in figures["cpu_ms_per_server"].items())
+        + f" (all but the client: {figures['cpu_ms_per_server_total']})")
+    return figures
+
+
+def run_http(args):
+    from bench import storm_http
+
+    results, pythons = {}, {}
+    with contextlib.ExitStack() as stack:
+        started = time.monotonic()
+        cloud = Cloud(args, stack)
+        log(f"Shared servers up (MariaDB, RabbitMQ, Keystone, memcached, "
+            f"{'Placement, ' if cloud.placement else ''}Glance) after "
+            f"{time.monotonic() - started:.0f} s")
+        pythons["nova_runtime"] = interpreter(cli.BIN)
+        log(f"nova_runtime's daemons run on {pythons['nova_runtime']}")
+        if not os.path.realpath(os.path.join(cli.BIN, "python3")).startswith("/usr/bin/"):
+            log("WARNING: not Debian's /usr/bin/python3, which the deployment runs on")
+        started = time.monotonic()
+        bring_up(cloud, args.computes, args.conductors)
+        api_url = cloud.start_api()
+        ready = time.monotonic() - started
+        log(f"[nova_runtime] {args.computes} computes, conductor, scheduler and nova-api up "
+            f"after {ready:.0f} s")
+        results["nova_runtime"] = http_storm(cloud, cloud.process_groups(), api_url, args,
+                                             "nova_runtime")
+        results["nova_runtime"]["startup_s"] = round(ready, 1)
+        results["nova_runtime"]["spread"] = _spread_summary(
+            spread(cloud.urls["main"], None))
+        if args.against == "upstream":
+            from bench.upstream_nova import UpstreamNova
+
+            cloud.stop_daemons()
+            if cloud.placement is not None:
+                delete_providers(cloud.placement, "c")
+            started = time.monotonic()
+            nova = UpstreamNova(cloud, args.computes, args.conductors, stack, Daemon,
+                                wait_until, providers_with_inventory)
+            pythons["upstream"] = interpreter(nova.bin)
+            log(f"upstream Nova's daemons run on {pythons['upstream']}")
+            api_url = nova.start()
+            ready = time.monotonic() - started
+            log(f"[upstream] {args.computes} computes, conductor, scheduler and nova-api up "
+                f"after {ready:.0f} s; Neutron: a local stand-in answering empty lists")
+            results["upstream"] = http_storm(cloud, nova.process_groups(), api_url, args,
+                                             "upstream")
+            results["upstream"]["startup_s"] = round(ready, 1)
+            results["upstream"]["spread"] = _spread_summary(spread(nova.urls["main"], None))
+            nova.stop()
+            if cloud.placement is not None:
+                delete_providers(cloud.placement, "u")
+    ours = results["nova_runtime"]
+    figures = {
+        "mode": "http", "servers": args.servers, "computes": args.computes,
+        "conductors": args.conductors, "client_threads": args.threads,
+        "poll_s": storm_http.POLL_INTERVAL, "microversion": storm_http.MICROVERSION,
+        "placement": not args.no_placement, "python": pythons, **results,
+    }
+    met = (ours["servers_per_s"] >= TARGET_RATE and not ours["build"] and not ours["error"]
+           and not ours["request_errors"])
+    if "upstream" in results:
+        theirs = results["upstream"]
+        figures["neutron"] = ("upstream side only: a local stand-in answering every GET with "
+                              "an empty list (bench/storm_http.py NEUTRON_STUB)")
+        figures["ratio"] = {
+            "servers_per_s": storm_http.ratio(ours["servers_per_s"], theirs["servers_per_s"]),
+            "time_to_active_p50": storm_http.ratio(theirs["time_to_active_p50_s"],
+                                                   ours["time_to_active_p50_s"]),
+            "cpu_per_server": storm_http.ratio(theirs["cpu_ms_per_server_total"],
+                                               ours["cpu_ms_per_server_total"]),
+        }
+        log(f"nova_runtime {ours['servers_per_s']} servers/s, upstream Nova "
+            f"{theirs['servers_per_s']} servers/s: {figures['ratio']['servers_per_s']}x; "
+            f"time to ACTIVE p50 {ours['time_to_active_p50_s']} s vs "
+            f"{theirs['time_to_active_p50_s']} s; CPU per server "
+            f"{ours['cpu_ms_per_server_total']} ms vs {theirs['cpu_ms_per_server_total']} ms")
+        met = met and (figures["ratio"]["servers_per_s"] or 0) >= TARGET_RATIO
+    print(json.dumps(figures))
+    return 0 if met else 1
+
+
+def _spread_summary(per_host):
+    return {"hosts_used": len(per_host), "max_per_host": max(per_host.values(), default=0),
+            "min_per_host": min(per_host.values(), default=0)}
+
+
 def _rounded(value):
     return None if value is None else round(value, 2)
 
@@ -515,11 +780,19 @@ def main():
     parser.add_argument("--conductors", type=int, default=2,
                         help="nova-conductor's [conductor] workers (default 2: one per core, "
                              "nova-conductor's own default)")
-    parser.add_argument("--threads", type=int, default=8, help="client threads (default 8)")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="client threads (default 32 over HTTP, 8 --in-process)")
     parser.add_argument("--per-request", type=int, default=1,
-                        help="servers per create request (max_count; default 1)")
+                        help="--in-process only: servers per create request (max_count; "
+                             "default 1)")
+    parser.add_argument("--in-process", action="store_true",
+                        help="the old storm: compute_api.API.create_servers called in this "
+                             "process (no HTTP, Keystone, policy, schemas, Glance, quota)")
+    parser.add_argument("--against", choices=["upstream"],
+                        help="then the same HTTP storm against upstream Nova 34 from PyPI "
+                             "on the same servers; prints both and their ratio")
     parser.add_argument("--no-placement", action="store_true",
-                        help="run without Placement (no Keystone either)")
+                        help="run without Placement (--in-process: no Keystone either)")
     parser.add_argument("--timeout", type=float, default=600,
                         help="seconds to wait, after the last request, for every server")
     parser.add_argument("--keep", action="store_true",
@@ -527,10 +800,18 @@ def main():
     args = parser.parse_args()
     # A SIGTERM (timeout, CI) still stops the daemons and servers started here.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(1))
+    if args.threads is None:
+        args.threads = 8 if args.in_process else 32
     for name in ("servers", "computes", "conductors", "threads", "per_request"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
-    return run(args)
+    if args.in_process and args.against:
+        parser.error("--against runs the HTTP storm; it does not go with --in-process")
+    if args.against and args.no_placement:
+        parser.error("--against upstream needs Placement (upstream Nova cannot run without)")
+    if not args.in_process and args.per_request != 1:
+        parser.error("--per-request is for --in-process (clients send one server per POST)")
+    return run_in_process(args) if args.in_process else run_http(args)
 
 
 if __name__ == "__main__":

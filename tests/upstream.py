@@ -103,8 +103,11 @@ def cached_venv(name, requirements, overrides=()):
     return venv
 
 
-def start_uwsgi(venv, wsgi_file, port, log, workdir, threads=2):
-    """uwsgi serving ``wsgi_file`` on 127.0.0.1:``port``; its output goes to ``log``."""
+def start_uwsgi(venv, wsgi_file, port, log, workdir, threads=2, processes=1, extra=()):
+    """uwsgi serving ``wsgi_file`` on 127.0.0.1:``port``; its output goes to
+    ``log``. ``processes`` workers of ``threads`` threads; ``extra``: more
+    uwsgi arguments (``--lazy-apps`` for an application that must not be
+    loaded before the fork)."""
     # uwsgi embeds libpython: make it load the one of the venv's interpreter,
     # not another Python 3.11 that the dynamic loader finds first.
     libdir = subprocess.run(
@@ -116,9 +119,22 @@ def start_uwsgi(venv, wsgi_file, port, log, workdir, threads=2):
         # --die-on-term: uwsgi's master otherwise takes SIGTERM as "reload".
         return subprocess.Popen(
             [os.path.join(venv, "bin", "uwsgi"), "--http-socket", f"127.0.0.1:{port}",
-             "--wsgi-file", wsgi_file, "--master", "--processes", "1",
+             "--wsgi-file", wsgi_file, "--master", "--processes", str(processes),
              "--threads", str(threads), "--die-on-term", "--need-app",
              # uwsgi's http-socket does not keep connections alive; say so, or
              # clients that reuse one get "connection reset by peer".
-             "--add-header", "Connection: close"],
+             "--add-header", "Connection: close", *extra],
             stdout=output, stderr=subprocess.STDOUT, cwd=workdir, env=env)
+
+
+# Upstream Nova from PyPI, for the benchmarks' ``--against upstream``
+# (bench/upstream_nova.py). No role installs it, so it is not a role_venv:
+# constraints.txt pins what it shares with the services (oslo.*, SQLAlchemy,
+# keystonemiddleware, PyMySQL, uwsgi...), pip resolves the rest of nova's
+# requirements (os-vif, os-brick, oslo.versionedobjects...) as of the build.
+UPSTREAM_NOVA = ("nova>=34,<35", "uwsgi", "PyMySQL", "python-memcached")
+
+
+def upstream_nova_venv():
+    """The cached virtualenv of upstream Nova 34.x (built once, about a minute)."""
+    return cached_venv("nova-upstream", UPSTREAM_NOVA)
