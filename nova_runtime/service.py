@@ -25,15 +25,13 @@ import itertools
 import logging
 import os
 import signal
-import sys
 import threading
 import time
 
 import oslo_messaging as messaging
 from oslo_db import exception as db_exc
-from oslo_log import log
 
-from nova_runtime import config, context as nova_context, rpc
+from nova_runtime import cmd, context as nova_context, rpc
 from nova_runtime import workers as worker_processes
 from nova_runtime.db import engines, migration
 from nova_runtime.db.base import utcnow
@@ -440,28 +438,14 @@ _CLEANUP_TIMEOUT = 1
 
 _STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
-# Library loggers that would repeat, at each attempt, what wait_for already
-# says in one line (oslo.db: "SQL connection failed. 1 attempts left.").
-_QUIET_LOGGERS = ["oslo_db.sqlalchemy.engines=ERROR"]
-
-
 def main(prog, build, argv=None, workers=None):
     """Run a daemon until SIGTERM or SIGINT. ``build(conf)`` returns its
     Service, or raises FatalError. ``workers(conf)``, when given, says how many
     processes serve the daemon's topic (nova_runtime.workers supervises them
     when more than one). Returns the exit code."""
-    conf = config.new_conf()
-    log.register_options(conf)
-    log.set_defaults(default_log_levels=log.get_default_log_levels() + _QUIET_LOGGERS)
-    rpc.set_defaults(conf)
-    try:
-        config.load(conf, sys.argv[1:] if argv is None else argv, prog=prog)
-    except config.ConfigError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+    conf = cmd.daemon_conf(prog, argv, register=rpc.set_defaults)
+    if conf is None:
         return EXIT_CANNOT_START
-    if not (conf.log_file or conf.log_dir):
-        conf.set_default("use_stderr", True)  # oslo.log's own default is stdout
-    log.setup(conf, "nova")
     count = workers(conf) if workers is not None else 1
     if count > 1:
         return worker_processes.Supervisor(

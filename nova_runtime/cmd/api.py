@@ -5,7 +5,7 @@
 - metadata, the metadata API for instances, on metadata_listen:metadata_listen_port
   (8775; nova_runtime/api/metadata).
 
-Usage: nova-api [--config-file FILE] [--config-dir DIR]
+Usage: nova-api [--config-file FILE] [--config-dir DIR] [--log-file FILE]
 
 Runs in the foreground with cheroot, a threaded production WSGI server that
 needs no systemd and no eventlet: one server per API in the same process, the
@@ -23,7 +23,7 @@ import threading
 
 from cheroot import wsgi as cheroot_wsgi
 
-from nova_runtime import config
+from nova_runtime import cmd
 from nova_runtime.api import app, databases, microversion
 from nova_runtime.api.metadata import app as metadata_app
 from nova_runtime.db import engines, migration
@@ -31,14 +31,6 @@ from nova_runtime.db import engines, migration
 LOG = logging.getLogger("nova_runtime.cmd.api")
 EXIT_OK = 0
 EXIT_ERROR = 1
-
-
-def _setup_logging():
-    logging.basicConfig(
-        level=logging.INFO, stream=sys.stderr,
-        format="%(asctime)s %(process)d %(levelname)s %(name)s %(message)s")
-    for noisy in ("oslo_db", "oslo_policy", "keystonemiddleware", "stevedore"):
-        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _stop_on_signals():
@@ -93,12 +85,8 @@ def serve(conf):
 
 
 def main(argv=None):
-    _setup_logging()
-    conf = config.new_conf()
-    try:
-        config.load(conf, sys.argv[1:] if argv is None else argv, prog="nova-api")
-    except config.ConfigError as exc:
-        LOG.error("%s", exc)
+    conf = cmd.daemon_conf("nova-api", argv)
+    if conf is None:
         return EXIT_ERROR
     if not conf.enabled_apis:
         LOG.error("enabled_apis names no API (osapi_compute, metadata): nothing to serve")

@@ -20,9 +20,7 @@ import signal
 import sys
 import threading
 
-from oslo_log import log
-
-from nova_runtime import config
+from nova_runtime import cmd
 from nova_runtime.console import proxy
 from nova_runtime.db import engines
 
@@ -74,16 +72,9 @@ def serve(server):
 
 
 def main(argv=None):
-    conf = config.new_conf()
-    log.register_options(conf)
-    try:
-        config.load(conf, sys.argv[1:] if argv is None else argv, prog=PROG)
-    except config.ConfigError as exc:
-        print(f"ERROR: {exc}", file=sys.stderr)
+    conf = cmd.daemon_conf(PROG, argv)
+    if conf is None:
         return EXIT_CANNOT_START
-    if not (conf.log_file or conf.log_dir):
-        conf.set_default("use_stderr", True)
-    log.setup(conf, "nova")
     problems = check(conf)
     if problems:
         for problem in problems:

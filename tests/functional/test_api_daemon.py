@@ -26,10 +26,12 @@ def test_serves_both_apis_and_stops_on_sigterm(tmp_path):
                            f"metadata_listen_port = {metadata_port}\n"
                            "[api]\nauth_strategy = noauth2\n")
     assert manage(conf, "api_db", "sync").returncode == 0
-    log = tmp_path / "nova-api.log"
+    log, log_file = tmp_path / "nova-api.out", tmp_path / "nova-api.log"
     with open(log, "wb") as handle:
+        # --log-file, as upstream's nova-api takes it (oslo.log's options)
         process = subprocess.Popen([os.path.join(cli.BIN, "nova-api"), "--config-file",
-                                    str(conf)], stdout=handle, stderr=subprocess.STDOUT)
+                                    str(conf), "--log-file", str(log_file)],
+                                   stdout=handle, stderr=subprocess.STDOUT)
     try:
         wait_for_http(f"http://127.0.0.1:{port}/", process, log)
         flavors = requests.get(f"http://127.0.0.1:{port}/v2.1/flavors", timeout=10,
@@ -40,7 +42,7 @@ def test_serves_both_apis_and_stops_on_sigterm(tmp_path):
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=20) == 0
-    text = log.read_text()
+    text = log_file.read_text()
     assert f"metadata listening on http://127.0.0.1:{metadata_port}" in text
     assert "nova-api stopped" in text
 
