@@ -43,7 +43,7 @@ LOG = logging.getLogger(__name__)
 # Stored in services.version. Bump it when a service learns a new RPC version
 # and add the versions to the history: during a rolling upgrade, clients cap
 # what they send to what the oldest running service speaks.
-SERVICE_VERSION = 10
+SERVICE_VERSION = 11
 SERVICE_VERSION_HISTORY = {
     1: {"conductor": "1.0", "compute": "1.0"},
     # the build path: schedule_and_build_instances, build_and_run_instance, ...
@@ -64,6 +64,8 @@ SERVICE_VERSION_HISTORY = {
     9: {"conductor": "1.4", "compute": "1.8", "scheduler": "1.0"},
     # the compute's late check of a server group's policy: instance_group_hosts
     10: {"conductor": "1.5", "compute": "1.8", "scheduler": "1.0"},
+    # shelve, shelveOffload and unshelve (the super-conductor's unshelve_instance)
+    11: {"conductor": "1.6", "compute": "1.9", "scheduler": "1.0"},
 }
 
 EXIT_STOPPED = 0

@@ -39,6 +39,7 @@ and, once it is built, retry (num_attempts, hosts: [[host, node], ...]).
 """
 
 import json
+import logging
 import re
 import uuid as uuidlib
 
@@ -47,10 +48,13 @@ from nova_runtime.compute import power_state, rpcapi as compute_rpcapi
 from nova_runtime.compute import task_states, vm_states
 from nova_runtime.conductor import rpcapi as conductor_rpcapi
 from nova_runtime.db.base import utcnow
-from nova_runtime.objects import build_requests, exceptions, instance_actions
+from nova_runtime.objects import availability_zones, build_requests, exceptions
+from nova_runtime.objects import instance_actions
 from nova_runtime.objects import instance_groups, instance_mappings, instances, services
 from nova_runtime.objects import migrations
 from nova_runtime.image import glance
+
+LOG = logging.getLogger(__name__)
 
 # The flavor fields kept with the instance (instance_extra) and in the request spec.
 FLAVOR_FIELDS = ("id", "flavorid", "name", "memory_mb", "vcpus", "root_gb", "ephemeral_gb",
@@ -88,6 +92,16 @@ class SecurityGroupNotFound(exceptions.NotFound):
 
 class InstanceIsLocked(InstanceInvalidState):
     """The server is locked and the caller is not an admin (409)."""
+
+
+class UnshelveInstanceInvalidState(InstanceInvalidState):
+    """An availability zone or a host for an unshelve of a server that is
+    not shelved-offloaded (409, as upstream)."""
+
+
+class UnshelveHostNotInAZ(InstanceInvalidState):
+    """The unshelve's host is not in the server's (or the requested)
+    availability zone (409, as upstream)."""
 
 
 class API:
@@ -246,6 +260,8 @@ class API:
         self._check_unlocked(context, instance)
         if instance["task_state"] == task_states.DELETING:
             return
+        if instance["vm_state"] in vm_states.ALLOW_UNSHELVE:
+            self._delete_shelved_image(context, url, instance)
         if self._soft_delete(context, cell, instance):
             return
         self._delete(context, cell, instance)
@@ -275,6 +291,9 @@ class API:
         if (not self.conf.reclaim_instance_interval or cell.uuid == cells.CELL0_UUID
                 or not instance["host"] or not instance["launched_at"]
                 or instance["vm_state"] == vm_states.SOFT_DELETED
+                # A shelved server has lost its image already (as upstream's
+                # delete): restoring it could only fail.
+                or instance["vm_state"] in vm_states.ALLOW_UNSHELVE
                 or not self._compute_up(url, instance["host"])):
             return False
         try:
@@ -586,6 +605,108 @@ class API:
             raise
         self._record_action(context, url, instance["uuid"], action)
         return image["id"], instance
+
+    # --- shelve ------------------------------------------------------------------------
+
+    def shelve(self, context, instance_uuid, clean_shutdown=True):
+        """shelve: the Glance image "<name>-shelved" (image_type snapshot,
+        as createImage's) is created now with the caller's token; the
+        compute powers the server off, uploads its disk there: SHELVED; with
+        [DEFAULT] shelved_offload_time 0 (the default) it offloads it at
+        once: SHELVED_OFFLOADED, on no host. Returns the image's id."""
+        cell, instance = self._on_host(instance_uuid, "shelve", vm_states.ALLOW_SHELVE,
+                                       context=context)
+        image_id, instance = self._new_image(
+            context, cell, instance, "shelve", f"{instance['display_name']}-shelved", None,
+            task_states.SHELVING)
+        # What the spawn of an unshelve boots again (upstream keeps it too).
+        instances.set_system_metadata(cell.database_connection, instance_uuid,
+                                      {"image_base_image_ref": instance["image_ref"]})
+        self.compute_api(cell).shelve_instance(context, instance, image_id,
+                                               clean_shutdown=clean_shutdown)
+        return image_id
+
+    def shelve_offload(self, context, instance_uuid, clean_shutdown=True):
+        """shelveOffload: a SHELVED server leaves its host (its guest
+        destroyed, its resources released): SHELVED_OFFLOADED."""
+        cell, instance = self._begin(context, instance_uuid, "shelveOffload",
+                                     (vm_states.SHELVED,), task_states.SHELVING_OFFLOADING)
+        self.compute_api(cell).shelve_offload_instance(context, instance,
+                                                       clean_shutdown=clean_shutdown)
+
+    def unshelve(self, context, instance_uuid, new_az=UNCHANGED, host=None):
+        """unshelve: a SHELVED server powers on again on its host; a
+        SHELVED_OFFLOADED one goes through the super-conductor, which asks
+        the scheduler for a host (only ``host`` when given: 2.91), and is
+        spawned there from its shelved image. Either way ACTIVE, the image
+        deleted. ``new_az`` (2.77; None unpins it, 2.91) becomes the
+        server's availability zone and its request spec's; a zone or a host
+        is for a SHELVED_OFFLOADED server only (409)."""
+        cell, instance = self._in_cell(context, instance_uuid, "unshelve",
+                                       vm_states.ALLOW_UNSHELVE)
+        url = cell.database_connection
+        zone_given = new_az is not UNCHANGED
+        if (zone_given or host) and instance["vm_state"] != vm_states.SHELVED_OFFLOADED:
+            raise UnshelveInstanceInvalidState(
+                f"Specifying an availability zone or a host when unshelving server "
+                f"{instance_uuid} with status {instance['vm_state'].upper()} is not "
+                "supported. The server status must be SHELVED_OFFLOADED.")
+        zones = None
+        if zone_given and new_az is not None:
+            zones = self._compute_zones(url)
+            if new_az not in zones.values():
+                raise InvalidRequest("The requested availability zone is not available")
+        if host:
+            zones = zones or self._compute_zones(url)
+            if host not in zones:
+                raise InvalidRequest(f"Compute host {host} could not be found.")
+            zone = new_az if zone_given else self._pinned_zone(instance)
+            if zone and zones[host] != zone:
+                raise UnshelveHostNotInAZ(
+                    f"Host {host} is not in the availability zone {zone}.")
+        values = {"availability_zone": new_az} if zone_given else None
+        instance = self._set_task_state(url, instance, task_states.UNSHELVING, [None],
+                                        values=values)
+        self._record_action(context, url, instance_uuid, "unshelve")
+        try:
+            if zone_given:
+                build_requests.update_request_spec(self.api_url, instance_uuid,
+                                                   {"availability_zone": new_az})
+            if instance["vm_state"] == vm_states.SHELVED:
+                self.compute_api(cell).unshelve_instance(context, instance["host"], instance)
+            else:
+                self.conductor.unshelve_instance(context, instance_uuid, host=host)
+        except Exception:
+            instances.update(url, instance_uuid, {"task_state": None})
+            raise
+
+    def _compute_zones(self, url):
+        """{host: availability zone} of the cell's enabled compute services."""
+        return {record["host"]: availability_zones.host_zone(
+                    self.api_url, record["host"], self.conf.default_availability_zone)
+                for record in services.list_services(url, binary="nova-compute")
+                if not record.get("disabled")}
+
+    def _pinned_zone(self, instance):
+        """The availability zone the server's request spec asks for, if any."""
+        try:
+            return build_requests.get_request_spec(self.api_url, instance["uuid"]).get(
+                "availability_zone")
+        except exceptions.NotFound:
+            return instance.get("availability_zone")
+
+    def _delete_shelved_image(self, context, url, instance):
+        """Deleting a shelved server deletes its shelved image (as upstream);
+        an image that cannot be deleted is logged, not an error."""
+        image_id = instances.get_metadata(url, instance["uuid"], system=True).get(
+            "shelved_image_id")
+        if not image_id:
+            return
+        try:
+            glance.delete(context, image_id, conf=self.conf)
+        except glance.ImageError as exc:
+            LOG.warning("Cannot delete the shelved image %s of instance %s: %s", image_id,
+                        instance["uuid"], exc)
 
     def resize(self, context, instance_uuid, flavor):
         """Move the server to a host that takes ``flavor`` (a flavor dict with

@@ -35,6 +35,23 @@ RPC 1.2 (casts; a failure records a fault and the event's error):
   task. A failure deletes the image and only clears the task.
 - resize and cold migration: see compute.resize.
 
+RPC 1.9 (casts): shelve.
+
+- shelve_instance: power off, snapshot into the Glance image the API made
+  (task_state shelving, then the upload's two steps as shelving_image_*),
+  system metadata shelved_at, shelved_image_id, shelved_host, vm_state
+  shelved; with [DEFAULT] shelved_offload_time 0 offloaded at once. A
+  failure deletes the image and only clears the task.
+- shelve_offload_instance: the guest destroyed, its Placement allocations
+  released, the node's usage reported, host and node None: vm_state
+  shelved_offloaded. A periodic task offloads what stayed shelved longer
+  than shelved_offload_time (> 0; -1 never).
+- unshelve_instance: a shelved instance of this host is powered on; a
+  shelved-offloaded one, sent here by the super-conductor, is claimed on
+  the node and spawned from its shelved image. Then vm_state active, the
+  image deleted, the shelved_* system metadata removed. A failed spawn
+  leaves it shelved_offloaded (on no host, nothing claimed) with a fault.
+
 At start (init_host), before it serves: what the previous process left
 half-done on this host is finished, undone or put in ERROR with a fault, by
 compute.recovery's rules, and guests of instances deleted meanwhile are
@@ -49,6 +66,7 @@ that breaks the policy is refused and rescheduled.
 """
 
 import contextlib
+import datetime
 import logging
 import os
 import tempfile
@@ -76,9 +94,17 @@ SHUTDOWN_RETRY_INTERVAL = 10
 # The instance was deleted while this compute worked on it.
 _GONE = (record_exc.InstanceNotFound, record_exc.UnexpectedTaskState)
 
+# A snapshot's task states (the driver reports the middle one), and a shelve's.
+_SNAPSHOT_STEPS = (task_states.IMAGE_SNAPSHOT, task_states.IMAGE_PENDING_UPLOAD,
+                   task_states.IMAGE_UPLOADING)
+_SHELVE_STEPS = (task_states.SHELVING, task_states.SHELVING_IMAGE_PENDING_UPLOAD,
+                 task_states.SHELVING_IMAGE_UPLOADING)
+# The system metadata of a shelved instance.
+_SHELVED_KEYS = ("shelved_at", "shelved_image_id", "shelved_host")
+
 
 class ComputeManager(resize.ResizeMixin, service.Manager):
-    target = messaging.Target(version="1.8")  # 1.8: backups, soft delete
+    target = messaging.Target(version="1.9")  # 1.9: shelve
 
     def __init__(self, conf, host, driver, conductor):
         super().__init__(conf, host)
@@ -105,6 +131,7 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
             self._confirm_expired_resizes(context)
             self._check_instance_build_time(context)
             self._reclaim_queued_deletes(context)
+            self._offload_shelved_instances(context)
 
     def _recover_instances(self, context):
         """Before serving: finish, undo or fail what the previous process
@@ -624,6 +651,9 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
                     context, uuid, {"task_state": task_states.IMAGE_SNAPSHOT},
                     expected_task_states=[pending])
                 self._snapshot(context, record, image_id)
+                self.conductor.instance_update(
+                    context, uuid, {"task_state": None},
+                    expected_task_states=[task_states.IMAGE_UPLOADING])
             except Exception as exc:
                 self._quietly_delete_image(context, image_id)
                 if isinstance(exc, _GONE):
@@ -635,21 +665,22 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
             LOG.info("Instance %s snapshot uploaded as image %s", uuid, image_id)
             return True
 
-    def _snapshot(self, context, record, image_id):
+    def _snapshot(self, context, record, image_id, steps=_SNAPSHOT_STEPS):
         """The driver captures the disk (task_state image_pending_upload);
         this compute uploads it to Glance with the user's token
-        (image_uploading), then the task is done."""
+        (image_uploading); the caller ends the task. ``steps``: the names of
+        the three task states (a shelve's own, as upstream's shelve maps
+        them)."""
         uuid = record["uuid"]
+        named = dict(zip(_SNAPSHOT_STEPS, steps))
 
         def update_task_state(task_state, expected_state=task_states.IMAGE_SNAPSHOT):
-            self.conductor.instance_update(context, uuid, {"task_state": task_state},
-                                           expected_task_states=[expected_state])
+            self.conductor.instance_update(context, uuid, {"task_state": named[task_state]},
+                                           expected_task_states=[named[expected_state]])
 
         snapshot = self.driver.snapshot(context, record, image_id, update_task_state)
         self.conductor.instance_update(
-            context, uuid, {"task_state": task_states.IMAGE_UPLOADING},
-            expected_task_states=[task_states.IMAGE_PENDING_UPLOAD,
-                                  task_states.IMAGE_UPLOADING])
+            context, uuid, {"task_state": steps[2]}, expected_task_states=list(steps[1:]))
         glance.set_formats(context, image_id, snapshot.disk_format, snapshot.container_format,
                            conf=self.conf)
         try:
@@ -657,15 +688,210 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         finally:
             if hasattr(snapshot.data, "close"):
                 snapshot.data.close()
-        self.conductor.instance_update(context, uuid, {"task_state": None},
-                                       expected_task_states=[task_states.IMAGE_UPLOADING])
 
     def _quietly_delete_image(self, context, image_id):
-        """A failed snapshot leaves no half-made image behind (as upstream)."""
+        """A failed snapshot leaves no half-made image behind (as upstream),
+        nor an unshelved server its shelved image."""
         try:
             glance.delete(context, image_id, conf=self.conf)
         except glance.ImageError as exc:
-            LOG.warning("Cannot delete image %s of a failed snapshot: %s", image_id, exc)
+            LOG.warning("Cannot delete image %s: %s", image_id, exc)
+
+    # --- RPC API 1.9: shelve ------------------------------------------------------------
+
+    @rpc.expose
+    def shelve_instance(self, context, instance, image_id, clean_shutdown=True):
+        uuid = instance["uuid"]
+        event = "compute_shelve_instance"
+        offload = self.conf.shelved_offload_time == 0
+        with self._instance_lock(uuid):
+            self._event_start(context, uuid, event)
+            record = None
+            try:
+                record = self.conductor.instance_get_by_uuid(context, uuid)
+                record = self._shelve(context, record, image_id, clean_shutdown, offload)
+            except Exception as exc:
+                self._quietly_delete_image(context, image_id)
+                if isinstance(exc, _GONE):
+                    self._interrupted(context, uuid, event)
+                else:  # as upstream: the task goes, the vm_state stays
+                    self._failed(context, uuid, event, exc, vm_state=None,
+                                 power_state=self._power_state(record or instance,
+                                                               power_state.NOSTATE))
+                return
+            LOG.info("Instance %s shelved into image %s", uuid, image_id)
+            if offload and not self._offload(context, record, event, clean_shutdown=False):
+                return
+            self._event_finish(context, uuid, event, "Success")
+
+    def _shelve(self, context, record, image_id, clean_shutdown, offload):
+        """Power off, snapshot, SHELVED (already shelving_offloading when the
+        offload follows at once, as upstream)."""
+        uuid = record["uuid"]
+        timeout = SHUTDOWN_TIMEOUT if clean_shutdown else 0
+        self.driver.power_off(record, timeout, SHUTDOWN_RETRY_INTERVAL)
+        self._snapshot(context, record, image_id, steps=_SHELVE_STEPS)
+        self.conductor.instance_system_metadata_update(context, uuid, {
+            "shelved_at": utcnow().isoformat(), "shelved_image_id": image_id,
+            "shelved_host": self.host})
+        return self.conductor.instance_update(
+            context, uuid, {"vm_state": vm_states.SHELVED,
+                            "task_state": task_states.SHELVING_OFFLOADING if offload else None,
+                            "power_state": self._power_state(record)},
+            expected_task_states=[task_states.SHELVING_IMAGE_UPLOADING])
+
+    @rpc.expose
+    def shelve_offload_instance(self, context, instance, clean_shutdown=True):
+        uuid = instance["uuid"]
+        event = "compute_shelve_offload_instance"
+        with self._instance_lock(uuid):
+            self._event_start(context, uuid, event)
+            try:
+                record = self.conductor.instance_get_by_uuid(context, uuid)
+            except _GONE:
+                self._interrupted(context, uuid, event)
+                return
+            if self._offload(context, record, event, clean_shutdown):
+                self._event_finish(context, uuid, event, "Success")
+
+    def _offload(self, context, record, event, clean_shutdown):
+        """The guest destroyed, then the instance on no host and its
+        resources released (task_state shelving_offloading). True when done;
+        a failure leaves it SHELVED with no task and a fault."""
+        uuid = record["uuid"]
+        node = record.get("node")
+        try:
+            try:
+                self.driver.power_off(record, SHUTDOWN_TIMEOUT if clean_shutdown else 0,
+                                      SHUTDOWN_RETRY_INTERVAL)
+            except virt_exc.InstanceNotFound:
+                pass  # gone already: offloading it again
+            state = self._power_state(record, power_state.NOSTATE)
+            self.driver.destroy(context, record, network_info=[])
+            self.conductor.instance_update(
+                context, uuid, {"vm_state": vm_states.SHELVED_OFFLOADED, "task_state": None,
+                                "power_state": state, "host": None, "node": None},
+                expected_task_states=[task_states.SHELVING_OFFLOADING])
+        except _GONE:
+            self._interrupted(context, uuid, event)
+            return False
+        except Exception as exc:
+            self._failed(context, uuid, event, exc, vm_state=None)
+            return False
+        self._quietly(self.conductor.console_auth_tokens_destroy_for_instance, context, uuid)
+        self._release(context, uuid, node)
+        LOG.info("Instance %s offloaded from %s", uuid, self.host)
+        return True
+
+    def _release(self, context, uuid, node):
+        """The instance left this host: its Placement allocations go, and
+        the node's usage is reported now (the next periodic run makes up for
+        a failure)."""
+        self.resource_tracker.delete_allocations(uuid)
+        if not node:
+            return
+        try:
+            with conductor_rpcapi.conductor_errors():
+                self.resource_tracker.update_node(context, self.service["id"], node)
+        except service.Unavailable as exc:
+            LOG.warning("Cannot report node %s after instance %s left it: %s", node, uuid, exc)
+
+    def _offload_shelved_instances(self, context):
+        """[DEFAULT] shelved_offload_time (upstream's _poll_shelved_instances):
+        a SHELVED instance of this host shelved longer ago than that is
+        offloaded. 0 (offloaded by the shelve itself) and -1: never here."""
+        offload_time = self.conf.shelved_offload_time
+        if offload_time <= 0:
+            return
+        now = utcnow()
+        for instance in self.conductor.instance_get_all_by_host(context, self.host):
+            if instance["vm_state"] != vm_states.SHELVED or instance["task_state"]:
+                continue
+            shelved_at = self._quietly(self.conductor.instance_system_metadata_get, context,
+                                       instance["uuid"]) or {}
+            shelved_at = _parse_time(shelved_at.get("shelved_at"))
+            if shelved_at is None or (now - shelved_at).total_seconds() < offload_time:
+                continue
+            # Only if no unshelve began meanwhile (a compare-and-swap).
+            if self._quietly(self.conductor.instance_update, context, instance["uuid"],
+                             {"task_state": task_states.SHELVING_OFFLOADING},
+                             expected_task_states=[None]) is None:
+                continue
+            LOG.info("Offloading instance %s, shelved at %s", instance["uuid"], shelved_at)
+            self.shelve_offload_instance(context, instance, clean_shutdown=False)
+
+    @rpc.expose
+    def unshelve_instance(self, context, instance, image=None, node=None, limits=None,
+                          request_spec=None):
+        uuid = instance["uuid"]
+        event = "compute_unshelve_instance"
+        with self._instance_lock(uuid):
+            self._event_start(context, uuid, event)
+            offloaded = instance["vm_state"] == vm_states.SHELVED_OFFLOADED
+            try:
+                record = self.conductor.instance_get_by_uuid(context, uuid)
+                offloaded = record["vm_state"] == vm_states.SHELVED_OFFLOADED
+                if offloaded:
+                    record = self._unshelve_spawn(context, record, image or {}, node, limits)
+                else:
+                    self.driver.power_on(context, record, network_info=[])
+                self._unshelved(context, record)
+            except _GONE:
+                self._interrupted(context, uuid, event)
+                return
+            except Exception as exc:
+                # As upstream: an offloaded one stays offloaded (nothing held
+                # anywhere), a shelved one stays shelved; the task goes.
+                self._failed(context, uuid, event, exc,
+                             vm_states.SHELVED_OFFLOADED if offloaded else None)
+                return
+            self._event_finish(context, uuid, event, "Success")
+            LOG.info("Instance %s unshelved on %s", uuid, self.host)
+
+    def _unshelve_spawn(self, context, record, image, node, limits):
+        """Claim on ``node`` and spawn from the shelved image; a failure
+        leaves nothing here (guest, claim, allocations)."""
+        uuid = record["uuid"]
+        try:
+            claimed = self.resource_tracker.instance_claim(
+                context, self.service["id"], record, node, limits,
+                config_drive=configdrive.required(self.conf, record),
+                expected=(task_states.UNSHELVING,))
+        except resource_tracker.ClaimFailed:
+            self.resource_tracker.delete_allocations(uuid)  # the scheduler's claim
+            raise
+        record = claimed["instance"]
+        try:
+            with self._spawn_info(context, record, None, [],
+                                  claimed["spawn_info"]) as (network_info, block_device_info):
+                self.driver.spawn(context, record, image, [], None,
+                                  network_info=network_info,
+                                  block_device_info=block_device_info)
+        except BaseException:
+            self.undo_unshelve_claim(context, record, node)
+            raise
+        return record
+
+    def undo_unshelve_claim(self, context, record, node):
+        """A failed (or interrupted) unshelve on this host: no guest, no
+        claim, no allocations left."""
+        self._undo_build(context, record, node)
+        self.resource_tracker.delete_allocations(record["uuid"])
+
+    def _unshelved(self, context, record):
+        """ACTIVE; the shelved image deleted and the shelved_* keys removed."""
+        uuid = record["uuid"]
+        image_id = self.conductor.instance_system_metadata_get(context, uuid).get(
+            "shelved_image_id")
+        self.conductor.instance_update(
+            context, uuid, {"vm_state": vm_states.ACTIVE, "task_state": None,
+                            "power_state": self._power_state(record),
+                            "launched_at": utcnow()},
+            expected_task_states=[task_states.UNSHELVING])
+        self._quietly(self.conductor.instance_system_metadata_update, context, uuid,
+                      dict.fromkeys(_SHELVED_KEYS))
+        if image_id:
+            self._quietly_delete_image(context, image_id)
 
     # --- RPC API 1.3: consoles ---------------------------------------------------------
 
@@ -817,6 +1043,14 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
 
 class GroupPolicyViolated(Exception):
     """Upstream's RescheduledException of _validate_instance_group_policy."""
+
+
+def _parse_time(text):
+    """A datetime written with isoformat(), or None."""
+    try:
+        return datetime.datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _reason(exc):

@@ -96,6 +96,19 @@ RULES = {
     # Nothing here sets it (a confirm marks the migration instead); should a
     # record carry it, the instance is still RESIZED and may be confirmed again.
     task_states.RESIZE_CONFIRMING: Rule("clear"),
+    # Upstream has no rule for a shelve (the task stays). Here as an
+    # interrupted snapshot: the guest's power state says where it stands
+    # (its vm_state, no task; the queued image stays, only the API knew it).
+    task_states.SHELVING: Rule("settle"),
+    task_states.SHELVING_IMAGE_PENDING_UPLOAD: Rule("settle"),
+    task_states.SHELVING_IMAGE_UPLOADING: Rule("settle"),
+    # The instance is SHELVED, its image uploaded: the offload is done again.
+    task_states.SHELVING_OFFLOADING: Rule("shelve_offload"),
+    # A shelved instance of this host is powered on again; one that was
+    # being spawned here from its image goes back to SHELVED_OFFLOADED (no
+    # guest, no claim), with a fault, as a failed unshelve does upstream.
+    task_states.UNSHELVING: Rule("unshelve", "Unshelve interrupted: nova-compute restarted "
+                                             "during the unshelve"),
 }
 
 
@@ -166,6 +179,21 @@ def _soft_delete(manager, context, instance, rule):
 
 def _restore(manager, context, instance, rule):
     manager.restore_instance(context, instance)
+
+
+def _shelve_offload(manager, context, instance, rule):
+    manager.shelve_offload_instance(context, instance, clean_shutdown=False)
+
+
+def _unshelve(manager, context, instance, rule):
+    if instance["vm_state"] == vm_states.SHELVED:
+        manager.unshelve_instance(context, instance)
+        return
+    manager.undo_unshelve_claim(context, instance, instance["node"])
+    manager._fault(context, instance["uuid"], Interrupted(rule.fault), rule.fault)
+    manager.conductor.instance_update(
+        context, instance["uuid"], {"vm_state": vm_states.SHELVED_OFFLOADED,
+                                    "task_state": None, "power_state": power_state.NOSTATE})
 
 
 def _reboot(manager, context, instance, rule):
@@ -254,12 +282,14 @@ def _state(manager, instance):
 # Rules that run a compute step, and the instance action each records.
 _RECORDED = {"delete": "delete", "stop": "stop", "start": "start", "reboot": "reboot",
              "resize_rollback": "resize", "resize_error": "resize",
-             "soft_delete": "delete", "restore": "restore"}
+             "soft_delete": "delete", "restore": "restore",
+             "shelve_offload": "shelveOffload", "unshelve": "unshelve"}
 
 _ACTIONS = {"error": _error, "delete": _delete, "stop": _stop, "start": _start,
             "reboot": _reboot, "settle": _settle, "clear": _clear,
             "resize_rollback": _resize_rollback, "resize_error": _resize_error,
-            "soft_delete": _soft_delete, "restore": _restore}
+            "soft_delete": _soft_delete, "restore": _restore,
+            "shelve_offload": _shelve_offload, "unshelve": _unshelve}
 
 
 def destroy_deleted_guests(manager, context, live):

@@ -150,7 +150,7 @@ class ResourceTracker:
     # --- claims ------------------------------------------------------------------
 
     def instance_claim(self, context, service_id, instance, nodename, limits, also=None,
-                       event=None, config_drive=False):
+                       event=None, config_drive=False, expected=(task_states.SCHEDULING,)):
         """Put ``instance`` (task_state scheduling) on ``nodename`` if it fits
         within ``limits`` ({"memory_mb", "disk_gb", "vcpu"}: a missing key is
         no limit), setting the values of ``also`` (e.g. the next task_state)
@@ -159,6 +159,8 @@ class ResourceTracker:
         answers with the instance's spawn info (with ``config_drive``, what a
         config drive needs too): returns that answer, {"instance", "node",
         "spawn_info"}.
+        ``expected``: the task states the instance may be in (a build's
+        scheduling; an unshelve's unshelving).
         Raises ClaimFailed (before the conductor is asked), or
         UnexpectedTaskState / InstanceNotFound when the instance was deleted
         meanwhile."""
@@ -170,7 +172,7 @@ class ResourceTracker:
             claimed = self.conductor.instance_claim(
                 context, instance["uuid"],
                 dict(also or {}, host=self.host, node=nodename, launched_on=self.host),
-                expected_task_states=[task_states.SCHEDULING], node_id=node["id"],
+                expected_task_states=list(expected), node_id=node["id"],
                 node_values=self._usage_with(node, instance), event=event, host=self.host,
                 config_drive=config_drive)
             self.nodes[nodename] = claimed["node"]

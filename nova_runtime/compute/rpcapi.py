@@ -17,6 +17,7 @@ Version history:
       of an instance, for servers/{id}/diagnostics)
 1.7 - trigger_crash_dump (a cast: an NMI to the guest)
 1.8 - backup_instance, soft_delete_instance, restore_instance (casts)
+1.9 - shelve_instance, shelve_offload_instance, unshelve_instance (casts)
 
 Further calls join as 1.x minor versions. Each method asks ``_prepare`` for the version it
 needs, so that a client capped to an older compute during a rolling upgrade
@@ -34,7 +35,7 @@ TOPIC = "compute"
 
 class ComputeAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.8"
+    VERSION = "1.9"
 
     def ping(self, context, host, timeout=None):
         """{"host", "service_id", "driver", "nodes"} from the compute on ``host``."""
@@ -228,3 +229,31 @@ class ComputeAPI(rpc.RPCAPI):
         """Power on a soft-deleted instance (task_state restoring): active."""
         self._prepare("1.8", server=instance["host"]).cast(
             context, "restore_instance", instance=instance)
+
+    # --- 1.9: shelve ----------------------------------------------------------------------
+
+    def shelve_instance(self, context, instance, image_id, clean_shutdown=True):
+        """Shelve (task_state shelving): power off, snapshot into the Glance
+        image ``image_id`` (created by the API), vm_state shelved; offloaded
+        at once when the host's [DEFAULT] shelved_offload_time is 0."""
+        self._prepare("1.9", server=instance["host"]).cast(
+            context, "shelve_instance", instance=instance, image_id=image_id,
+            clean_shutdown=clean_shutdown)
+
+    def shelve_offload_instance(self, context, instance, clean_shutdown=True):
+        """Offload a shelved instance (task_state shelving_offloading): the
+        guest is destroyed, its resources released: vm_state shelved_offloaded."""
+        self._prepare("1.9", server=instance["host"]).cast(
+            context, "shelve_offload_instance", instance=instance,
+            clean_shutdown=clean_shutdown)
+
+    def unshelve_instance(self, context, host, instance, image=None, node=None, limits=None,
+                          request_spec=None):
+        """Unshelve (task_state unshelving) on ``host``: a shelved instance
+        (its own host, ``image`` None) is powered on; a shelved-offloaded one
+        (from the super-conductor, which chose ``host`` and ``node``) is
+        claimed within ``limits`` and spawned from ``image``, the shelved
+        snapshot's metadata. Then vm_state active."""
+        self._prepare("1.9", server=host).cast(
+            context, "unshelve_instance", instance=instance, image=image, node=node,
+            limits=limits, request_spec=request_spec)

@@ -54,6 +54,17 @@ RESIZE_FINISH = "resize_finish"
 RESIZE_REVERTING = "resize_reverting"
 RESIZE_CONFIRMING = "resize_confirming"
 
+# Shelve: the API sets SHELVING; the compute powers the guest off and
+# snapshots it (the driver's two upload steps renamed, as upstream), then
+# SHELVING_OFFLOADING while it removes the guest from the host (at once when
+# [DEFAULT] shelved_offload_time is 0, or on shelveOffload). Unshelve:
+# UNSHELVING, set by the API, until the server is ACTIVE again.
+SHELVING = "shelving"
+SHELVING_IMAGE_PENDING_UPLOAD = "shelving_image_pending_upload"
+SHELVING_IMAGE_UPLOADING = "shelving_image_uploading"
+SHELVING_OFFLOADING = "shelving_offloading"
+UNSHELVING = "unshelving"
+
 # A hard reboot may interrupt these (upstream's ALLOW_REBOOT).
 ALLOW_REBOOT = (None, REBOOTING, REBOOT_PENDING, REBOOT_STARTED, REBOOTING_HARD, RESUMING,
                 UNPAUSING, PAUSING, SUSPENDING)
@@ -65,4 +76,6 @@ DELETABLE = (None, SCHEDULING, SPAWNING, POWERING_OFF, POWERING_ON, PAUSING, UNP
              REBUILD_BLOCK_DEVICE_MAPPING, REBUILD_SPAWNING, IMAGE_SNAPSHOT_PENDING,
              IMAGE_SNAPSHOT, IMAGE_PENDING_UPLOAD, IMAGE_UPLOADING, IMAGE_BACKUP, RESIZE_PREP,
              RESIZE_MIGRATING, RESIZE_MIGRATED, RESIZE_FINISH, RESIZE_REVERTING,
-             RESIZE_CONFIRMING, SOFT_DELETING, RESTORING)
+             RESIZE_CONFIRMING, SOFT_DELETING, RESTORING, SHELVING,
+             SHELVING_IMAGE_PENDING_UPLOAD, SHELVING_IMAGE_UPLOADING, SHELVING_OFFLOADING,
+             UNSHELVING)

@@ -11,7 +11,8 @@ schedule_and_build_instances (a cast from the compute API) needs [api_database]
 connection: the nova-conductor that has it is the super-conductor. build_instances
 (a cast from a compute whose build failed) needs only the cell database;
 instance_group_hosts (1.5, a compute's late check of a server group) needs
-the API database too.
+the API database too, as unshelve_instance (1.6, a cast from the compute API:
+conductor.shelve) does.
 
 Its periodic task ends builds lost between services (conductor.lost_builds).
 """
@@ -23,7 +24,7 @@ import oslo_messaging as messaging
 from oslo_db import exception as db_exc
 
 from nova_runtime import rpc, service
-from nova_runtime.conductor import build, lost_builds, migrate
+from nova_runtime.conductor import build, lost_builds, migrate, shelve
 from nova_runtime.db import engines
 from nova_runtime.network import api as network_api
 from nova_runtime.objects import compute_nodes, exceptions, instance_actions, instances
@@ -51,7 +52,7 @@ def _endpoint(method):
 
 
 class ConductorManager(service.Manager):
-    target = messaging.Target(version="1.5")
+    target = messaging.Target(version="1.6")
 
     def __init__(self, conf, host, db_url, api_url=None):
         super().__init__(conf, host)
@@ -59,6 +60,7 @@ class ConductorManager(service.Manager):
         self.api_url = api_url or conf.api_database.connection or None
         self.build_tasks = build.BuildTasks(conf, db_url, self.api_url)
         self.migration_tasks = migrate.MigrationTasks(conf, self.api_url, self.build_tasks)
+        self.unshelve_tasks = shelve.UnshelveTasks(conf, self.api_url, self.build_tasks)
         self.lost_builds = lost_builds.LostBuilds(conf, self.build_tasks)
 
     def periodic_tasks(self, context):
@@ -94,6 +96,12 @@ class ConductorManager(service.Manager):
     @rpc.expose
     def migrate_server(self, context, instance_uuid, flavor=None, host=None):
         self.migration_tasks.migrate_server(context, instance_uuid, flavor=flavor, host=host)
+
+    # --- unshelve (1.6, a cast) ------------------------------------------------------------
+
+    @rpc.expose
+    def unshelve_instance(self, context, instance_uuid, host=None):
+        self.unshelve_tasks.unshelve_instance(context, instance_uuid, host=host)
 
     # --- services ----------------------------------------------------------------
 
@@ -173,6 +181,15 @@ class ConductorManager(service.Manager):
                 f"nova-conductor on {self.host} has no [api_database] connection to read "
                 f"server group {group_uuid}")
         return self.build_tasks.group_member_hosts(group_uuid, exclude)
+
+    @_endpoint
+    def instance_system_metadata_get(self, context, instance_uuid):  # 1.6
+        return instances.get_metadata(self.db_url, instance_uuid, system=True)
+
+    @_endpoint
+    def instance_system_metadata_update(self, context, instance_uuid, values):  # 1.6
+        instances.set_system_metadata(self.db_url, instance_uuid, values)
+        return instances.get_metadata(self.db_url, instance_uuid, system=True)
 
     @_endpoint
     def instance_destroy(self, context, instance_uuid, values=None):

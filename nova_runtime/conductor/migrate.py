@@ -28,13 +28,13 @@ task_state None in its vm_state, with a fault that says why; the
 conductor_migrate_server event of the user's action records the error.
 """
 
-import copy
 import logging
 import traceback
 
 from nova_runtime.compute import task_states
+from nova_runtime.conductor import moves
 from nova_runtime.conductor.build import fault_message, fault_text
-from nova_runtime.objects import build_requests, exceptions as record_exc
+from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.objects import instance_actions, instance_mappings, instances, migrations
 from nova_runtime.scheduler.errors import NoValidHost
 
@@ -64,7 +64,7 @@ class MigrationTasks:
             LOG.info("Not migrating instance %s: it was deleted", instance_uuid)
             return
         url = cell.database_connection
-        self._event(context, url, instance_uuid, "start")
+        moves.record_event(context, url, instance_uuid, EVENT, "start")
         try:
             self._migrate(context, cell, instance_uuid, flavor, host)
         except record_exc.InstanceNotFound:
@@ -72,10 +72,11 @@ class MigrationTasks:
         except Exception as exc:
             LOG.warning("Cannot migrate instance %s: %s", instance_uuid,
                         str(exc).replace("\n", "; "))
-            self._event(context, url, instance_uuid, "finish", "Error", traceback.format_exc())
+            moves.record_event(context, url, instance_uuid, EVENT, "finish", "Error",
+                               traceback.format_exc())
             self._not_started(url, instance_uuid, exc)
             return
-        self._event(context, url, instance_uuid, "finish", "Success")
+        moves.record_event(context, url, instance_uuid, EVENT, "finish", "Success")
 
     @staticmethod
     def _not_started(url, instance_uuid, exc):
@@ -114,9 +115,11 @@ class MigrationTasks:
         try:
             # In the try: a failure here must also end the migration (_abort).
             migrations.set_flavors(url, instance_uuid, old=current, new=new)
-            spec = self._request_spec(instance, new, host)
+            spec = moves.request_spec(
+                self.api_url, instance, new, host,
+                ignore_hosts=() if self.conf.allow_resize_to_same_host else [instance["host"]])
             held = allocations.hold_for_migration(instance_uuid, migration["uuid"])
-            selection = self._select(context, cell, instance, spec)
+            selection = moves.select_in_cell(self.clients, context, cell, instance["uuid"], spec)
             migration = migrations.update(url, migration["id"], {
                 "dest_compute": selection["host"], "dest_node": selection["nodename"]})
             LOG.info("%s of instance %s from %s to %s (node %s)",
@@ -134,35 +137,6 @@ class MigrationTasks:
             self._abort(url, instance, migration, exc)
             raise
 
-    def _request_spec(self, instance, flavor, host):
-        try:
-            spec = copy.deepcopy(build_requests.get_request_spec(self.api_url, instance["uuid"]))
-        except record_exc.NotFound:
-            spec = {"image": {"id": instance["image_ref"], "properties": {}},
-                    "availability_zone": instance["availability_zone"],
-                    "instance_group": None, "scheduler_hints": {},
-                    "project_id": instance["project_id"], "user_id": instance["user_id"]}
-        spec.update(flavor=flavor, instance_uuid=instance["uuid"], num_instances=1, retry=None,
-                    force_nodes=[], force_hosts=[host] if host else [],
-                    ignore_hosts=[] if self.conf.allow_resize_to_same_host
-                    else [instance["host"]])
-        return spec
-
-    def _select(self, context, cell, instance, spec):
-        """The first selection in the instance's cell. The scheduler claimed
-        the first of all for the instance: when that one lies in another
-        cell, the claim moves to the first in this cell that has room."""
-        [host_list] = self.clients.scheduler.select_destinations(
-            context, spec, [instance["uuid"]], return_alternates=True)
-        in_cell = [selection for selection in host_list if selection["cell_uuid"] == cell.uuid]
-        if in_cell and in_cell[0] is host_list[0]:
-            return in_cell[0]
-        claimed = self.clients.allocations.claim_alternate(instance["uuid"], spec, in_cell)
-        if claimed is None:
-            raise NoValidHost(f"No valid host was found in cell {cell.name or cell.uuid}, "
-                              "the instance's cell (servers do not move between cells)", [])
-        return claimed[0]
-
     @staticmethod
     def _abort(url, instance, migration, exc):
         """No destination: everything as before the request, with a fault."""
@@ -173,16 +147,3 @@ class MigrationTasks:
         instance_actions.fault_create(url, instance_uuid=instance["uuid"],
                                       code=400 if isinstance(exc, NoValidHost) else 500,
                                       message=message, details=str(exc))
-
-    @staticmethod
-    def _event(context, url, instance_uuid, step, result=None, details=None):
-        try:
-            if step == "start":
-                instance_actions.event_start(url, instance_uuid=instance_uuid,
-                                             request_id=context.request_id, event=EVENT)
-            else:
-                instance_actions.event_finish(url, instance_uuid=instance_uuid,
-                                              request_id=context.request_id, event=EVENT,
-                                              result=result, traceback=details)
-        except record_exc.RecordError as exc:
-            LOG.warning("Cannot record event %s of instance %s: %s", EVENT, instance_uuid, exc)

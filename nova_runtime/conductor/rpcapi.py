@@ -16,6 +16,8 @@ Version history:
 1.4 - instance_claim; instance_update's finish_event; instance_spawn_info's
       config_drive (False: network_info only)
 1.5 - instance_group_hosts (the compute's late check of a server group's policy)
+1.6 - unshelve_instance (cast, to the super-conductor), instance_system_metadata_get,
+      instance_system_metadata_update
 
 Every record method returns records (dicts of column values, datetimes as datetime)
 and raises the nova_runtime.objects.exceptions errors with their own type.
@@ -34,7 +36,7 @@ PING_TIMEOUT = 10
 
 class ConductorAPI(rpc.RPCAPI):
     TOPIC = TOPIC
-    VERSION = "1.5"
+    VERSION = "1.6"
 
     def ping(self, context, timeout=None):
         return self._prepare("1.0", timeout=timeout or PING_TIMEOUT).call(context, "ping")
@@ -92,6 +94,17 @@ class ConductorAPI(rpc.RPCAPI):
         entry per member (None: not on a host yet)."""
         return self._prepare("1.5").call(context, "instance_group_hosts",
                                          group_uuid=group_uuid, exclude=exclude)
+
+    def instance_system_metadata_get(self, context, instance_uuid):
+        """The instance's system metadata ({key: value})."""
+        return self._prepare("1.6").call(context, "instance_system_metadata_get",
+                                         instance_uuid=instance_uuid)
+
+    def instance_system_metadata_update(self, context, instance_uuid, values):
+        """Set the system metadata keys of ``values`` (None deletes a key);
+        returns the whole system metadata."""
+        return self._prepare("1.6").call(context, "instance_system_metadata_update",
+                                         instance_uuid=instance_uuid, values=values)
 
     def instance_claim(self, context, instance_uuid, values, expected_task_states, node_id,
                        node_values, event=None, host=None, config_drive=False):
@@ -177,6 +190,16 @@ class ConductorAPI(rpc.RPCAPI):
         given, only to ``host``. See conductor.migrate."""
         self._prepare("1.3").cast(context, "migrate_server", instance_uuid=instance_uuid,
                                   flavor=flavor, host=host)
+
+    # --- unshelve (1.6) -------------------------------------------------------------------
+
+    def unshelve_instance(self, context, instance_uuid, host=None):
+        """To the super-conductor: find a host for a shelved-offloaded instance
+        (task_state unshelving) from its request spec (only ``host`` when
+        given) and send it there to be spawned from its shelved image. See
+        conductor.shelve."""
+        self._prepare("1.6").cast(context, "unshelve_instance", instance_uuid=instance_uuid,
+                                  host=host)
 
     def migration_get(self, context, migration_id):
         return self._prepare("1.3").call(context, "migration_get", migration_id=migration_id)

@@ -84,6 +84,11 @@ opts = [
         help="Seconds a deleted server stays SOFT_DELETED (its guest powered off, its "
              "resources held) so that it can be restored; then its compute deletes it. "
              "0 deletes at once."),
+    cfg.IntOpt(
+        "shelved_offload_time", default=0, min=-1,
+        help="Seconds a shelved server stays on its host (powered off, its resources "
+             "held) before its compute offloads it; 0 offloads at once, -1 never (only "
+             "shelveOffload does)."),
 ]
 
 

@@ -81,6 +81,18 @@ def get_request_spec(api_url, instance_uuid):
     return json.loads(spec)
 
 
+def update_request_spec(api_url, instance_uuid, values):
+    """Set the keys of ``values`` in the instance's request spec (an unshelve's
+    new availability zone); returns the spec."""
+    with session(api_url) as db:
+        row = db.scalar(sa.select(RequestSpec).filter_by(instance_uuid=instance_uuid))
+        if row is None:
+            raise exceptions.NotFound(f"no request spec for instance {instance_uuid}")
+        spec = dict(json.loads(row.spec), **values)
+        row.spec = json.dumps(spec)
+        return spec
+
+
 def mark_placed(api_url, instance_uuid, cell_id):
     """The instance now lives in cell ``cell_id``: point its mapping there and
     delete its build request, in one transaction. Returns False when the

@@ -1,6 +1,6 @@
 """Rules of the server actions that have their own policy modules upstream:
-pause, suspend, migrate, lock, the admin actions, backups, deferred delete
-and security groups."""
+pause, suspend, migrate, lock, the admin actions, backups, deferred delete,
+security groups and shelve."""
 
 from nova_runtime.policies import base
 
@@ -12,6 +12,7 @@ ADMIN_ACTIONS = "os_compute_api:os-admin-actions:%s"
 CREATE_BACKUP = "os_compute_api:os-create-backup"
 DEFERRED_DELETE = "os_compute_api:os-deferred-delete:%s"
 SECURITY_GROUPS = "os_compute_api:os-security-groups:%s"
+SHELVE = "os_compute_api:os-shelve:%s"
 
 
 def list_rules():
@@ -47,4 +48,12 @@ def list_rules():
         base.rule(SECURITY_GROUPS % "remove", member,
                   "Remove a security group from a server",
                   [("POST", action % "removeSecurityGroup")]),
+        base.rule(SHELVE % "shelve", member, "Shelve a server", [("POST", action % "shelve")]),
+        base.rule(SHELVE % "shelve_offload", admin, "Shelf-offload (remove) a server",
+                  [("POST", action % "shelveOffload")]),
+        base.rule(SHELVE % "unshelve", member, "Unshelve (restore) a shelved server",
+                  [("POST", action % "unshelve")]),
+        base.rule(SHELVE % "unshelve_to_host", admin,
+                  "Unshelve (restore) a shelve-offloaded server to a specific host (2.91)",
+                  [("POST", action % "unshelve")]),
     ]

@@ -52,6 +52,11 @@ def test_every_task_state_an_operation_can_leave_has_a_rule():
     (vm_states.ACTIVE, task_states.RESIZE_PREP, "clear"),
     (vm_states.ACTIVE, task_states.RESIZE_MIGRATING, "resize_rollback"),
     (vm_states.ACTIVE, task_states.RESIZE_FINISH, "resize_error"),
+    (vm_states.ACTIVE, task_states.SHELVING_IMAGE_UPLOADING, "settle"),
+    (vm_states.SHELVED, task_states.SHELVING_OFFLOADING, "shelve_offload"),
+    (vm_states.SHELVED, task_states.UNSHELVING, "unshelve"),
+    (vm_states.SHELVED_OFFLOADED, task_states.UNSHELVING, "unshelve"),
+    (vm_states.SHELVED_OFFLOADED, None, None),
 ])
 def test_rule_for(vm_state, task_state, action):
     rule = recovery.rule_for({"vm_state": vm_state, "task_state": task_state})
@@ -157,6 +162,24 @@ def test_recovery_rules_with_the_fake_driver(cloud):
     assert record is None
     assert server not in compute(cloud).driver.list_instances()
     assert instances.get_all_by_host(url, "c1") == []
+
+
+def test_an_interrupted_offload_is_done_again_and_an_unshelve_undone(cloud):
+    server = active(cloud)
+    manager = compute(cloud)
+    record = interrupted(cloud, server, power_state.SHUTDOWN, vm_state=vm_states.SHELVED,
+                         task_state=task_states.SHELVING_OFFLOADING)
+    assert state(record) == ("shelved_offloaded", None, power_state.SHUTDOWN)
+    assert record["host"] is None and manager.driver.list_instances() == []
+
+    # Spawning here from its image when the process died: nothing is left here.
+    staged = instances.update(cloud.urls["cell1"], server, {"host": "c1", "node": "c1"})
+    manager.driver.spawn(None, staged, {}, [], None)
+    record = interrupted(cloud, server, vm_state=vm_states.SHELVED_OFFLOADED,
+                         task_state=task_states.UNSHELVING)
+    assert state(record) == ("shelved_offloaded", None, power_state.NOSTATE)
+    assert record["host"] is None and manager.driver.list_instances() == []
+    assert faults(cloud, server)[0] == recovery.RULES[task_states.UNSHELVING].fault
 
 
 def test_suspending_whose_guest_is_gone_ends_in_error(cloud):

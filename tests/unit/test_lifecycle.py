@@ -94,9 +94,13 @@ class GlanceHandler(server.BaseHTTPRequestHandler):
         self._answer(201, image)
 
     def do_GET(self):
-        """The image list, filtered on properties, newest first."""
+        """One image, or the image list filtered on properties, newest first."""
         glance = self.server
         glance.tokens.append(self.headers.get("X-Auth-Token"))
+        path = urllib.parse.urlsplit(self.path).path.rstrip("/").split("/")
+        if len(path) > 3:
+            image = glance.images.get(path[3])
+            return self._answer(200, image) if image else self._answer(404)
         query = dict(urllib.parse.parse_qsl(urllib.parse.urlsplit(self.path).query))
         for key in ("sort_key", "sort_dir", "limit"):
             query.pop(key, None)

@@ -174,6 +174,27 @@ def _reset_state(req, server_id, instance, body):
     return util.empty_response(202)
 
 
+def _shelve(req, server_id, instance, body):
+    # Upstream reads nothing of the body (it validated none).
+    req.compute_api.shelve(req.context, server_id)
+    return util.empty_response(202)
+
+
+def _unshelve(req, server_id, instance, body):
+    """2.77: an availability zone; 2.91: a host (an admin's), a null zone unpins."""
+    kwargs = {}
+    if req.version >= "2.77":
+        schema = schemas.UNSHELVE_V291 if req.version >= "2.91" else schemas.UNSHELVE_V277
+        data = validation.body(req, schema)["unshelve"] or {}
+        if "availability_zone" in data:
+            kwargs["new_az"] = data["availability_zone"]
+        if req.version >= "2.91" and data.get("host"):
+            kwargs["host"] = data["host"]
+            servers.authorize(req, action_policies.SHELVE % "unshelve_to_host", instance)
+    req.compute_api.unshelve(req.context, server_id, **kwargs)
+    return util.empty_response(202)
+
+
 def _security_group(schema, name, method):
     def action(req, server_id, instance, body):
         group = validation.body(req, schema)[name]["name"]
@@ -201,6 +222,9 @@ ACTIONS = {
     "lock": (_lock, action_policies.LOCK % "lock"),
     "unlock": (_unlock, action_policies.LOCK % "unlock"),
     "os-resetState": (_reset_state, action_policies.ADMIN_ACTIONS % "reset_state"),
+    "shelve": (_shelve, action_policies.SHELVE % "shelve"),
+    "shelveOffload": (_simple("shelve_offload"), action_policies.SHELVE % "shelve_offload"),
+    "unshelve": (_unshelve, action_policies.SHELVE % "unshelve"),
     "restore": (_simple("restore"), action_policies.DEFERRED_DELETE % "restore"),
     "forceDelete": (_simple("force_delete"), action_policies.DEFERRED_DELETE % "force"),
     "addSecurityGroup": (_security_group(schemas.ADD_SECURITY_GROUP, "addSecurityGroup",

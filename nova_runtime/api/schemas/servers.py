@@ -256,6 +256,30 @@ MIGRATE_V256 = {
     "additionalProperties": False,
 }
 
+# unshelve: before 2.77 the body is not read (upstream validated none); 2.77
+# null or an availability zone; 2.91 also a host, and a null zone (unpin).
+UNSHELVE_V277 = {
+    "type": "object",
+    "properties": {"unshelve": {"type": ["object", "null"],
+                                "properties": {"availability_zone": validation.NAME},
+                                "required": ["availability_zone"],
+                                "additionalProperties": False}},
+    "required": ["unshelve"],
+    "additionalProperties": False,
+}
+UNSHELVE_V291 = {
+    "type": "object",
+    "properties": {"unshelve": {"oneOf": [
+        {"type": "object",
+         "properties": {"availability_zone": {"oneOf": [{"type": "null"},
+                                                        {"type": "string"}]},
+                        "host": {"type": "string"}},
+         "additionalProperties": False},
+        {"type": "null"}]}},
+    "required": ["unshelve"],
+    "additionalProperties": False,
+}
+
 METADATA = {
     "type": "object",
     "properties": {"metadata": validation.METADATA},
