@@ -330,13 +330,16 @@ def real(full_cloud):
         time.sleep(0.5)
     actions = cloud.request("GET", f"/servers/{servers[0]}/os-instance-actions",
                             member).json()["instanceActions"]
+    # An image of its own for the images routes: DELETE /images/{id} as admin
+    # really deletes, and the session's image serves every later test module.
+    own_image = cloud.glance.upload("bad-input", cloud.glance.make_qcow2("bad-input"))
     return {
         "server_id": servers, "flavor_id": ["1"], "aggregate_id": [str(aggregate)],
         "server_group_id": [group], "keypair_name": ["bad-input-key"],
         "service_id": [str(s["id"]) for s in services],
         "hypervisor_id": [str(h["id"]) for h in hypervisors],
         "hypervisor_hostname_pattern": ["c1", "c"], "tenant_id": [demo, admin_project],
-        "image_id": [cloud.image], "network_label": ["private", "public"],
+        "image_id": [own_image], "network_label": ["private", "public"],
         "request_id": [a["request_id"] for a in actions], "quota_class": ["default"],
         "key": ["k"], "tag": ["t"], "migration_id": ["1"], "host_name": ["c1"],
         "before_timestamp": ["2026-12-06 00:00:00"], "id": ["1"],
