@@ -285,11 +285,17 @@ class Cloud:
 
     def process_groups(self):
         """{group name: pids} of what runs, for CpuMeter."""
-        groups = {"client": [os.getpid()], "mariadb": [self.mariadb.process.pid],
-                  "rabbitmq": [self.rabbitmq.process.pid]}
+        groups = self.shared_process_groups()
         for daemon in self.daemons:
             if daemon.process.poll() is None:
                 groups.setdefault(daemon.binary, []).append(daemon.process.pid)
+        return groups
+
+    def shared_process_groups(self):
+        """The client and the services both sides of a storm use (MariaDB,
+        RabbitMQ, Placement, Keystone, Glance, memcached)."""
+        groups = {"client": [os.getpid()], "mariadb": [self.mariadb.process.pid],
+                  "rabbitmq": [self.rabbitmq.process.pid]}
         for name in ("placement", "keystone", "glance"):
             if getattr(self, name) is not None:
                 groups[name] = [getattr(self, name).process.pid]

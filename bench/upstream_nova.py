@@ -172,17 +172,10 @@ class UpstreamNova:
         return url
 
     def process_groups(self):
-        cloud = self.cloud
-        groups = {"client": [os.getpid()], "mariadb": [cloud.mariadb.process.pid],
-                  "rabbitmq": [cloud.rabbitmq.process.pid],
-                  "nova-api": [self.api_process.pid], "neutron-stub": [self.neutron.pid]}
+        groups = dict(self.cloud.shared_process_groups(), **{
+            "nova-api": [self.api_process.pid], "neutron-stub": [self.neutron.pid]})
         for daemon in self.daemons:
             groups.setdefault(daemon.binary, []).append(daemon.process.pid)
-        for name in ("placement", "keystone", "glance"):
-            if getattr(cloud, name) is not None:
-                groups[name] = [getattr(cloud, name).process.pid]
-        if cloud.memcached:
-            groups["memcached"] = [cloud.memcached_process.pid]
         return groups
 
     def stop(self):
