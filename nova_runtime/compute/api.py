@@ -44,8 +44,9 @@ import re
 import uuid as uuidlib
 
 from nova_runtime import cells, placement, rpc, service
-from nova_runtime.compute import power_state, rpcapi as compute_rpcapi
-from nova_runtime.compute import task_states, vm_states
+from nova_runtime.compute import rpcapi as compute_rpcapi
+from nova_runtime.states import power_state
+from nova_runtime.states import task_states, vm_states
 from nova_runtime.conductor import rpcapi as conductor_rpcapi
 from nova_runtime.db.base import utcnow
 from nova_runtime.objects import availability_zones, build_requests, exceptions

@@ -76,8 +76,9 @@ import traceback
 import oslo_messaging as messaging
 
 from nova_runtime import rpc, service
-from nova_runtime.compute import power_state, recovery, resize, resource_tracker, task_states
-from nova_runtime.compute import vm_states
+from nova_runtime.compute import recovery, resize, resource_tracker
+from nova_runtime.states import power_state, task_states
+from nova_runtime.states import vm_states
 from nova_runtime.conductor import rpcapi as conductor_rpcapi
 from nova_runtime.db.base import utcnow
 from nova_runtime.objects import console_auth_tokens, exceptions as record_exc

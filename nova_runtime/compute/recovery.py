@@ -15,7 +15,7 @@ import dataclasses
 import logging
 
 from nova_runtime import context as nova_context
-from nova_runtime.compute import power_state, task_states, vm_states
+from nova_runtime.states import power_state, task_states, vm_states
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.virt import driver as virt_driver, exceptions as virt_exc
 

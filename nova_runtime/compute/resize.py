@@ -49,8 +49,9 @@ import logging
 
 from nova_runtime import context as nova_context
 from nova_runtime import rpc
-from nova_runtime.compute import power_state, resource_tracker, rpcapi as compute_rpcapi
-from nova_runtime.compute import task_states, vm_states
+from nova_runtime.compute import resource_tracker, rpcapi as compute_rpcapi
+from nova_runtime.states import power_state
+from nova_runtime.states import task_states, vm_states
 from nova_runtime.db.base import utcnow
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.objects import migrations

@@ -40,7 +40,7 @@ import threading
 import uuid as uuidlib
 
 from nova_runtime import placement
-from nova_runtime.compute import task_states
+from nova_runtime.states import task_states
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.placement import report as placement_report
 from nova_runtime.placement import resources as placement_resources

@@ -51,7 +51,7 @@ from oslo_db import exception as db_exc
 
 from nova_runtime import cells, placement, rpc
 from nova_runtime.compute import rpcapi as compute_rpcapi
-from nova_runtime.compute import task_states, vm_states
+from nova_runtime.states import task_states, vm_states
 from nova_runtime.db import engines
 from nova_runtime.network import api as network_api
 from nova_runtime.objects import availability_zones, build_requests, instance_actions, instances

@@ -31,7 +31,7 @@ import logging
 import sqlalchemy as sa
 
 from nova_runtime import cells
-from nova_runtime.compute import task_states, vm_states
+from nova_runtime.states import task_states, vm_states
 from nova_runtime.db import engines
 from nova_runtime.db.api.models import BuildRequest, InstanceMapping
 from nova_runtime.db.base import utcnow

@@ -31,7 +31,7 @@ conductor_migrate_server event of the user's action records the error.
 import logging
 import traceback
 
-from nova_runtime.compute import task_states
+from nova_runtime.states import task_states
 from nova_runtime.conductor import moves
 from nova_runtime.conductor.build import fault_message, fault_text
 from nova_runtime.objects import exceptions as record_exc

@@ -23,7 +23,7 @@ a claim the scheduler made is released.
 import logging
 import traceback
 
-from nova_runtime.compute import task_states, vm_states
+from nova_runtime.states import task_states, vm_states
 from nova_runtime.conductor import moves
 from nova_runtime.conductor.build import fault_message, fault_text
 from nova_runtime.image import glance

@@ -20,7 +20,7 @@ opts = [
     cfg.BoolOpt(
         "use_forwarded_for", default=False,
         help="Take the client address from X-Forwarded-For. Only behind a trusted proxy."),
-    # --- the metadata API and the config drive (nova_runtime/api/metadata) ---
+    # --- the metadata API and the config drive (nova_runtime/metadata) ---
     cfg.StrOpt(
         "dhcp_domain", default="novalocal",
         help="Domain appended to an instance's hostname in its metadata "

@@ -9,7 +9,7 @@ import dataclasses
 
 from nova_runtime import cells, rpc
 from nova_runtime.compute import rpcapi as compute_rpcapi
-from nova_runtime.compute import task_states, vm_states
+from nova_runtime.states import task_states, vm_states
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.objects import instance_mappings, instances
 from nova_runtime.virt import exceptions as virt_exc

@@ -13,8 +13,6 @@ secret comes in the environment (NOVA_METADATA_PROXY_SECRET), not on the
 command line that every user of the host can read.
 """
 
-import hashlib
-import hmac
 import http.client
 import http.server
 import json
@@ -23,21 +21,17 @@ import sys
 import threading
 import urllib.parse
 
+from nova_runtime.metadata import signature
+
 SECRET_VARIABLE = "NOVA_METADATA_PROXY_SECRET"
 _TIMEOUT = 30
-
-
-def sign(secret, instance_id):
-    """What the metadata API checks (api/metadata/lookup.py computes the same;
-    this layer must not import the API's)."""
-    return hmac.new(secret.encode(), instance_id.encode(), hashlib.sha256).hexdigest()
 
 
 def proxy_headers(secret, instance, source_address):
     return {
         "X-Instance-ID": instance["uuid"],
         "X-Tenant-ID": instance["project_id"],
-        "X-Instance-ID-Signature": sign(secret, instance["uuid"]),
+        "X-Instance-ID-Signature": signature.sign(secret, instance["uuid"]),
         "X-Forwarded-For": source_address,
     }
 

@@ -5,7 +5,7 @@ cloud-init and other guest agents look for a file system labelled
 ``network_data.json``, ``vendor_data.json``, ``vendor_data2.json``,
 ``openstack/content/NNNN`` (injected files) and ``ec2/<version>/meta-data.json``
 and ``user-data``. The files come from the same builder as the metadata API's
-answers (nova_runtime.api.metadata.content); this module only lays them out
+answers (nova_runtime.metadata.content); this module only lays them out
 on an ISO 9660 image, with Rock Ridge and Joliet names as genisoimage -r -J
 would, written by pycdlib in Python: no genisoimage on the computes.
 
@@ -20,7 +20,7 @@ import tempfile
 
 import pycdlib
 
-from nova_runtime.api.metadata import content, vendordata
+from nova_runtime.metadata import content, vendordata
 
 LABEL = "config-2"
 FILE_NAME = "disk.config"  # upstream's name in the instance's directory

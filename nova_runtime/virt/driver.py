@@ -28,7 +28,7 @@ Arguments shared by the methods:
     (nova_runtime.virt.configdrive); the file is the caller's: copy it}.
     There is no block storage service, so no volumes.
 
-Power states are nova_runtime.compute.power_state's. Errors are
+Power states are nova_runtime.states.power_state's. Errors are
 nova_runtime.virt.exceptions': each method lists the ones it may raise.
 
 Optional capabilities: the ``capabilities`` mapping says which optional groups
@@ -238,7 +238,7 @@ class ComputeDriver(abc.ABC):
         no image service client).
 
         Calls ``update_task_state(task_state=IMAGE_PENDING_UPLOAD)`` once the
-        disk is captured (see compute.task_states); nova-compute sets
+        disk is captured (see states.task_states); nova-compute sets
         IMAGE_UPLOADING itself. The instance's power state is the same after
         as before. Raises InstanceNotFound."""
         raise exceptions.NotSupported(f"{type(self).__name__} cannot snapshot instances")

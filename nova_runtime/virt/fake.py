@@ -30,7 +30,7 @@ import json
 import threading
 import time
 
-from nova_runtime.compute import power_state, task_states
+from nova_runtime.states import power_state, task_states
 from nova_runtime.virt import diagnostics, driver, exceptions
 
 HYPERVISOR_TYPE = "fake"

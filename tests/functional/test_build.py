@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from nova_runtime import cells
 from nova_runtime.compute import api as compute_api
-from nova_runtime.compute import power_state
+from nova_runtime.states import power_state
 from nova_runtime.db import engines
 from nova_runtime.db.api import models as api_models
 from nova_runtime.objects import exceptions, instance_actions, instance_mappings, instances

@@ -21,7 +21,7 @@ import nova_runtime  # noqa: F401  first: it selects oslo.service's threading ba
 
 import pytest
 
-from nova_runtime.compute import power_state
+from nova_runtime.states import power_state
 from nova_runtime.objects import exceptions, instance_mappings, instances
 from tests.cloud import (
     RESERVED_MB, Cloud, Compute, context, events, flavor, module_databases)

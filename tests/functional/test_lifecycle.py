@@ -21,7 +21,7 @@ import time
 import pytest
 
 from nova_runtime.compute import api as compute_api
-from nova_runtime.compute import power_state
+from nova_runtime.states import power_state
 from nova_runtime.objects import migrations
 from tests.cloud import (
     MEDIUM, REFRESH, RESERVED_MB, Cloud, Compute, context, events, module_databases)

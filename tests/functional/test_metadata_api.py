@@ -98,7 +98,7 @@ def test_found_by_address_behind_a_trusted_proxy(tmp_path, cloud):
 
 def test_found_by_the_signed_headers_of_a_metadata_proxy(tmp_path, cloud):
     urls, web, other = cloud
-    from nova_runtime.api.metadata.lookup import sign
+    from nova_runtime.metadata.signature import sign
     extra = ("[neutron]\nservice_metadata_proxy = true\n"
              f"metadata_proxy_shared_secret = {SECRET}\n")
     with nova_api(tmp_path, urls, extra) as (url, process, log):

@@ -15,7 +15,8 @@ import sqlalchemy as sa
 
 from nova_runtime import context as nova_context
 from nova_runtime.compute import manager as compute_manager
-from nova_runtime.compute import power_state, recovery, task_states, vm_states
+from nova_runtime.compute import recovery
+from nova_runtime.states import power_state, task_states, vm_states
 from nova_runtime.db import engines
 from nova_runtime.db.main.models import Instance
 from nova_runtime.objects import exceptions as record_exc, instance_actions, instances

@@ -20,7 +20,7 @@ from nova_runtime.cmd import compute as compute_cmd
 from nova_runtime.cmd import conductor as conductor_cmd
 from nova_runtime.cmd import scheduler as scheduler_cmd
 from nova_runtime.compute import api as compute_api
-from nova_runtime.compute import power_state
+from nova_runtime.states import power_state
 from nova_runtime.conductor import build, rpcapi as conductor_rpcapi
 from nova_runtime.db import engines, migration
 from nova_runtime.objects import build_requests, compute_nodes, exceptions, instance_actions

@@ -10,7 +10,7 @@ import subprocess
 import pycdlib
 import pytest
 
-from nova_runtime.api.metadata import content
+from nova_runtime.metadata import content
 from nova_runtime.virt import configdrive
 from tests.unit.test_metadata import FLAVOR, PUBLIC_KEY, make_conf
 

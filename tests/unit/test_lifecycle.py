@@ -20,7 +20,7 @@ import pytest
 
 from nova_runtime import context as nova_context
 from nova_runtime.compute import api as compute_api
-from nova_runtime.compute import power_state
+from nova_runtime.states import power_state
 from nova_runtime.objects import compute_nodes, exceptions, instance_actions, instances
 from nova_runtime.objects import migrations
 from nova_runtime.virt import fake

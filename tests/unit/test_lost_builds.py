@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from nova_runtime import cells, context as nova_context
-from nova_runtime.compute import task_states, vm_states
+from nova_runtime.states import task_states, vm_states
 from nova_runtime.conductor import build, manager as conductor_manager
 from nova_runtime.db import engines
 from nova_runtime.db.api.models import BuildRequest

@@ -12,7 +12,8 @@ import webob
 
 from nova_runtime import cells, config
 from nova_runtime.api.metadata import app as metadata_app
-from nova_runtime.api.metadata import content, lookup
+from nova_runtime.api.metadata import lookup
+from nova_runtime.metadata import content, signature
 from nova_runtime.db import engines, migration
 from nova_runtime.db.api import models as api_models
 from nova_runtime.network import api as network_api
@@ -202,13 +203,13 @@ def test_keypairs_prefer_the_api_database_record():
 
 def test_signature_is_hmac_sha256_hex():
     # RFC 4231-style known answer (the well-known "quick brown fox" HMAC-SHA256 vector).
-    assert lookup.sign("key", "The quick brown fox jumps over the lazy dog") == (
+    assert signature.sign("key", "The quick brown fox jumps over the lazy dog") == (
         "f7bc83f430538424b13298e6aa6fb143ef4d59a14946175997479dbc2d1a3cd8")
-    good = lookup.sign("s3cret", "instance-1")
-    assert lookup.signature_matches("s3cret", "instance-1", good)
-    assert not lookup.signature_matches("other", "instance-1", good)
-    assert not lookup.signature_matches("s3cret", "instance-2", good)
-    assert not lookup.signature_matches("s3cret", "instance-1", None)
+    good = signature.sign("s3cret", "instance-1")
+    assert signature.matches("s3cret", "instance-1", good)
+    assert not signature.matches("other", "instance-1", good)
+    assert not signature.matches("s3cret", "instance-2", good)
+    assert not signature.matches("s3cret", "instance-1", None)
 
 
 # --- the WSGI application over SQLite -------------------------------------------------
@@ -270,12 +271,12 @@ def test_signed_headers_of_a_metadata_proxy(cloud):
     conf.set_override("service_metadata_proxy", True, group="neutron")
     conf.set_override("metadata_proxy_shared_secret", "s3cret", group="neutron")
     signed = {"X-Instance-ID": web["uuid"], "X-Tenant-ID": "demo-project",
-              "X-Instance-ID-Signature": lookup.sign("s3cret", web["uuid"])}
+              "X-Instance-ID-Signature": signature.sign("s3cret", web["uuid"])}
     answer = request(conf, "/openstack/latest/meta_data.json", headers=signed)
     assert answer.status_int == 200 and answer.json["uuid"] == web["uuid"]
     # The source address no longer counts.
     assert request(conf, "/latest/meta-data/", remote="10.9.0.2").status_int == 400
-    forged = dict(signed, **{"X-Instance-ID-Signature": lookup.sign("guess", web["uuid"])})
+    forged = dict(signed, **{"X-Instance-ID-Signature": signature.sign("guess", web["uuid"])})
     assert request(conf, "/latest/meta-data/", headers=forged).status_int == 403
     other = dict(signed, **{"X-Instance-ID": db["uuid"]})  # web's signature, db's id
     assert request(conf, "/latest/meta-data/", headers=other).status_int == 403
@@ -287,7 +288,7 @@ def test_signed_headers_of_a_metadata_proxy(cloud):
     unknown = str(uuid.uuid4())
     assert request(conf, "/latest/meta-data/", headers=dict(
         signed, **{"X-Instance-ID": unknown,
-                   "X-Instance-ID-Signature": lookup.sign("s3cret", unknown)})).status_int == 404
+                   "X-Instance-ID-Signature": signature.sign("s3cret", unknown)})).status_int == 404
 
 
 def test_a_deleted_instance_is_gone_and_its_address_free(cloud):

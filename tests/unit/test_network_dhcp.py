@@ -15,7 +15,7 @@ import urllib.request
 import pytest
 
 from nova_runtime import config
-from nova_runtime.api.metadata import lookup
+from nova_runtime.metadata import signature
 from nova_runtime.network import dhcp, firewall, flat, linux_net, metadata_proxy
 
 
@@ -135,8 +135,8 @@ def test_proxy_signs_as_the_metadata_api_checks():
                                            "10.20.0.3")
     assert headers["X-Instance-ID"] == "u-1" and headers["X-Tenant-ID"] == "p"
     assert headers["X-Forwarded-For"] == "10.20.0.3"
-    assert lookup.signature_matches("s3cret", "u-1", headers["X-Instance-ID-Signature"])
-    assert not lookup.signature_matches("other", "u-1", headers["X-Instance-ID-Signature"])
+    assert signature.matches("s3cret", "u-1", headers["X-Instance-ID-Signature"])
+    assert not signature.matches("other", "u-1", headers["X-Instance-ID-Signature"])
 
 
 def test_proxy_table_is_read_again_when_its_file_changes(tmp_path):
@@ -160,7 +160,7 @@ def test_proxy_forwards_a_known_guest_with_signed_headers_and_refuses_others(tmp
 
     class MetadataApi(http.server.BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802
-            ok = lookup.signature_matches("s3cret", self.headers["X-Instance-ID"],
+            ok = signature.matches("s3cret", self.headers["X-Instance-ID"],
                                           self.headers["X-Instance-ID-Signature"])
             seen.append((self.path, dict(self.headers)))
             body = b'{"uuid": "u-1"}'

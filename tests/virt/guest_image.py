@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 
-from nova_runtime.api.metadata import content
+from nova_runtime.metadata import content
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RELAY = os.path.join(os.path.dirname(os.path.abspath(__file__)), "metadata_relay.py")

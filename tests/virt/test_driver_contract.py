@@ -25,7 +25,7 @@ import uuid
 import pytest
 
 from nova_runtime import config, context as nova_context
-from nova_runtime.compute import power_state, task_states
+from nova_runtime.states import power_state, task_states
 from nova_runtime.virt import driver as virt_driver
 from nova_runtime.virt import exceptions
 from tests.virt import libvirt_lab

@@ -50,14 +50,14 @@ UNKNOWN_MAC = "fa:16:3e:99:99:99"
 # answered with what the API would look up.
 UPSTREAM = textwrap.dedent("""
     import http.server, json, sys
-    from nova_runtime.api.metadata import lookup
+    from nova_runtime.metadata import signature
     secret = sys.argv[2]
     # Bodies made beforehand by the metadata API's content code, for a real guest.
     served = json.load(open(sys.argv[3])) if len(sys.argv) > 3 else {}
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             uuid = self.headers.get("X-Instance-ID", "")
-            ok = lookup.signature_matches(secret, uuid,
+            ok = signature.matches(secret, uuid,
                                           self.headers.get("X-Instance-ID-Signature"))
             status = 200 if ok else 403
             if served:
@@ -312,7 +312,7 @@ def served(request):
     real metadata; otherwise nothing (it echoes the proxy's headers)."""
     if "guest_key" not in request.fixturenames:
         return {}
-    from nova_runtime.api.metadata import content
+    from nova_runtime.metadata import content
     from nova_runtime.virt import configdrive
     from tests.unit.test_metadata import FLAVOR, make_conf
     conf = make_conf()

@@ -20,7 +20,7 @@ import time
 
 import pytest
 
-from nova_runtime.api.metadata import content
+from nova_runtime.metadata import content
 from nova_runtime.virt import configdrive
 from tests.unit.test_metadata import FLAVOR, make_conf
 from tests.virt import guest_image

@@ -14,7 +14,7 @@ from nova_runtime import cells
 from nova_runtime.api import errors, util, validation
 from nova_runtime.api.handlers import servers
 from nova_runtime.api.schemas import server_tags as schemas
-from nova_runtime.compute import vm_states
+from nova_runtime.states import vm_states
 from nova_runtime.objects import tags
 from nova_runtime.policies import server_tags as policies
 

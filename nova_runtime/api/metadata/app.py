@@ -22,7 +22,8 @@ import webob.dec
 from oslo_db import exception as db_exc
 
 from nova_runtime.api import databases
-from nova_runtime.api.metadata import content, lookup, password
+from nova_runtime.api.metadata import lookup, password
+from nova_runtime.metadata import content, signature
 from nova_runtime.db import engines
 
 LOG = logging.getLogger(__name__)
@@ -100,13 +101,13 @@ class MetadataApp:
     def _by_signed_headers(self, req):
         instance_id = req.headers.get("X-Instance-ID")
         tenant_id = req.headers.get("X-Tenant-ID")
-        signature = req.headers.get("X-Instance-ID-Signature")
+        given_signature = req.headers.get("X-Instance-ID-Signature")
         for name, value in (("X-Instance-ID", instance_id), ("X-Tenant-ID", tenant_id),
-                            ("X-Instance-ID-Signature", signature)):
+                            ("X-Instance-ID-Signature", given_signature)):
             if not value:
                 raise _Refused(400, f"{name} header is missing from request.")
-        if not lookup.signature_matches(self.conf.neutron.metadata_proxy_shared_secret,
-                                        instance_id, signature):
+        if not signature.matches(self.conf.neutron.metadata_proxy_shared_secret,
+                                 instance_id, given_signature):
             LOG.warning("X-Instance-ID-Signature for instance %s from %s does not match",
                         instance_id, req.remote_addr)
             raise _Refused(403, "Invalid proxy request signature.")

@@ -14,8 +14,6 @@ What was read is kept for [api] metadata_cache_expiration seconds: a booting
 guest asks for a dozen paths in a row.
 """
 
-import hashlib
-import hmac
 import logging
 import threading
 import time
@@ -25,23 +23,14 @@ from oslo_db import exception as db_exc
 
 from nova_runtime.api import errors
 from nova_runtime.cells import CELL0_UUID
-from nova_runtime.api.metadata import vendordata
-from nova_runtime.api.metadata.content import InstanceData, keypairs_of
+from nova_runtime.metadata import vendordata
+from nova_runtime.metadata.content import InstanceData, keypairs_of
 from nova_runtime.api.objects import keypairs
 from nova_runtime.db import engines
 from nova_runtime.objects import exceptions, fixed_ips, instance_mappings, instances
 
 LOG = logging.getLogger(__name__)
 _DOWN = (engines.DatabaseUnavailable, db_exc.DBConnectionError, sa.exc.OperationalError)
-
-
-def sign(secret, instance_id):
-    """The X-Instance-ID-Signature a metadata proxy sends for ``instance_id``."""
-    return hmac.new(secret.encode(), instance_id.encode(), hashlib.sha256).hexdigest()
-
-
-def signature_matches(secret, instance_id, signature):
-    return hmac.compare_digest(sign(secret, instance_id), signature or "")
 
 
 class Finder:

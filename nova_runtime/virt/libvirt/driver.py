@@ -52,7 +52,7 @@ import time
 import libvirt
 from oslo_utils import timeutils
 
-from nova_runtime.compute import power_state, task_states
+from nova_runtime.states import power_state, task_states
 from nova_runtime.conf import libvirt as libvirt_conf, network as network_conf
 from nova_runtime.network import linux_net
 from nova_runtime.virt import driver, exceptions

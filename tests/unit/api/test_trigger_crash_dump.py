@@ -5,7 +5,7 @@ the driver, the action and its event are recorded."""
 
 import time
 
-from nova_runtime.compute import power_state
+from nova_runtime.states import power_state
 from nova_runtime.objects import instance_actions
 from tests.unit.test_console import cloud, db_url  # noqa: F401  (fixtures)
 from tests.unit.test_service import quick_rpc_server_stop  # noqa: F401
