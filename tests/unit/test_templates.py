@@ -113,5 +113,6 @@ def test_roles_name_shared_templates_that_exist_and_pass_their_inputs():
         name = match.group(1)
         assert os.path.isfile(os.path.join(_ROOT, "templates", name)), (path, name)
         assert inputs[name] <= set(task.get("vars", {})), (path, task["name"])
-    # keystone, glance, placement: conf and uwsgi; nova.conf; MariaDB's cnf; tempest.conf.
-    assert shared == 9
+    # keystone, glance, placement: conf; uwsgi_service: uwsgi; nova.conf; MariaDB's cnf;
+    # tempest.conf.
+    assert shared == 7
