@@ -4,9 +4,9 @@
                         [--microversion 2.1 --microversion latest] [--profile N]
 
 Starts what a controller runs, each as its own process as in the functional
-tests: a private MariaDB (tests/mariadb.py), the real upstream Keystone under
-uwsgi (tests/keystone.py, tests/upstream.py), memcached for auth_token's token
-cache, and nova-api (cheroot) with keystonemiddleware validating every token
+tests: a private MariaDB (harness/mariadb.py), the real upstream Keystone under
+uwsgi (harness/keystone.py, harness/upstream.py), memcached for auth_token's
+token cache (harness/memcached.py), and nova-api (cheroot) with keystonemiddleware validating every token
 against that Keystone. The databases are made with nova-manage (api_db sync,
 map_cell0, create_cell, db sync), 20 compute services are registered in cell1
 and mapped with discover_hosts.
@@ -63,8 +63,8 @@ import requests
 import sqlalchemy as sa
 import webob
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)
+# The repository's root: the harness package (harness/).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from nova_runtime import cells, config  # noqa: E402
 from nova_runtime.api import app  # noqa: E402
@@ -73,10 +73,12 @@ from nova_runtime.db.api import models as api_models  # noqa: E402
 from nova_runtime.db.main import models as cell_models  # noqa: E402
 from nova_runtime.network import api as network_api  # noqa: E402
 from nova_runtime.objects import fixed_ips  # noqa: E402
-from tests import cli, keystone as test_keystone  # noqa: E402
-from tests.functional.test_manage import manage, setup_cells  # noqa: E402
-from tests.mariadb import MariaDB  # noqa: E402
-from tests.upstream import free_port, stop, wait_for_http  # noqa: E402
+from harness import cli, nova_conf  # noqa: E402
+from harness.databases import nova_databases  # noqa: E402
+from harness.keystone import NOVA_PASSWORD, Keystone  # noqa: E402
+from harness.mariadb import MariaDB  # noqa: E402
+from harness.memcached import start_memcached  # noqa: E402
+from harness.processes import free_port, stop, wait_for_http  # noqa: E402
 
 TARGET_P50_MS = 100
 HOSTS = [f"compute{i:02d}" for i in range(1, 21)]
@@ -93,16 +95,15 @@ METADATA_KEYS = ("role", "owner", "env", "tier", "backup")
 
 # --- the parts: MariaDB, Keystone, memcached, databases, nova-api ------------------------
 
-def nova_conf(workdir, urls, keystone, memcached, port):
-    cache = f"memcached_servers = {memcached}\n" if memcached else ""
-    return cli.write_nova_conf(
-        pathlib.Path(workdir, "nova.conf"), urls["api"], urls["main"], extra=(
-            "[DEFAULT]\n"
-            "enabled_apis = osapi_compute\n"
-            "osapi_compute_listen = 127.0.0.1\n"
-            f"osapi_compute_listen_port = {port}\n"
-            "fixed_range = 10.0.0.0/20\n"  # room for every server's fixed address
-            + keystone.authtoken_section("nova", test_keystone.NOVA_PASSWORD) + cache))
+def write_conf(workdir, urls, keystone, memcached, port):
+    cache = {"memcached_servers": memcached} if memcached else {}
+    return nova_conf.write(pathlib.Path(workdir, "nova.conf"), {
+        "DEFAULT": {"transport_url": nova_conf.TRANSPORT_URL, "enabled_apis": "osapi_compute",
+                    "osapi_compute_listen": "127.0.0.1", "osapi_compute_listen_port": port,
+                    "fixed_range": "10.0.0.0/20"},  # room for every server's fixed address
+        "api_database": {"connection": urls["api"]},
+        "database": {"connection": urls["main"]},
+        "keystone_authtoken": dict(keystone.authtoken("nova", NOVA_PASSWORD), **cache)})
 
 
 def add_computes(cell_url):
@@ -405,17 +406,17 @@ def main(argv=None):
         started = time.monotonic()
         mariadb = MariaDB().start()
         stack.callback(mariadb.stop)
-        keystone = test_keystone.Keystone(workdir).start()
+        keystone = Keystone(workdir).start()
         stack.callback(keystone.stop)
-        memcached, memcached_server = test_keystone._start_memcached(workdir)
+        memcached, memcached_server = start_memcached(workdir)
         if memcached is not None:
             stack.callback(stop, memcached)
-        urls, _ = test_keystone._databases(mariadb)
+        urls = stack.enter_context(nova_databases(mariadb, ""))
         port = free_port()
-        conf_path = nova_conf(workdir, urls, keystone, memcached_server, port)
-        setup_cells(conf_path)
+        conf_path = write_conf(workdir, urls, keystone, memcached_server, port)
+        cli.setup_cells(conf_path)
         add_computes(urls["main"])
-        discovered = manage(conf_path, "cell_v2", "discover_hosts")
+        discovered = cli.manage(conf_path, "cell_v2", "discover_hosts")
         if discovered.returncode:
             raise SystemExit(f"discover_hosts failed: {discovered.stderr}")
         setup_s = time.monotonic() - started

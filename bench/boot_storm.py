@@ -14,9 +14,9 @@ below), --per-request K (in-process only), --no-placement, --timeout S (per
 server over HTTP; after the last request in-process), --keep (keep the work
 directory: configs and daemon logs).
 
-What runs, each as its own process, as in a deployment (the tests' private
-servers: tests/mariadb.py, tests/rabbitmq.py, tests/keystone.py,
-tests/placement.py, tests/glance.py):
+What runs, each as its own process, as in a deployment (the harness's
+private servers, as in the tests: harness/mariadb.py, harness/rabbitmq.py,
+harness/keystone.py, harness/placement.py, harness/glance.py):
 
 - one nova-conductor with [api_database] and [database]: the
   super-conductor and cell1's conductor (a single-cell deployment), with
@@ -51,7 +51,7 @@ A server's time to ACTIVE runs from its POST to the GET that saw it ACTIVE.
 
 --against upstream (bench/upstream_nova.py): then nova_runtime's daemons
 stop, their resource providers are deleted, and upstream Nova 34.x from
-PyPI (its own cached virtualenv, tests/upstream.py) runs on the same
+PyPI (its own cached virtualenv, harness/upstream.py) runs on the same
 MariaDB, RabbitMQ (vhost ``upstream``), Keystone, memcached, Placement and
 Glance: nova-api under uwsgi, nova-conductor, nova-scheduler and M
 nova-compute with ``compute_driver = fake.FakeDriver``, and the same storm
@@ -86,6 +86,7 @@ import contextlib
 import itertools
 import json
 import os
+import pathlib
 import shutil
 import signal
 import subprocess
@@ -94,8 +95,8 @@ import tempfile
 import threading
 import time
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, ROOT)  # the tests' private servers (tests/*.py)
+# The repository's root: the harness package (harness/) and bench/.
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import nova_runtime  # noqa: E402,F401  first: it selects oslo.service's threading backend
 
@@ -106,88 +107,34 @@ from nova_runtime.compute import api as compute_api  # noqa: E402
 from nova_runtime.db import engines  # noqa: E402
 from nova_runtime.db.api import models as api_models  # noqa: E402
 from nova_runtime.db.main import models as main_models  # noqa: E402
-from bench.storm_http import percentile  # noqa: E402
-from tests import cli, cloud as tests_cloud  # noqa: E402
-from tests.mariadb import MariaDB  # noqa: E402
-from tests.rabbitmq import RabbitMQ  # noqa: E402
+from bench import storm_http  # noqa: E402
+from harness import cli, nova_conf  # noqa: E402
+from harness.cloud import IMAGE  # noqa: E402
+from harness.daemons import Daemon, stop_all  # noqa: E402
+from harness.databases import nova_databases  # noqa: E402
+from harness.glance import Glance  # noqa: E402
+from harness.keystone import ADMIN_PASSWORD, DEMO_PASSWORD, NOVA_PASSWORD, Keystone  # noqa: E402
+from harness.mariadb import MariaDB  # noqa: E402
+from harness.memcached import start_memcached  # noqa: E402
+from harness.placement import Placement  # noqa: E402
+from harness.processes import free_port, stop, wait_for_http, wait_until  # noqa: E402
+from harness.rabbitmq import RabbitMQ  # noqa: E402
 
 TARGET_RATE = 20.0
 TARGET_RATIO = 10.0  # --against upstream: nova_runtime's servers/s over upstream's
 FLAVOR = {"id": 1, "flavorid": "1", "name": "m1.storm", "memory_mb": 512, "vcpus": 1,
           "root_gb": 1, "ephemeral_gb": 0, "swap": 0, "extra_specs": {}}
-IMAGE = {"id": "155d900f-4e14-4e4c-a73d-069cbf4541e6", "min_ram": 0, "min_disk": 0,
-         "properties": {"os_type": "linux"}}
-COMPUTE_RESOURCES = "[fake_driver]\nvcpus = 16\nmemory_mb = 16384\nlocal_gb = 200\n"
+COMPUTE_RESOURCES = {"fake_driver": {"vcpus": 16, "memory_mb": 16384, "local_gb": 200}}
 POLL_INTERVAL = 0.1
 IDLE_SECONDS = 5  # CPU of the idle cloud, measured before the storm
 
-COMMON = """\
-[DEFAULT]
-host = {host}
-transport_url = {transport_url}
-my_ip = 127.0.0.1
-state_path = {state_path}
-compute_driver = fake.FakeDriver
-fixed_range = 10.0.0.0/22
-rpc_response_timeout = 60
-[oslo_messaging_rabbit]
-rabbit_retry_interval = 1
-rabbit_retry_backoff = 1
-rabbit_interval_max = 2
-"""
+# Every nova.conf of the storm: the common options (harness/nova_conf.py),
+# a flat network with room for the servers, and time for RPC calls under load.
+OPTIONS = {"DEFAULT": {"fixed_range": "10.0.0.0/22", "rpc_response_timeout": 60}}
 
 
 def log(message):
     print(message, flush=True)
-
-
-class Daemon:
-    """A nova_runtime console script with --config-file and --log-file."""
-
-    def __init__(self, binary, conf, workdir, bin_dir=cli.BIN, log_file=True):
-        """``log_file``: the daemon takes --log-file (nova_runtime's nova-api
-        does not: its log is then its standard error)."""
-        self.binary = binary
-        label = os.path.basename(conf)[:-5]
-        self.log_path = os.path.join(workdir, f"{binary}-{label}.log")
-        argv = [os.path.join(bin_dir, binary), "--config-file", conf]
-        if log_file:
-            argv += ["--log-file", self.log_path]
-        with open(self.log_path + (".stderr" if log_file else ""), "w") as err:
-            self.process = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=err)
-
-    def log(self):
-        try:
-            with open(self.log_path) as handle:
-                return handle.read()
-        except FileNotFoundError:
-            return ""
-
-    def check_running(self):
-        if self.process.poll() is not None:
-            raise RuntimeError(f"{self.binary} exited with {self.process.returncode}; see "
-                               f"{self.log_path} and {self.log_path}.stderr")
-
-
-def wait_until(predicate, timeout, what, daemons=()):
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        for daemon in daemons:
-            daemon.check_running()
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"after {timeout} s: {what}")
-        time.sleep(0.5)
-
-
-def manage(conf, *args):
-    result = cli.run("nova-manage", *args, config_file=conf)
-    if result.returncode:
-        raise RuntimeError(f"nova-manage {' '.join(args)} failed ({result.returncode}): "
-                           f"{result.stderr.strip()}")
-    return result.stdout
 
 
 class Cloud:
@@ -219,15 +166,11 @@ class Cloud:
         stack.callback(self._stop_daemons)
 
     def _start_keystone(self, stack):
-        from tests.keystone import Keystone
-
         keystone = Keystone(tempfile.mkdtemp(dir=self.workdir, prefix="keystone-")).start()
         stack.callback(keystone.stop)
         return keystone
 
     def _start_placement(self, stack):
-        from tests.placement import Placement
-
         placement = Placement(tempfile.mkdtemp(dir=self.workdir, prefix="placement-"),
                               self.keystone, self.mariadb).start()
         stack.callback(placement.stop)
@@ -235,16 +178,11 @@ class Cloud:
 
     def _start_memcached(self, stack):
         """auth_token's token cache, as deployed (both sides' nova-api use it)."""
-        from tests.keystone import _start_memcached
-        from tests.upstream import stop
-
-        self.memcached_process, self.memcached = _start_memcached(self.workdir)
+        self.memcached_process, self.memcached = start_memcached(self.workdir)
         if self.memcached_process is not None:
             stack.callback(stop, self.memcached_process)
 
     def _start_glance(self, stack):
-        from tests.glance import Glance
-
         glance = Glance(self.keystone, tempfile.mkdtemp(dir=self.workdir, prefix="glance-"))
         glance.start()
         stack.callback(glance.stop)
@@ -253,18 +191,13 @@ class Cloud:
     def start_api(self):
         """nova_runtime's nova-api (cheroot) with keystonemiddleware, its
         token cache in memcached, Glance; returns its /v2.1 URL."""
-        from tests.keystone import NOVA_PASSWORD
-        from tests.upstream import free_port, wait_for_http
-
         port = free_port()
-        cache = f"memcached_servers = {self.memcached}\n" if self.memcached else ""
-        conf = self.write_conf("api", extra=(
-            f"[api_database]\nconnection = {self.urls['api']}\n"
-            f"[database]\nconnection = {self.urls['main']}\n"
-            "[DEFAULT]\nenabled_apis = osapi_compute\n"
-            f"osapi_compute_listen = 127.0.0.1\nosapi_compute_listen_port = {port}\n"
-            f"[glance]\napi_servers = {self.glance.url}\n"
-            + self.keystone.authtoken_section("nova", NOVA_PASSWORD) + cache))
+        cache = {"memcached_servers": self.memcached} if self.memcached else {}
+        conf = self.write_conf("api", self.databases(), {
+            "DEFAULT": {"enabled_apis": "osapi_compute", "osapi_compute_listen": "127.0.0.1",
+                        "osapi_compute_listen_port": port},
+            "glance": {"api_servers": self.glance.url},
+            "keystone_authtoken": dict(self.keystone.authtoken("nova", NOVA_PASSWORD), **cache)})
         self.api = self.start("nova-api", conf, log_file=False)
         url = f"http://127.0.0.1:{port}/v2.1"
         wait_for_http(url, self.api.process, self.api.log_path)
@@ -272,16 +205,21 @@ class Cloud:
 
     def _databases(self, stack):
         """nova_api, nova and nova_cell0, granted as the install guide does."""
-        return stack.enter_context(tests_cloud.nova_databases(self.mariadb, ""))
+        return stack.enter_context(nova_databases(self.mariadb, ""))
 
-    def write_conf(self, host, extra=""):
-        path = os.path.join(self.workdir, f"{host}.conf")
-        placement = self.placement.nova_conf_section() if self.placement else ""
-        with open(path, "w") as handle:
-            handle.write(COMMON.format(host=host, transport_url=self.rabbitmq.url,
-                                       state_path=os.path.join(self.workdir, host))
-                         + placement + extra)
-        return path
+    def databases(self):
+        """The nova.conf layer of the controller's databases."""
+        return {"api_database": {"connection": self.urls["api"]},
+                "database": {"connection": self.urls["main"]}}
+
+    def write_conf(self, host, *layers):
+        """<workdir>/<host>.conf: the common and the storm's options, the
+        host's own, [placement] (unless --no-placement), then ``layers``."""
+        placement = {"placement": self.placement.nova_options()} if self.placement else {}
+        return nova_conf.write(
+            os.path.join(self.workdir, f"{host}.conf"), nova_conf.COMMON, OPTIONS,
+            nova_conf.host(host, self.rabbitmq.url, os.path.join(self.workdir, host)),
+            placement, *layers)
 
     def process_groups(self):
         """{group name: pids} of what runs, for CpuMeter."""
@@ -304,7 +242,8 @@ class Cloud:
         return groups
 
     def start(self, binary, conf, log_file=True):
-        daemon = Daemon(binary, conf, self.workdir, log_file=log_file)
+        log = os.path.join(self.workdir, f"{binary}-{pathlib.Path(conf).stem}.log")
+        daemon = Daemon(binary, conf, log, log_file=log_file)
         self.daemons.append(daemon)
         return daemon
 
@@ -315,15 +254,7 @@ class Cloud:
 
     def stop_daemons(self):
         """SIGTERM every daemon, wait (then kill) them."""
-        for daemon in self.daemons:
-            if daemon.process.poll() is None:
-                daemon.process.send_signal(signal.SIGTERM)
-        for daemon in self.daemons:
-            try:
-                daemon.process.wait(30)
-            except subprocess.TimeoutExpired:
-                daemon.process.kill()
-                daemon.process.wait()
+        stop_all(self.daemons)
 
     def _remove_workdir(self):
         if self.args.keep:
@@ -334,25 +265,20 @@ class Cloud:
 
 # --in-process: no nova-api to lift the storm project's quota (os-quota-sets),
 # and the super-conductor counts it again ([quota] recheck_quota): no limits.
-NO_QUOTA = "[quota]\ninstances = -1\ncores = -1\nram = -1\n"
+NO_QUOTA = {"quota": {"instances": -1, "cores": -1, "ram": -1}}
 
 
-def bring_up(cloud, computes, conductors, extra=""):
+def bring_up(cloud, computes, conductors, extra=None):
     """Cells, the conductor, the computes (all reported), discovery, the
     scheduler (sees every compute); returns the controller's config file
-    (``extra``: more of its text)."""
-    controller = cloud.write_conf("controller", extra=extra + (
-        f"[api_database]\nconnection = {cloud.urls['api']}\n"
-        f"[database]\nconnection = {cloud.urls['main']}\n"
-        f"[conductor]\nworkers = {conductors}\n"))
-    manage(controller, "api_db", "sync")
-    manage(controller, "cell_v2", "map_cell0")
-    manage(controller, "cell_v2", "create_cell", "--name=cell1")
-    manage(controller, "db", "sync")
+    (``extra``: more of its options)."""
+    controller = cloud.write_conf("controller", extra or {}, cloud.databases(),
+                                  {"conductor": {"workers": conductors}})
+    cli.setup_cells(controller)
     conductor = cloud.start("nova-conductor", controller)
     hosts = [f"c{index:03d}" for index in range(1, computes + 1)]
     for host in hosts:
-        cloud.start("nova-compute", cloud.write_conf(host, extra=COMPUTE_RESOURCES))
+        cloud.start("nova-compute", cloud.write_conf(host, COMPUTE_RESOURCES))
     engine = engines.get_engine(cloud.urls["main"])
 
     def reported():
@@ -362,22 +288,19 @@ def bring_up(cloud, computes, conductors, extra=""):
 
     wait_until(reported, 120 + 3 * computes, f"not all {computes} computes reported",
                cloud.daemons)
-    manage(controller, "cell_v2", "discover_hosts")
+    discovered = cli.manage(controller, "cell_v2", "discover_hosts")
+    if discovered.returncode:
+        raise RuntimeError(f"nova-manage cell_v2 discover_hosts failed: {discovered.stderr}")
     scheduler = cloud.start("nova-scheduler", controller)
     wait_until(lambda: f"Host states: {computes} compute node(s)" in scheduler.log(), 120,
                f"nova-scheduler does not see {computes} computes", [scheduler, conductor])
     wait_until(lambda: "nova-scheduler on host controller started" in scheduler.log(), 60,
                "nova-scheduler did not start", [scheduler])
     if cloud.placement is not None:
-        wait_until(lambda: providers_with_inventory(cloud.placement) == computes, 120,
+        wait_until(lambda: cloud.placement.providers_with_inventory() == computes, 120,
                    f"Placement does not have {computes} providers with inventories",
                    cloud.daemons)
     return controller
-
-
-def providers_with_inventory(placement):
-    providers = placement.get("/resource_providers?resources=VCPU:1")["resource_providers"]
-    return len(providers)
 
 
 # --- where the CPU goes -----------------------------------------------------------------
@@ -578,8 +501,8 @@ def run_in_process(args):
             "request_errors": len(errors),
             "submit_s": round(submitted, 2), "elapsed_s": round(elapsed, 2),
             "servers_per_s": round(len(active) / elapsed, 2) if active else 0.0,
-            "time_to_active_p50_s": _rounded(percentile(list(active.values()), 0.5)),
-            "time_to_active_p90_s": _rounded(percentile(list(active.values()), 0.9)),
+            "time_to_active_p50_s": _rounded(storm_http.percentile(list(active.values()), 0.5)),
+            "time_to_active_p90_s": _rounded(storm_http.percentile(list(active.values()), 0.9)),
             "time_to_active_max_s": _rounded(max(active.values(), default=None)),
             "hosts_used": len(per_host), "max_per_host": max(per_host.values(), default=0),
             "min_per_host": min(per_host.values(), default=0),
@@ -621,39 +544,12 @@ def interpreter(bin_dir):
     return f"{os.path.realpath(python)} {version} (virtualenv {os.path.dirname(bin_dir)})"
 
 
-def delete_providers(placement, prefix):
-    """Delete the resource providers whose names start with ``prefix`` and
-    their consumers' allocations (one admin token): what one side leaves in
-    the shared Placement is not the other side's to scan."""
-    import requests
-    from tests.keystone import ADMIN_PASSWORD
-    from tests.placement import MICROVERSION
-
-    session = requests.Session()
-    session.headers.update({"X-Auth-Token": placement.keystone.token("admin", ADMIN_PASSWORD),
-                            "OpenStack-API-Version": MICROVERSION})
-    providers = session.get(f"{placement.url}/resource_providers", timeout=60).json()
-    for provider in providers["resource_providers"]:
-        if not provider["name"].startswith(prefix):
-            continue
-        consumers = session.get(f"{placement.url}/resource_providers/{provider['uuid']}"
-                                "/allocations", timeout=60).json()["allocations"]
-        for consumer in consumers:
-            session.delete(f"{placement.url}/allocations/{consumer}", timeout=60)
-        session.delete(f"{placement.url}/resource_providers/{provider['uuid']}", timeout=60)
-    session.close()
-
-
 def http_storm(cloud, groups, api_url, args, label):
     """The storm against ``api_url`` (one side); its figures."""
-    from bench import storm_http
-    from tests.keystone import ADMIN_PASSWORD, DEMO_PASSWORD
-
     keystone = cloud.keystone
-    admin = storm_http.token(keystone.url, "admin", ADMIN_PASSWORD, "admin")
+    admin = keystone.token("admin", ADMIN_PASSWORD, "admin")
     flavor = storm_http.prepare(api_url, admin, keystone.ids["demo"])
-    tokens = [storm_http.token(keystone.url, "demo-member", DEMO_PASSWORD, "demo")
-              for _ in range(args.threads)]
+    tokens = [keystone.token("demo-member", DEMO_PASSWORD, "demo") for _ in range(args.threads)]
     meter = CpuMeter(groups)
     meter.start()
     time.sleep(IDLE_SECONDS)
@@ -694,8 +590,6 @@ def http_storm(cloud, groups, api_url, args, label):
 
 
 def run_http(args):
-    from bench import storm_http
-
     results, pythons = {}, {}
     with contextlib.ExitStack() as stack:
         started = time.monotonic()
@@ -722,11 +616,10 @@ def run_http(args):
             from bench.upstream_nova import UpstreamNova
 
             cloud.stop_daemons()
-            if cloud.placement is not None:
-                delete_providers(cloud.placement, "c")
+            if cloud.placement is not None:  # what one side leaves is not the other's to scan
+                cloud.placement.delete_providers(lambda name: name.startswith("c"))
             started = time.monotonic()
-            nova = UpstreamNova(cloud, args.computes, args.conductors, stack, Daemon,
-                                wait_until, providers_with_inventory)
+            nova = UpstreamNova(cloud, args.computes, args.conductors, stack)
             pythons["upstream"] = interpreter(nova.bin)
             log(f"upstream Nova's daemons run on {pythons['upstream']}")
             api_url = nova.start()
@@ -739,7 +632,7 @@ def run_http(args):
             results["upstream"]["spread"] = _spread_summary(spread(nova.urls["main"], None))
             nova.stop()
             if cloud.placement is not None:
-                delete_providers(cloud.placement, "u")
+                cloud.placement.delete_providers(lambda name: name.startswith("u"))
     ours = results["nova_runtime"]
     figures = {
         "mode": "http", "servers": args.servers, "computes": args.computes,

@@ -16,6 +16,7 @@ time, and memory.
 
 import argparse
 import json
+import os
 import random
 import resource
 import statistics
@@ -26,8 +27,11 @@ import types
 
 import numpy as np
 
-from nova_runtime import config
-from nova_runtime.scheduler import (
+# The repository's root: the harness package (harness/).
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from nova_runtime import config  # noqa: E402
+from nova_runtime.scheduler import (  # noqa: E402
     AggregateRecord,
     FilterScheduler,
     Flavor,
@@ -132,7 +136,7 @@ def main(argv=None):
     parser.add_argument(
         "--reference", type=int, default=0, metavar="R",
         help="also time R requests with the per-host reference of the tests "
-             "(tests/unit/scheduler/reference.py, run from the repository root)")
+             "(harness/scheduler_reference.py)")
     args = parser.parse_args(argv)
     rng = random.Random(args.seed)
 
@@ -223,14 +227,12 @@ def main(argv=None):
 def _time_reference(args, conf, records, aggs, defaults, group_uuids):
     """p50 of the per-host reference implementation (one object per host, each
     filter asked about each host), on the same hosts and kind of requests."""
-    sys.path.insert(0, ".")
-    from tests.unit.scheduler import reference
+    from harness import scheduler_reference as reference
 
     fs = conf.filter_scheduler
     world = reference.World(
         records, aggs, defaults, fs.enabled_filters, fs.weight_classes,
-        {o: fs[o] for o in ("ram_weight_multiplier", "cpu_weight_multiplier",
-                            "disk_weight_multiplier")},
+        {option: fs[option] for option, _ in reference.WEIGHERS.values()},
         host_subset_size=fs.host_subset_size, service_down_time=conf.service_down_time)
     rng, latencies = random.Random(args.seed), []
     for spec in requests(args.reference, random.Random(args.seed + 2), group_uuids):

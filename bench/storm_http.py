@@ -79,17 +79,7 @@ def ratio(ours, theirs):
     return round(ours / theirs, 1)
 
 
-# --- Keystone and the Compute API -----------------------------------------------------
-
-def token(keystone_url, user, password, project):
-    body = {"auth": {
-        "identity": {"methods": ["password"], "password": {"user": {
-            "name": user, "domain": {"id": "default"}, "password": password}}},
-        "scope": {"project": {"name": project, "domain": {"id": "default"}}}}}
-    response = requests.post(f"{keystone_url}/auth/tokens", json=body, timeout=60)
-    response.raise_for_status()
-    return response.headers["X-Subject-Token"]
-
+# --- the Compute API -------------------------------------------------------------------
 
 def call(method, url, admin_token, body=None, ok=(200, 201, 202, 204)):
     """One Compute API call as the admin; the JSON body."""

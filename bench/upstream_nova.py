@@ -1,7 +1,7 @@
 """Upstream Nova 34.x from PyPI, on the boot storm's own servers: what
 ``bench/boot_storm.py --against upstream`` compares with.
 
-The virtualenv: tests/upstream.py ``upstream_nova_venv()`` (cached under
+The virtualenv: harness/upstream.py ``upstream_nova_venv()`` (cached under
 /var/tmp, built once on the interpreter that runs the benchmark:
 ``nova>=34,<35``, uwsgi, PyMySQL, python-memcached under constraints.txt;
 nova's requirements that constraints.txt does not pin are resolved by pip
@@ -20,6 +20,7 @@ and security groups even for ``networks: none``: a local stand-in
 """
 
 import os
+import pathlib
 import shutil
 import subprocess
 import sys
@@ -27,20 +28,20 @@ import sys
 import sqlalchemy as sa
 
 from bench import storm_http
-from tests import cloud as tests_cloud, upstream
-from tests.keystone import NOVA_PASSWORD
+from harness import nova_conf, upstream
+from harness.daemons import Daemon, stop_all
+from harness.databases import nova_databases
+from harness.keystone import NOVA_PASSWORD
+from harness.processes import free_port, stop, wait_for_http, wait_until
 
 VHOST = "upstream"
 DB_PREFIX = "up_"
 
 
 class UpstreamNova:
-    def __init__(self, cloud, computes, conductors, stack, daemon_class, wait_until,
-                 providers):
-        """``daemon_class``, ``wait_until``, ``providers``: bench/boot_storm.py's
-        Daemon, wait_until and providers_with_inventory."""
+    def __init__(self, cloud, computes, conductors, stack):
+        """``cloud``: bench/boot_storm.py's Cloud, whose servers this uses."""
         self.cloud, self.computes, self.conductors = cloud, computes, conductors
-        self.Daemon, self.wait_until, self.providers = daemon_class, wait_until, providers
         self.venv = upstream.upstream_nova_venv()
         self.bin = os.path.join(self.venv, "bin")
         self.workdir = os.path.join(cloud.workdir, "upstream")
@@ -49,54 +50,45 @@ class UpstreamNova:
         os.makedirs(os.path.join(self.workdir, "lock"))
         self.daemons = []
         self.api_process = None
-        self.urls = stack.enter_context(tests_cloud.nova_databases(cloud.mariadb, DB_PREFIX))
+        self.urls = stack.enter_context(nova_databases(cloud.mariadb, DB_PREFIX))
         self.transport_url = cloud.rabbitmq.add_vhost(VHOST)
-        self.neutron_port = upstream.free_port()
+        self.neutron_port = free_port()
         stub = os.path.join(self.workdir, "neutron_stub.py")
         with open(stub, "w") as handle:
             handle.write(storm_http.NEUTRON_STUB)
         self.neutron = subprocess.Popen([sys.executable, stub, str(self.neutron_port)],
                                         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         stack.callback(self.stop)
-        upstream.wait_for_http(f"http://127.0.0.1:{self.neutron_port}/", self.neutron,
-                               "(neutron stand-in)")
+        wait_for_http(f"http://127.0.0.1:{self.neutron_port}/", self.neutron,
+                      "(neutron stand-in)")
 
     # --- nova.conf ------------------------------------------------------------------
 
-    def conf_text(self, host, databases=True):
+    def write_conf(self, host, databases=True, path=None):
+        """<workdir>/<host>.conf (or ``path``): the common options
+        (harness/nova_conf.py) and what upstream Nova needs besides."""
         cloud = self.cloud
-        keystone = cloud.keystone
-        cache = f"memcached_servers = {cloud.memcached}\n" if cloud.memcached else ""
+        authtoken = cloud.keystone.authtoken("nova", NOVA_PASSWORD)
+        cache = {"memcached_servers": cloud.memcached} if cloud.memcached else {}
         state = os.path.join(self.workdir, host)
-        text = (
-            "[DEFAULT]\n"
-            f"host = {host}\ntransport_url = {self.transport_url}\nmy_ip = 127.0.0.1\n"
-            f"state_path = {state}\ninstances_path = {state}/instances\n"
-            "compute_driver = fake.FakeDriver\nrpc_response_timeout = 60\n"
-            "graceful_shutdown_timeout = 5\n"  # the default 60 s makes a run's end slow
-            "[oslo_messaging_rabbit]\nrabbit_retry_interval = 1\n"
-            "rabbit_retry_backoff = 1\nrabbit_interval_max = 2\n"
-            f"[conductor]\nworkers = {self.conductors}\n"
-            "[scheduler]\nworkers = 1\n"
-            f"[oslo_concurrency]\nlock_path = {self.workdir}/lock\n"
-            f"[wsgi]\napi_paste_config = {self.etc}/api-paste.ini\n"
-            f"[glance]\napi_servers = {cloud.glance.url}\n"
-            "[neutron]\n" + "".join(f"{k} = {v}\n" for k, v in keystone.authtoken(
-                "nova", NOVA_PASSWORD).items() if k != "www_authenticate_uri")
-            + f"region_name = RegionOne\nendpoint_override = http://127.0.0.1:{self.neutron_port}\n"
-            + keystone.authtoken_section("nova", NOVA_PASSWORD) + cache)
-        if cloud.placement is not None:
-            text += cloud.placement.nova_conf_section()
-        if databases:
-            text += (f"[api_database]\nconnection = {self.urls['api']}\n"
-                     f"[database]\nconnection = {self.urls['main']}\n")
-        return text
-
-    def write_conf(self, host, databases=True):
-        path = os.path.join(self.workdir, f"{host}.conf")
-        with open(path, "w") as handle:
-            handle.write(self.conf_text(host, databases))
-        return path
+        return nova_conf.write(
+            path or os.path.join(self.workdir, f"{host}.conf"), nova_conf.COMMON,
+            nova_conf.host(host, self.transport_url, state), {
+                "DEFAULT": {"instances_path": f"{state}/instances", "rpc_response_timeout": 60,
+                            # the default 60 s makes a run's end slow
+                            "graceful_shutdown_timeout": 5},
+                "conductor": {"workers": self.conductors},
+                "scheduler": {"workers": 1},
+                "oslo_concurrency": {"lock_path": f"{self.workdir}/lock"},
+                "wsgi": {"api_paste_config": f"{self.etc}/api-paste.ini"},
+                "glance": {"api_servers": cloud.glance.url},
+                "neutron": dict({k: v for k, v in authtoken.items()
+                                 if k != "www_authenticate_uri"}, region_name="RegionOne",
+                                endpoint_override=f"http://127.0.0.1:{self.neutron_port}"),
+                "keystone_authtoken": dict(authtoken, **cache),
+                "placement": cloud.placement.nova_options() if cloud.placement else {},
+                "api_database": {"connection": self.urls["api"]} if databases else {},
+                "database": {"connection": self.urls["main"]} if databases else {}})
 
     def manage(self, conf, *args):
         result = subprocess.run([os.path.join(self.bin, "nova-manage"), "--config-file", conf,
@@ -109,7 +101,8 @@ class UpstreamNova:
     # --- life cycle -----------------------------------------------------------------
 
     def start_daemon(self, binary, conf):
-        daemon = self.Daemon(binary, conf, self.workdir, bin_dir=self.bin)
+        log = os.path.join(self.workdir, f"{binary}-{pathlib.Path(conf).stem}.log")
+        daemon = Daemon(binary, conf, log, bin_dir=self.bin)
         self.daemons.append(daemon)
         return daemon
 
@@ -132,19 +125,19 @@ class UpstreamNova:
                 return connection.scalar(count) == self.computes
 
         try:
-            self.wait_until(reported, 180 + 4 * self.computes,
-                            f"not all {self.computes} upstream computes reported", self.daemons)
+            wait_until(reported, 180 + 4 * self.computes,
+                       f"not all {self.computes} upstream computes reported", self.daemons)
         finally:
             engine.dispose()
         self.manage(controller, "cell_v2", "discover_hosts")
         self.start_daemon("nova-scheduler", controller)
-        self.wait_until(self._listening, 180, "upstream conductor/scheduler not consuming",
-                        self.daemons)
+        wait_until(self._listening, 180, "upstream conductor/scheduler not consuming",
+                   self.daemons)
         if self.cloud.placement is not None:
-            self.wait_until(lambda: self.providers(self.cloud.placement)
-                            == self.computes, 180,
-                            f"Placement does not have {self.computes} upstream providers",
-                            self.daemons)
+            wait_until(lambda: self.cloud.placement.providers_with_inventory()
+                       == self.computes, 180,
+                       f"Placement does not have {self.computes} upstream providers",
+                       self.daemons)
         return self._start_api()
 
     def _listening(self):
@@ -155,20 +148,19 @@ class UpstreamNova:
 
     def _start_api(self):
         shutil.copy(os.path.join(self.venv, "etc", "nova", "api-paste.ini"), self.etc)
-        with open(os.path.join(self.etc, "nova.conf"), "w") as handle:
-            handle.write(self.conf_text("upstream-api"))
+        self.write_conf("upstream-api", path=os.path.join(self.etc, "nova.conf"))
         wsgi_file = os.path.join(self.workdir, "nova-api-wsgi.py")
         with open(wsgi_file, "w") as handle:
             handle.write("import os\n"
                          f"os.environ['OS_NOVA_CONFIG_DIR'] = {self.etc!r}\n"
                          "from nova.wsgi.osapi_compute import application  # noqa\n")
-        port = upstream.free_port()
+        port = free_port()
         self.api_log = os.path.join(self.workdir, "nova-api.log")
         self.api_process = upstream.start_uwsgi(self.venv, wsgi_file, port, self.api_log,
                                                 self.workdir, threads=4, processes=2,
                                                 extra=("--lazy-apps",))
         url = f"http://127.0.0.1:{port}/v2.1"
-        upstream.wait_for_http(url, self.api_process, self.api_log, timeout=180)
+        wait_for_http(url, self.api_process, self.api_log, timeout=180)
         return url
 
     def process_groups(self):
@@ -180,14 +172,6 @@ class UpstreamNova:
 
     def stop(self):
         if self.api_process is not None:
-            upstream.stop(self.api_process)
-        for daemon in self.daemons:
-            if daemon.process.poll() is None:
-                daemon.process.terminate()
-        for daemon in self.daemons:
-            try:
-                daemon.process.wait(30)
-            except subprocess.TimeoutExpired:
-                daemon.process.kill()
-                daemon.process.wait()
-        upstream.stop(self.neutron)
+            stop(self.api_process)
+        stop_all(self.daemons)
+        stop(self.neutron)

@@ -12,6 +12,7 @@ import os
 from oslo_config import cfg
 
 from nova_runtime import conf as nova_conf
+from nova_runtime.db import engines
 
 PROJECT = "nova"
 
@@ -31,7 +32,8 @@ def load(conf, argv, prog, default_config_files=None):
     """Parse the command line and config files into ``conf`` and validate them.
 
     Raises ConfigError with a readable message for missing or unparsable files
-    and invalid values.
+    and invalid values. Database engines made afterwards follow its [database]
+    and [api_database] options.
     """
     try:
         conf(argv, project=PROJECT, prog=prog,
@@ -45,6 +47,7 @@ def load(conf, argv, prog, default_config_files=None):
     problems = [_describe(conf, group, name, exc) for group, name, exc in _bad_values(conf)]
     if problems:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(problems))
+    engines.configure(conf)
 
 
 def _bad_values(conf):

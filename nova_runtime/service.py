@@ -31,10 +31,9 @@ import time
 import oslo_messaging as messaging
 from oslo_db import exception as db_exc
 
-from nova_runtime import cmd, context as nova_context, rpc
+from nova_runtime import cells, cmd, context as nova_context, rpc
 from nova_runtime import workers as worker_processes
 from nova_runtime.db import engines, migration
-from nova_runtime.db.base import utcnow
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.objects import services as service_records
 
@@ -85,20 +84,6 @@ class FatalError(Exception):
     """The service cannot start at all (configuration, driver); retrying is useless."""
 
 
-def is_up(service, service_down_time, now=None):
-    """Whether a service record shows a live service: its last heartbeat
-    (last_seen_up, else updated_at or created_at) is at most
-    ``service_down_time`` seconds old, and it is not forced down. Disabled
-    services are up if they heartbeat: disabled only stops scheduling."""
-    if service.get("forced_down"):
-        return False
-    last = service.get("last_seen_up") or service.get("updated_at") or service.get("created_at")
-    if last is None:
-        return False
-    now = now or utcnow()
-    return abs((now - last).total_seconds()) <= service_down_time
-
-
 # --- what a service waits for -------------------------------------------------------
 
 class Dependency:
@@ -113,6 +98,15 @@ class Dependency:
 
 def constant(seconds):
     return itertools.repeat(seconds)
+
+
+def database_delays(group):
+    """[database] or [api_database] retry_interval seconds, max_retries times
+    (-1: for ever); then the service gives up."""
+    interval = max(group.retry_interval, 1)
+    if group.max_retries < 0:
+        return constant(interval)
+    return itertools.repeat(interval, group.max_retries)
 
 
 def growing(start, step, maximum):
@@ -141,7 +135,7 @@ def message_queue(conf, url=None):
 
 def database(conf, url, sync_command="nova-manage db sync"):
     """A cell database, reachable and with the current schema; waits
-    [database] retry_interval seconds between attempts."""
+    [database] retry_interval seconds between attempts, max_retries times."""
 
     def probe():
         try:
@@ -152,7 +146,7 @@ def database(conf, url, sync_command="nova-manage db sync"):
             raise Unavailable(db_error_reason(exc)) from None
 
     return Dependency(f"the database {engines.mask_password(url)}", probe,
-                      constant(max(conf.database.retry_interval, 1)))
+                      database_delays(conf.database))
 
 
 def db_error_reason(exc):
@@ -168,8 +162,8 @@ def _one_line(text):
 
 def wait_for(name, attempt, delays, stopping):
     """Call ``attempt`` until it stops raising Unavailable; one warning per
-    failed attempt. Returns its result, or raises Stopping once ``stopping``
-    is set."""
+    failed attempt. Returns its result, raises Stopping once ``stopping``
+    is set, FatalError once ``delays`` run out."""
     for number in itertools.count(1):
         try:
             return_value = attempt()
@@ -179,8 +173,11 @@ def wait_for(name, attempt, delays, stopping):
             if number > 1:
                 LOG.info("%s is available after %d attempts", _capitalized(name), number)
             return return_value
+        delay = next(delays, None)
+        if delay is None:
+            raise FatalError(f"{_capitalized(name)} is not available after {number} "
+                             f"attempts: {reason}")
         # Logged outside the except block: oslo.log would append the exception again.
-        delay = next(delays)
         LOG.warning("Waiting for %s (attempt %d): %s; retrying in %s s",
                     name, number, reason, delay)
         if stopping.wait(delay):
@@ -239,7 +236,7 @@ class _database_errors:
 
     def __exit__(self, exc_type, exc, tb):
         if exc_type is not None and issubclass(
-                exc_type, (engines.DatabaseUnavailable, db_exc.DBConnectionError)):
+                exc_type, cells.DOWN_ERRORS):
             if isinstance(exc, engines.DatabaseUnavailable):
                 raise Unavailable(str(exc)) from None
             raise Unavailable(f"lost the database {engines.mask_password(self.url)}: "

@@ -1,15 +1,21 @@
+"""The shared fixtures of the private servers, the upstream services and the
+clouds (all from the harness package, harness/), for every test module."""
+
 import itertools
+import shutil
+import tempfile
+import uuid
 
 import pytest
 
-from tests import cloud
-# The shared fixtures of the upstream services and clouds, for every test module.
-from tests.cloud import full_cloud  # noqa: F401 (module fixture)
-from tests.glance import glance  # noqa: F401 (session fixture)
-from tests.keystone import compute_cloud, keystone  # noqa: F401 (session fixtures)
-from tests.placement import placement  # noqa: F401 (session fixture)
-from tests.mariadb import MariaDB
-from tests.rabbitmq import RabbitMQ
+from harness import databases
+from harness.compute_cloud import ComputeCloud
+from harness.full_cloud import FULL_COMPUTES, FullCloud
+from harness.glance import Glance
+from harness.keystone import Keystone
+from harness.mariadb import MariaDB
+from harness.placement import Placement
+from harness.rabbitmq import RabbitMQ
 
 _prefixes = itertools.count(1)
 
@@ -23,7 +29,7 @@ def mariadb():
 
 @pytest.fixture(scope="session")
 def rabbitmq():
-    """A private RabbitMQ node (tests/rabbitmq.py); .url is a transport_url."""
+    """A private RabbitMQ node (harness/rabbitmq.py); .url is a transport_url."""
     server = RabbitMQ().start()
     yield server
     server.destroy()
@@ -38,9 +44,54 @@ def nova_databases(mariadb):
     Returns a dict of URLs that log in as nova, never as root."""
     prefix = f"t{next(_prefixes)}_"
     keys = ("api", "main", "cell0", "cell2")  # cell2: a second cell
-    with cloud.nova_databases(mariadb, prefix, keys) as urls:
-        yield dict(urls, names=[cloud.database_name(prefix, key) for key in keys])
+    with databases.nova_databases(mariadb, prefix, keys) as urls:
+        yield dict(urls, names=[databases.database_name(prefix, key) for key in keys])
 
+
+@pytest.fixture(scope="session")
+def keystone():
+    workdir = tempfile.mkdtemp(prefix="nova-runtime-keystone-")
+    server = Keystone(workdir).start()
+    yield server
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def placement(keystone, mariadb):
+    workdir = tempfile.mkdtemp(prefix="nova-runtime-placement-")
+    server = Placement(workdir, keystone, mariadb).start()
+    yield server
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def glance(keystone):
+    if not shutil.which("qemu-img"):
+        pytest.skip("qemu-img (Debian's qemu-utils) is needed to make the test image")
+    workdir = tempfile.mkdtemp(prefix="nova-runtime-glance-")
+    server = Glance(keystone, workdir).start()
+    yield server
+    server.stop()
+    shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def compute_cloud(keystone, mariadb):
+    """nova-api alone behind Keystone (harness/compute_cloud.py)."""
+    with ComputeCloud.running(keystone, mariadb) as cloud:
+        yield cloud
+
+
+@pytest.fixture(scope="module")
+def full_cloud(keystone, glance, mariadb, rabbitmq):
+    """The end-to-end API tests' cloud (harness/full_cloud.py), without Placement."""
+    workdir = tempfile.mkdtemp(prefix="nova-runtime-full-")
+    with databases.nova_databases(mariadb, f"full{uuid.uuid4().hex[:6]}_") as urls:
+        cloud = FullCloud(workdir, urls, rabbitmq, keystone, glance)
+        with cloud.running(FULL_COMPUTES) as started:
+            yield started
 
 
 # --- skips that are allowed (tools/test.sh passes --allowed-skips) ---------------

@@ -9,12 +9,12 @@ import gc
 
 from keystonemiddleware import auth_token
 
-from nova_runtime import rpc
-from nova_runtime.api import databases, middleware, policy, router, routes, versions
+from nova_runtime import cells, rpc
+from nova_runtime.api import middleware, policy, router, routes, versions
 
 
 def build(conf, dbs=None):
-    dbs = dbs or databases.Databases(conf.api_database.connection)
+    dbs = dbs or cells.Databases(conf.api_database.connection)
     # Casts to the super-conductor go to nova's exchange, as the daemons listen on it.
     rpc.set_defaults(conf)
 

@@ -4,11 +4,19 @@ A fault is ``{"<name>": {"code": <status>, "message": "..."}}`` where the name
 depends on the status as upstream's wsgi.Fault maps it (400 badRequest, 403
 forbidden, 404 itemNotFound, 409 conflictingRequest, anything unmapped
 computeFault).
+
+Handlers raise these. The errors of the layers below (records, the compute
+API, the image service) reach the client through ``from_exception``: the one
+table that says which HTTP status each of them is.
 """
 
 import json
 
 import webob
+
+from nova_runtime.compute import api as compute_api
+from nova_runtime.image import glance
+from nova_runtime.objects import exceptions as record_exc
 
 FAULT_NAMES = {
     400: "badRequest",
@@ -87,6 +95,37 @@ class NotImplementedYet(APIError):
 
 class QuotaExceeded(Forbidden):
     """Upstream answers an exceeded quota with 403 forbidden."""
+
+
+class ImageServiceFailed(APIError):
+    code = 500
+
+
+# Most specific first: the first class that matches decides.
+_BELOW_THE_API = (
+    (compute_api.InstanceInvalidState, Conflict),
+    (compute_api.InvalidRequest, BadRequest),
+    (record_exc.NotFound, NotFound),  # compute_api.SecurityGroupNotFound too
+    (record_exc.Conflict, Conflict),
+    (record_exc.Invalid, BadRequest),
+    (record_exc.QuotaExceeded, QuotaExceeded),
+    (glance.ImageNotFound, BadRequest),  # an image a request names
+    (glance.ImageServiceError, ImageServiceFailed),
+)
+
+
+# What FaultWrapper hands to from_exception.
+TRANSLATED = tuple(error_type for error_type, _ in _BELOW_THE_API)
+
+
+def from_exception(exc):
+    """The APIError that ``exc`` (one of TRANSLATED) is shown as."""
+    for error_type, api_error in _BELOW_THE_API:
+        if isinstance(exc, error_type):
+            if api_error is ImageServiceFailed:
+                return api_error(f"The image service failed: {exc}")
+            return api_error(str(exc))
+    raise TypeError(f"{type(exc).__name__} is not an error below the API")
 
 
 def fault_body(code, message):

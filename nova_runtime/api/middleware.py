@@ -4,12 +4,11 @@ import logging
 import time
 
 import webob.dec
-from oslo_db import exception as db_exc
 from oslo_middleware import request_id
 
 from nova_runtime.api import context as nova_context
 from nova_runtime.api import errors, microversion
-from nova_runtime.db import engines
+from nova_runtime import cells
 
 LOG = logging.getLogger(__name__)
 
@@ -23,7 +22,8 @@ class RequestId(request_id.RequestId):
 class FaultWrapper:
     """Turns every exception into Nova's JSON fault body.
 
-    APIError subclasses keep their status and message; database outages are
+    APIError subclasses keep their status and message; the errors of the
+    layers below get theirs from errors.from_exception; database outages are
     503; anything else is a 500 computeFault that names the exception type
     only (the traceback goes to the log, not to the client)."""
 
@@ -36,7 +36,10 @@ class FaultWrapper:
             return req.get_response(self.application)
         except errors.APIError as exc:
             response = errors.fault_response(exc.code, exc.message, exc.headers)
-        except (engines.DatabaseUnavailable, db_exc.DBConnectionError) as exc:
+        except errors.TRANSLATED as exc:
+            api_error = errors.from_exception(exc)
+            response = errors.fault_response(api_error.code, api_error.message)
+        except cells.DOWN_ERRORS as exc:
             LOG.error("Database unavailable during %s %s: %s", req.method, req.path, exc)
             response = errors.fault_response(503, "The database is not available; retry later.")
         except Exception as exc:

@@ -27,19 +27,17 @@ import re
 
 import orjson
 import sqlalchemy as sa
-from oslo_db import exception as db_exc
 from sqlalchemy.ext import compiler as sa_compiler
 
-from nova_runtime import service
-from nova_runtime.api import errors, server_views
+from nova_runtime import cells
+from nova_runtime.api import server_views
 from nova_runtime.db import engines
 from nova_runtime.db.api import models as api_models
 from nova_runtime.db.main import models as cell_models
-from nova_runtime.objects import exceptions, instance_mappings, instances, tags
+from nova_runtime.objects import exceptions, instance_mappings, instances, services, tags
 
 LOG = logging.getLogger(__name__)
 
-_CELL_ERRORS = (engines.DatabaseUnavailable, db_exc.DBConnectionError, sa.exc.OperationalError)
 # MariaDB's ER_REGEXP_ERROR: a pattern that Python's re accepted (the query
 # schema checks them) but the database's regular expression library refuses,
 # such as "[[:foo:]]". The cell answered: it is the request that is wrong.
@@ -72,10 +70,10 @@ def list_servers(db, filters, sort_keys, sort_dirs, limit, marker=None, columns=
     for cell, query in queries:
         try:
             rows = query.result()
-        except _CELL_ERRORS as exc:
+        except cells.DOWN_ERRORS as exc:
             refused = regexp_error(exc)
             if refused:  # the name filter is the only regular expression in the query
-                raise errors.BadRequest(f"Invalid input for query parameters name. Value: "
+                raise exceptions.Invalid(f"Invalid input for query parameters name. Value: "
                                         f"{filters.get('name')}. {refused}") from None
             LOG.warning("Cell %s (%s) did not answer; its servers are left out: %s",
                         cell.name, cell.uuid, exc)
@@ -115,7 +113,7 @@ def _marker(db, marker):
             instance_uuid=marker))
         if request is not None:
             return _from_build_request(request)
-    raise errors.BadRequest(f"marker [{marker}] not found")
+    raise exceptions.Invalid(f"marker [{marker}] not found")
 
 
 def _from_build_request(row):
@@ -256,7 +254,7 @@ def details(db, servers, *, request_specs=False, image_properties=False,
     for future, what, cell_uuid, members in reads:
         try:
             found = future.result()
-        except _CELL_ERRORS as exc:
+        except cells.DOWN_ERRORS as exc:
             LOG.warning("Cell %s did not answer while reading server details: %s",
                         cell_uuid, exc)
             continue
@@ -464,7 +462,7 @@ def _host_statuses(url, hosts, service_down_time):
             model.deleted == 0)).mappings().all()
     statuses = {}
     for row in rows:
-        if not service.is_up(row, service_down_time):
+        if not services.is_up(row, service_down_time):
             statuses[row["host"]] = "DOWN"
         else:
             statuses[row["host"]] = "MAINTENANCE" if row["disabled"] else "UP"

@@ -23,8 +23,8 @@ import threading
 
 from cheroot import wsgi as cheroot_wsgi
 
-from nova_runtime import cmd
-from nova_runtime.api import app, databases, microversion
+from nova_runtime import cells, cmd
+from nova_runtime.api import app, microversion
 from nova_runtime.api.metadata import app as metadata_app
 from nova_runtime.db import engines, migration
 
@@ -43,7 +43,7 @@ def _stop_on_signals():
 
 def _servers(conf):
     """[(API name, host, port, WSGI application)] of the enabled APIs, in order."""
-    dbs = databases.Databases(conf.api_database.connection)  # one cell cache for both
+    dbs = cells.Databases(conf.api_database.connection)  # one cell cache for both
     servers = []
     if "osapi_compute" in conf.enabled_apis:
         servers.append(("osapi_compute", conf.osapi_compute_listen,

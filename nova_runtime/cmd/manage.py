@@ -16,6 +16,8 @@ from oslo_config import cfg
 
 from nova_runtime import cells, cmd, config
 from nova_runtime.db import engines, migration
+from nova_runtime.objects import cell_mappings
+from nova_runtime.objects import exceptions as record_exc
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -69,8 +71,8 @@ def _cell0_if_mapped(conf):
     if not api_url or migration.current_version("api", api_url) is None:
         return None
     try:
-        return cells.get_cell(api_url, cells.CELL0_UUID)
-    except cells.CellNotFound:
+        return cell_mappings.get_cell(api_url, cells.CELL0_UUID)
+    except record_exc.CellNotFound:
         return None
 
 
@@ -80,8 +82,8 @@ def map_cell0(conf, args):
     """Map cell0 to --database_connection, by default [database] connection with
     the database name suffixed '_cell0'. 0 done or already mapped."""
     api_url = _synced_api_url(conf)
-    connection = args.database_connection or cells.cell0_connection(_main_url(conf))
-    _, created = cells.map_cell0(api_url, connection)
+    connection = args.database_connection or cell_mappings.cell0_connection(_main_url(conf))
+    _, created = cell_mappings.map_cell0(api_url, connection)
     if not created:
         print("Cell0 is already setup")
     return EXIT_OK
@@ -93,14 +95,14 @@ def simple_cell_setup(conf, args):
     api_url = _synced_api_url(conf)
     transport_url = _transport_url(conf, args.transport_url)
     main_url = _main_url(conf)
-    cell0, _ = cells.map_cell0(api_url, cells.cell0_connection(main_url))
+    cell0, _ = cell_mappings.map_cell0(api_url, cell_mappings.cell0_connection(main_url))
     migration.sync("main", cell0.database_connection)
-    existing = [cell for cell in cells.list_cells(api_url) if cell.uuid != cells.CELL0_UUID]
+    existing = [cell for cell in cell_mappings.list_cells(api_url) if cell.uuid != cells.CELL0_UUID]
     if existing:
         print("Cell0 is already setup")
         return EXIT_OK
-    cells.create_cell(api_url, None, transport_url, main_url)
-    cells.discover_hosts(api_url)
+    cell_mappings.create_cell(api_url, None, transport_url, main_url)
+    cell_mappings.discover_hosts(api_url)
     return EXIT_OK
 
 
@@ -117,9 +119,9 @@ def create_cell(conf, args):
             "Must specify --database_connection if [database]/connection is not set "
             "in the configuration file.")
     try:
-        cell = cells.create_cell(api_url, args.cell_name, transport_url, connection,
+        cell = cell_mappings.create_cell(api_url, args.cell_name, transport_url, connection,
                                  disabled=args.disabled)
-    except cells.CellExists as exc:
+    except record_exc.CellExists as exc:
         raise CommandError(str(exc), code=2) from None
     if args.verbose:
         print(cell.uuid)
@@ -131,7 +133,7 @@ def list_cells(conf, args):
     show = (lambda url: url) if args.verbose else engines.mask_password
     table = prettytable.PrettyTable(
         ["Name", "UUID", "Transport URL", "Database Connection", "Disabled"])
-    for cell in cells.list_cells(_synced_api_url(conf)):
+    for cell in cell_mappings.list_cells(_synced_api_url(conf)):
         table.add_row([cell.name, cell.uuid, show(cell.transport_url),
                        show(cell.database_connection), cell.disabled])
     print(table)
@@ -149,10 +151,10 @@ def update_cell(conf, args):
         _transport_url(conf, args.transport_url)
     disabled = True if args.disable else False if args.enable else None
     try:
-        cells.update_cell(_synced_api_url(conf), args.cell_uuid, name=args.cell_name,
+        cell_mappings.update_cell(_synced_api_url(conf), args.cell_uuid, name=args.cell_name,
                           transport_url=args.transport_url,
                           database_connection=args.database_connection, disabled=disabled)
-    except cells.CellError as exc:
+    except record_exc.CellError as exc:
         raise CommandError(str(exc)) from None
     return EXIT_OK
 
@@ -161,10 +163,10 @@ def delete_cell(conf, args):
     """Delete an empty cell. 0 done, 1 cell not found, 2 hosts are mapped to it
     (without --force), 3 it has instances, 4 it has instance mappings whose
     instances are all deleted (without --force)."""
-    codes = {cells.CellNotFound: 1, cells.CellHasHosts: 2, cells.CellHasInstances: 3,
-             cells.CellHasInstanceMappings: 4}
+    codes = {record_exc.CellNotFound: 1, record_exc.CellHasHosts: 2, record_exc.CellHasInstances: 3,
+             record_exc.CellHasInstanceMappings: 4}
     try:
-        cells.delete_cell(_synced_api_url(conf), args.cell_uuid, force=args.force)
+        cell_mappings.delete_cell(_synced_api_url(conf), args.cell_uuid, force=args.force)
     except tuple(codes) as exc:
         raise CommandError(str(exc), code=codes[type(exc)]) from None
     return EXIT_OK
@@ -176,9 +178,9 @@ def discover_hosts(conf, args):
     cell was not found."""
     report = print if args.verbose else (lambda message: None)
     try:
-        created = cells.discover_hosts(_synced_api_url(conf), cell_uuid=args.cell_uuid,
+        created = cell_mappings.discover_hosts(_synced_api_url(conf), cell_uuid=args.cell_uuid,
                                        by_service=args.by_service, report=report)
-    except cells.CellNotFound as exc:
+    except record_exc.CellNotFound as exc:
         raise CommandError(str(exc)) from None
     if args.strict and not created:
         return EXIT_ERROR
@@ -188,8 +190,8 @@ def discover_hosts(conf, args):
 def list_hosts(conf, args):
     """Table of mapped hosts, optionally of one cell. 0 done, 1 cell not found."""
     try:
-        rows = cells.list_hosts(_synced_api_url(conf), args.cell_uuid)
-    except cells.CellNotFound as exc:
+        rows = cell_mappings.list_hosts(_synced_api_url(conf), args.cell_uuid)
+    except record_exc.CellNotFound as exc:
         raise CommandError(str(exc)) from None
     table = prettytable.PrettyTable(["Cell Name", "Cell UUID", "Hostname"])
     for cell, host in rows:
@@ -201,10 +203,10 @@ def list_hosts(conf, args):
 def delete_host(conf, args):
     """Remove a host's mapping. 0 done, 1 cell not found, 2 host not found,
     3 host is mapped to another cell, 4 host has instances."""
-    codes = {cells.CellNotFound: 1, cells.HostNotFound: 2, cells.HostInOtherCell: 3,
-             cells.HostHasInstances: 4}
+    codes = {record_exc.CellNotFound: 1, record_exc.HostNotFound: 2, record_exc.HostInOtherCell: 3,
+             record_exc.HostHasInstances: 4}
     try:
-        cells.delete_host(_synced_api_url(conf), args.cell_uuid, args.host)
+        cell_mappings.delete_host(_synced_api_url(conf), args.cell_uuid, args.host)
     except tuple(codes) as exc:
         raise CommandError(str(exc), code=codes[type(exc)]) from None
     return EXIT_OK
@@ -353,7 +355,7 @@ def main(argv=None):
         return _fail(str(exc), EXIT_ERROR)
     except CommandError as exc:
         return _fail(str(exc), exc.code)
-    except (cells.CellError, engines.DatabaseUnavailable, migration.NotSynced) as exc:
+    except (record_exc.CellError, engines.DatabaseUnavailable, migration.NotSynced) as exc:
         return _fail(str(exc), EXIT_ERROR)
     finally:
         engines.dispose_all()

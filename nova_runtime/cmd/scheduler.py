@@ -34,7 +34,7 @@ def api_database(conf, url):
             raise service.Unavailable(service.db_error_reason(exc)) from None
 
     return service.Dependency(f"the API database {engines.mask_password(url)}", probe,
-                              service.constant(max(conf.api_database.retry_interval, 1)))
+                              service.database_delays(conf.api_database))
 
 
 def build(conf, host=None):

@@ -14,6 +14,8 @@ from oslo_utils import versionutils
 
 from nova_runtime import cells, cmd, config
 from nova_runtime.db import engines, migration
+from nova_runtime.objects import cell_mappings
+from nova_runtime.objects import exceptions as record_exc
 
 Code = upgradecheck.Code
 Result = upgradecheck.Result
@@ -38,9 +40,9 @@ class UpgradeChecks(upgradecheck.UpgradeCommands):
     def _check_cells_v2(self):
         try:
             api_url = self._synced_api_url()
-            mappings = cells.list_cells(api_url)
-            hosts = cells.list_hosts(api_url)
-            unmapped = cells.unmapped_hosts(api_url)
+            mappings = cell_mappings.list_cells(api_url)
+            hosts = cell_mappings.list_hosts(api_url)
+            unmapped = cell_mappings.unmapped_hosts(api_url)
         except (engines.DatabaseUnavailable, migration.NotSynced) as exc:
             return Result(Code.FAILURE, str(exc))
         if len(mappings) < 2:
@@ -65,8 +67,8 @@ class UpgradeChecks(upgradecheck.UpgradeCommands):
 
     def _check_unmapped_computes(self):
         try:
-            unmapped = cells.unmapped_hosts(self._synced_api_url())
-        except (engines.DatabaseUnavailable, migration.NotSynced, cells.CellError) as exc:
+            unmapped = cell_mappings.unmapped_hosts(self._synced_api_url())
+        except (engines.DatabaseUnavailable, migration.NotSynced, record_exc.CellError) as exc:
             return Result(Code.FAILURE, str(exc))
         if not unmapped:
             return Result(Code.SUCCESS)

@@ -43,7 +43,7 @@ import logging
 import re
 import uuid as uuidlib
 
-from nova_runtime import cells, placement, rpc, service
+from nova_runtime import cells, placement, rpc
 from nova_runtime.compute import rpcapi as compute_rpcapi
 from nova_runtime.states import power_state
 from nova_runtime.states import task_states, vm_states
@@ -110,7 +110,7 @@ class API:
         self.conf = conf
         self.api_url = api_url or conf.api_database.connection
         self._conductor = None
-        self._computes = {}  # transport URL -> compute_rpcapi.ComputeAPI
+        self.computes = compute_rpcapi.CellClients(conf)
         # Releases a locally deleted server's claims ([placement] as the
         # daemons have it; does nothing without auth_type).
         self.allocations = placement.Allocations(placement.from_conf(conf))
@@ -124,7 +124,7 @@ class API:
                        access_ip_v4=None, access_ip_v6=None, config_drive=None,
                        hostname=None, tags=None):
         """Accept ``count`` servers of ``flavor`` (a flavor dict with
-        extra_specs, as nova_runtime.api.objects.flavors.get(with_specs=True)
+        extra_specs, as nova_runtime.objects.flavors.get(with_specs=True)
         returns it) booting ``image`` (the image's metadata: id, properties,
         ...). Returns their instance dicts (vm_state building, task_state
         scheduling, cell_uuid None), in launch order; they share a
@@ -281,7 +281,7 @@ class API:
         instance = self._set_task_state(url, instance, task_states.RESTORING, [None],
                                         values={"deleted_at": None})
         self._record_action(context, url, instance_uuid, "restore")
-        self.compute_api(cell).restore_instance(context, instance)
+        self.computes.get(cell).restore_instance(context, instance)
 
     def _soft_delete(self, context, cell, instance):
         """With [DEFAULT] reclaim_instance_interval, a server that runs on a
@@ -303,7 +303,7 @@ class API:
         except InstanceInvalidState:
             return False
         self._record_action(context, url, instance["uuid"], "delete")
-        self.compute_api(cell).soft_delete_instance(context, instance)
+        self.computes.get(cell).soft_delete_instance(context, instance)
         return True
 
     def _delete(self, context, cell, instance):
@@ -322,7 +322,7 @@ class API:
             instance = self._set_task_state(url, instance, task_states.DELETING,
                                             task_states.DELETABLE)
             self._confirm_before_delete(context, cell, instance)
-            self.compute_api(cell).terminate_instance(context, instance)
+            self.computes.get(cell).terminate_instance(context, instance)
         instance_mappings.queue_for_delete(self.api_url, instance_uuid)
 
     # --- lock, state reset, security groups -------------------------------------------
@@ -405,7 +405,7 @@ class API:
         url = cell.database_connection
         instance = self._set_task_state(url, instance, task_states.POWERING_OFF, [None])
         self._record_action(context, url, instance_uuid, "stop")
-        self.compute_api(cell).stop_instance(context, instance, clean_shutdown=clean_shutdown)
+        self.computes.get(cell).stop_instance(context, instance, clean_shutdown=clean_shutdown)
 
     def start(self, context, instance_uuid):
         """Power on a stopped server."""
@@ -414,11 +414,11 @@ class API:
         url = cell.database_connection
         instance = self._set_task_state(url, instance, task_states.POWERING_ON, [None])
         self._record_action(context, url, instance_uuid, "start")
-        self.compute_api(cell).start_instance(context, instance)
+        self.computes.get(cell).start_instance(context, instance)
 
     # --- list, update, metadata ------------------------------------------------------
     # Listing spans the build requests and every cell: it lives with the API's
-    # queries (nova_runtime/api/objects/servers.py), which reads them in bulk.
+    # queries (nova_runtime/api/server_listing.py), which reads them in bulk.
 
     def update(self, context, instance_uuid, values):
         """Set the user-editable fields of a server (display_name,
@@ -500,27 +500,27 @@ class API:
             cell, instance = self._begin(context, instance_uuid, "reboot",
                                          vm_states.ALLOW_HARD_REBOOT, task_states.REBOOTING_HARD,
                                          expected=task_states.ALLOW_REBOOT)
-        self.compute_api(cell).reboot_instance(context, instance, reboot_type)
+        self.computes.get(cell).reboot_instance(context, instance, reboot_type)
 
     def pause(self, context, instance_uuid):
         cell, instance = self._begin(context, instance_uuid, "pause", (vm_states.ACTIVE,),
                                      task_states.PAUSING)
-        self.compute_api(cell).pause_instance(context, instance)
+        self.computes.get(cell).pause_instance(context, instance)
 
     def unpause(self, context, instance_uuid):
         cell, instance = self._begin(context, instance_uuid, "unpause", (vm_states.PAUSED,),
                                      task_states.UNPAUSING)
-        self.compute_api(cell).unpause_instance(context, instance)
+        self.computes.get(cell).unpause_instance(context, instance)
 
     def suspend(self, context, instance_uuid):
         cell, instance = self._begin(context, instance_uuid, "suspend", (vm_states.ACTIVE,),
                                      task_states.SUSPENDING)
-        self.compute_api(cell).suspend_instance(context, instance)
+        self.computes.get(cell).suspend_instance(context, instance)
 
     def resume(self, context, instance_uuid):
         cell, instance = self._begin(context, instance_uuid, "resume", (vm_states.SUSPENDED,),
                                      task_states.RESUMING)
-        self.compute_api(cell).resume_instance(context, instance)
+        self.computes.get(cell).resume_instance(context, instance)
 
     def trigger_crash_dump(self, context, instance_uuid):
         """An NMI to the guest of a server with no task running; its states
@@ -530,7 +530,7 @@ class API:
         url = cell.database_connection
         instance = self._set_task_state(url, instance, None, [None])
         self._record_action(context, url, instance_uuid, "trigger_crash_dump")
-        self.compute_api(cell).trigger_crash_dump(context, instance)
+        self.computes.get(cell).trigger_crash_dump(context, instance)
 
     def rebuild(self, context, instance_uuid, image, *, name=None, metadata=None,
                 admin_password=None, keypair=UNCHANGED, user_data=UNCHANGED):
@@ -560,7 +560,7 @@ class API:
             instances.set_metadata(url, instance_uuid, dict(metadata), replace=True)
         instances.set_image_system_metadata(url, instance_uuid, image_system_metadata(image))
         self._record_action(context, url, instance_uuid, "rebuild")
-        self.compute_api(cell).rebuild_instance(context, instance, image,
+        self.computes.get(cell).rebuild_instance(context, instance, image,
                                                 admin_password=admin_password)
 
     def snapshot(self, context, instance_uuid, name, metadata=None):
@@ -571,7 +571,7 @@ class API:
         cell, instance = self._on_host(instance_uuid, "createImage", vm_states.ALLOW_SNAPSHOT)
         image_id, instance = self._new_image(context, cell, instance, "createImage", name,
                                              metadata, task_states.IMAGE_SNAPSHOT_PENDING)
-        self.compute_api(cell).snapshot_instance(context, instance, image_id)
+        self.computes.get(cell).snapshot_instance(context, instance, image_id)
         return image_id
 
     def backup(self, context, instance_uuid, name, backup_type, rotation, metadata=None):
@@ -583,7 +583,7 @@ class API:
         image_id, instance = self._new_image(
             context, cell, instance, "createBackup", name, metadata, task_states.IMAGE_BACKUP,
             image_type="backup", backup_type=backup_type)
-        self.compute_api(cell).backup_instance(context, instance, image_id, backup_type,
+        self.computes.get(cell).backup_instance(context, instance, image_id, backup_type,
                                                rotation)
         return image_id
 
@@ -623,7 +623,7 @@ class API:
         # What the spawn of an unshelve boots again (upstream keeps it too).
         instances.set_system_metadata(cell.database_connection, instance_uuid,
                                       {"image_base_image_ref": instance["image_ref"]})
-        self.compute_api(cell).shelve_instance(context, instance, image_id,
+        self.computes.get(cell).shelve_instance(context, instance, image_id,
                                                clean_shutdown=clean_shutdown)
         return image_id
 
@@ -632,7 +632,7 @@ class API:
         destroyed, its resources released): SHELVED_OFFLOADED."""
         cell, instance = self._begin(context, instance_uuid, "shelveOffload",
                                      (vm_states.SHELVED,), task_states.SHELVING_OFFLOADING)
-        self.compute_api(cell).shelve_offload_instance(context, instance,
+        self.computes.get(cell).shelve_offload_instance(context, instance,
                                                        clean_shutdown=clean_shutdown)
 
     def unshelve(self, context, instance_uuid, new_az=UNCHANGED, host=None):
@@ -674,7 +674,7 @@ class API:
                 build_requests.update_request_spec(self.api_url, instance_uuid,
                                                    {"availability_zone": new_az})
             if instance["vm_state"] == vm_states.SHELVED:
-                self.compute_api(cell).unshelve_instance(context, instance["host"], instance)
+                self.computes.get(cell).unshelve_instance(context, instance["host"], instance)
             else:
                 self.conductor.unshelve_instance(context, instance_uuid, host=host)
         except Exception:
@@ -749,7 +749,7 @@ class API:
         url = cell.database_connection
         migration = self._finished_migration(url, instance, migrations.CONFIRMING)
         self._record_action(context, url, instance_uuid, "confirmResize")
-        self.compute_api(cell).confirm_resize(context, instance, migration)
+        self.computes.get(cell).confirm_resize(context, instance, migration)
 
     def revert_resize(self, context, instance_uuid):
         """Go back to the source host and the old flavor."""
@@ -767,7 +767,7 @@ class API:
                 f"Cannot 'revertResize' instance {instance_uuid}: its migration is being "
                 "confirmed") from None
         self._record_action(context, url, instance_uuid, "revertResize")
-        self.compute_api(cell).revert_resize(context, instance, migration)
+        self.computes.get(cell).revert_resize(context, instance, migration)
 
     def _confirm_before_delete(self, context, cell, instance):
         """A server in VERIFY_RESIZE is confirmed first, so that its source
@@ -779,7 +779,7 @@ class API:
                                                  migrations.CONFIRMING)
         except (InvalidRequest, InstanceInvalidState):
             return  # being confirmed or reverted already
-        self.compute_api(cell).confirm_resize(context, instance, migration)
+        self.computes.get(cell).confirm_resize(context, instance, migration)
 
     def _begin(self, context, instance_uuid, action, vm_states_allowed, task_state,
                expected=(None,)):
@@ -841,18 +841,12 @@ class API:
             self._conductor = conductor_rpcapi.ConductorAPI(rpc.get_transport(self.conf))
         return self._conductor
 
-    def compute_api(self, cell):
-        if cell.transport_url not in self._computes:
-            self._computes[cell.transport_url] = compute_rpcapi.ComputeAPI(
-                rpc.get_cell_transport(self.conf, cell))
-        return self._computes[cell.transport_url]
-
     def _compute_up(self, db_url, host):
         try:
             record = services.get_by_host_and_binary(db_url, host, "nova-compute")
         except exceptions.ServiceNotFound:
             return False
-        return service.is_up(record, self.conf.service_down_time)
+        return services.is_up(record, self.conf.service_down_time)
 
     def _mapping(self, instance_uuid):
         try:

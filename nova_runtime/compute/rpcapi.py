@@ -28,9 +28,32 @@ raises rpc.ServiceTooOld instead of sending a call the compute does not know;
 the compute reads the record again through nova-conductor before acting.
 """
 
+import threading
+
 from nova_runtime import rpc
 
 TOPIC = "compute"
+
+
+class CellClients:
+    """One ComputeAPI per message queue, for the processes that talk to the
+    computes of several cells (nova-api, the super-conductor): a cell's is on
+    its mapping's transport_url; ``get()`` without a cell is this process's
+    own, on [DEFAULT] transport_url."""
+
+    def __init__(self, conf):
+        self.conf = conf
+        self._clients = {}  # transport URL -> ComputeAPI
+        self._lock = threading.Lock()
+
+    def get(self, cell=None):
+        url = cell.transport_url if cell is not None else self.conf.transport_url
+        with self._lock:
+            if url not in self._clients:
+                transport = (rpc.get_cell_transport(self.conf, cell) if cell is not None
+                             else rpc.get_transport(self.conf))
+                self._clients[url] = ComputeAPI(transport)
+            return self._clients[url]
 
 
 class ComputeAPI(rpc.RPCAPI):

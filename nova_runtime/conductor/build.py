@@ -44,7 +44,6 @@ writes faults; its details hold the traceback.
 import contextlib
 import copy
 import logging
-import time
 import traceback
 
 from oslo_db import exception as db_exc
@@ -72,9 +71,8 @@ class BuildTasks:
         self.db_url = db_url  # this cell's database
         self.api_url = api_url  # set for a super-conductor
         self._scheduler = None
-        self._computes = {}  # transport URL -> compute_rpcapi.ComputeAPI
-        self._cells = cells.CellCache(api_url) if api_url else None
-        self._cell_list = None  # (read at, [database URL of each cell])
+        self.computes = compute_rpcapi.CellClients(conf)
+        self.dbs = cells.Databases(api_url) if api_url else None  # a super-conductor's cells
         # Instances' claims in Placement (does nothing when [placement] has no auth_type).
         self.allocations = placement.Allocations.from_conf(conf)
 
@@ -83,16 +81,6 @@ class BuildTasks:
         if self._scheduler is None:
             self._scheduler = scheduler_rpcapi.SchedulerAPI(rpc.get_transport(self.conf))
         return self._scheduler
-
-    def compute_api(self, cell=None):
-        """The compute RPC client over ``cell``'s message queue (default: this
-        conductor's own, which is its cell's)."""
-        url = cell.transport_url if cell is not None else self.conf.transport_url
-        if url not in self._computes:
-            transport = (rpc.get_cell_transport(self.conf, cell) if cell is not None
-                         else rpc.get_transport(self.conf))
-            self._computes[url] = compute_rpcapi.ComputeAPI(transport)
-        return self._computes[url]
 
     # --- the super-conductor ---------------------------------------------------------
 
@@ -147,7 +135,7 @@ class BuildTasks:
                        injected_files, requested_networks):
         selection, alternates = host_list[0], host_list[1:]
         host, node = selection["host"], selection["nodename"]
-        cell = self._cells.get(selection["cell_uuid"])
+        cell = self.dbs.cell_by_uuid(selection["cell_uuid"])
         try:
             request = build_requests.get(self.api_url, uuid)
         except record_exc.BuildRequestNotFound:
@@ -182,7 +170,7 @@ class BuildTasks:
             self._record_create(context, url, instance, result="Success")
             # Its fixed address, before the compute plugs it in (no address left: ERROR).
             network_api.allocate_for_instance(self.conf, url, uuid)
-            self.compute_api(cell).build_and_run_instance(
+            self.computes.get(cell).build_and_run_instance(
                 context, host, instance, node=node, limits=selection["limits"], image=image,
                 request_spec=spec, host_list=alternates, admin_password=admin_password,
                 injected_files=injected_files, requested_networks=requested_networks)
@@ -205,12 +193,8 @@ class BuildTasks:
         return _admitted(self.conf, self.api_url, self._cell_urls(), instance, group_uuid)
 
     def _cell_urls(self):
-        """Every cell's database (cell0's too), read again after the cell cache's ttl."""
-        now = time.monotonic()
-        if self._cell_list is None or now - self._cell_list[0] >= self._cells.ttl:
-            self._cell_list = (now, [cell.database_connection
-                                     for cell in cells.list_cells(self.api_url)])
-        return self._cell_list[1]
+        """Every cell's database, cell0's too."""
+        return [cell.database_connection for cell in self.dbs.cells()]
 
     def _bury_in_cell0(self, context, uuid, exc, message, details):
         """The instance could not reach a cell: keep it in cell0, in ERROR.
@@ -218,7 +202,7 @@ class BuildTasks:
         column) are refused by cell0 too: then the record keeps only what
         identifies it, and the fault says why."""
         try:
-            cell0 = self._cells.get(cells.CELL0_UUID)
+            cell0 = self.dbs.cell_by_uuid(cells.CELL0_UUID)
             try:
                 request = build_requests.get(self.api_url, uuid)
             except record_exc.BuildRequestNotFound:
@@ -321,7 +305,7 @@ class BuildTasks:
         retry["hosts"].append([selection["host"], selection["nodename"]])
         LOG.info("Rescheduling instance %s to %s (attempt %d of %d) after: %s", uuid,
                  selection["host"], retry["num_attempts"], max_attempts, reason)
-        self.compute_api().build_and_run_instance(
+        self.computes.get().build_and_run_instance(
             context, selection["host"], instance, node=selection["nodename"],
             limits=selection["limits"], image=image, request_spec=spec, host_list=rest,
             admin_password=admin_password, injected_files=injected_files,

@@ -38,7 +38,7 @@ from nova_runtime.db.base import utcnow
 from nova_runtime.db.main.models import Instance
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.objects import instance_actions, instance_mappings, instances
-from nova_runtime.objects._db import session
+from nova_runtime.cells import session
 
 LOG = logging.getLogger(__name__)
 
@@ -129,9 +129,7 @@ class LostBuilds:
             return
         if cell is None or cell.uuid != cells.CELL0_UUID:
             return
-        for other in cells.list_cells(self.tasks.api_url):
-            if other.uuid == cells.CELL0_UUID:
-                continue
+        for other in self.tasks.dbs.cells(include_cell0=False):
             try:
                 instances.destroy(other.database_connection, uuid,
                                   {"vm_state": vm_states.DELETED, "task_state": None})

@@ -21,9 +21,8 @@ import functools
 import logging
 
 import oslo_messaging as messaging
-from oslo_db import exception as db_exc
 
-from nova_runtime import rpc, service
+from nova_runtime import cells, rpc, service
 from nova_runtime.conductor import build, lost_builds, migrate, shelve
 from nova_runtime.db import engines
 from nova_runtime.network import api as network_api
@@ -43,7 +42,7 @@ def _endpoint(method):
     def endpoint(self, context, **kwargs):
         try:
             return method(self, context, **kwargs)
-        except (engines.DatabaseUnavailable, db_exc.DBConnectionError) as exc:
+        except cells.DOWN_ERRORS as exc:
             raise exceptions.DatabaseDown(
                 f"the cell database {engines.mask_password(self.db_url)} does not answer: "
                 f"{service.db_error_reason(exc)}") from None
@@ -68,7 +67,7 @@ class ConductorManager(service.Manager):
         a database that does not answer is one line of the service's log."""
         try:
             self.lost_builds.run(context)
-        except (engines.DatabaseUnavailable, db_exc.DBConnectionError) as exc:
+        except cells.DOWN_ERRORS as exc:
             raise service.Unavailable(
                 f"lost builds not checked: {service.db_error_reason(exc)}") from None
 
@@ -260,7 +259,7 @@ class ConductorManager(service.Manager):
         info = {"network_info": network_api.get_network_info(self.db_url, instance_uuid)}
         if config_drive:
             info.update(metadata=instances.get_metadata(self.db_url, instance_uuid),
-                        flavor=migrations.get_flavors(self.db_url, instance_uuid)["cur"])
+                        flavor=instances.get_flavor(self.db_url, instance_uuid))
         return info
 
     # --- migrations and the instance's flavors (1.3) ---------------------------------
@@ -279,11 +278,11 @@ class ConductorManager(service.Manager):
 
     @_endpoint
     def instance_flavors_get(self, context, instance_uuid):
-        return migrations.get_flavors(self.db_url, instance_uuid)
+        return instances.get_flavors(self.db_url, instance_uuid)
 
     @_endpoint
     def instance_flavors_update(self, context, instance_uuid, flavors):
         unknown = sorted(set(flavors) - {"cur", "old", "new"})
         if unknown:
             raise exceptions.InvalidField(f"an instance has no flavor {', '.join(unknown)}")
-        return migrations.set_flavors(self.db_url, instance_uuid, **flavors)
+        return instances.set_flavors(self.db_url, instance_uuid, **flavors)

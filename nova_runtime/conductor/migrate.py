@@ -35,7 +35,7 @@ from nova_runtime.states import task_states
 from nova_runtime.conductor import moves
 from nova_runtime.conductor.build import fault_message, fault_text
 from nova_runtime.objects import exceptions as record_exc
-from nova_runtime.objects import instance_actions, instance_mappings, instances, migrations
+from nova_runtime.objects import instance_actions, instances, migrations
 from nova_runtime.scheduler.errors import NoValidHost
 
 LOG = logging.getLogger(__name__)
@@ -54,29 +54,9 @@ class MigrationTasks:
         self.clients = clients
 
     def migrate_server(self, context, instance_uuid, flavor=None, host=None):
-        if not self.api_url:
-            LOG.error("Cannot migrate instance %s: this nova-conductor has no [api_database] "
-                      "connection; migrate_server goes to the super-conductor", instance_uuid)
-            return
-        try:
-            cell = instance_mappings.get(self.api_url, instance_uuid)["cell"]
-        except record_exc.InstanceMappingNotFound:
-            LOG.info("Not migrating instance %s: it was deleted", instance_uuid)
-            return
-        url = cell.database_connection
-        moves.record_event(context, url, instance_uuid, EVENT, "start")
-        try:
-            self._migrate(context, cell, instance_uuid, flavor, host)
-        except record_exc.InstanceNotFound:
-            LOG.info("Not migrating instance %s: it was deleted", instance_uuid)
-        except Exception as exc:
-            LOG.warning("Cannot migrate instance %s: %s", instance_uuid,
-                        str(exc).replace("\n", "; "))
-            moves.record_event(context, url, instance_uuid, EVENT, "finish", "Error",
-                               traceback.format_exc())
-            self._not_started(url, instance_uuid, exc)
-            return
-        moves.record_event(context, url, instance_uuid, EVENT, "finish", "Success")
+        moves.run(context, self.api_url, instance_uuid, EVENT, ("migrate", "migrating"),
+                  lambda cell: self._migrate(context, cell, instance_uuid, flavor, host),
+                  self._not_started)
 
     @staticmethod
     def _not_started(url, instance_uuid, exc):
@@ -101,7 +81,7 @@ class MigrationTasks:
     def _migrate(self, context, cell, instance_uuid, flavor, host):
         url = cell.database_connection
         instance = instances.get_by_uuid(url, instance_uuid)
-        current = migrations.get_flavors(url, instance_uuid)["cur"]
+        current = instances.get_flavor(url, instance_uuid)
         new = flavor or current
         resize = any(new.get(key) != current.get(key) for key in ("id", *_RESOURCE_FIELDS))
         migration = migrations.create(url, {
@@ -114,7 +94,7 @@ class MigrationTasks:
         held = None  # whether the migration holds the source's allocations, once asked
         try:
             # In the try: a failure here must also end the migration (_abort).
-            migrations.set_flavors(url, instance_uuid, old=current, new=new)
+            instances.set_flavors(url, instance_uuid, old=current, new=new)
             spec = moves.request_spec(
                 self.api_url, instance, new, host,
                 ignore_hosts=() if self.conf.allow_resize_to_same_host else [instance["host"]])
@@ -125,7 +105,7 @@ class MigrationTasks:
             LOG.info("%s of instance %s from %s to %s (node %s)",
                      "Resize" if resize else "Cold migration", instance_uuid,
                      instance["host"], selection["host"], selection["nodename"])
-            self.clients.compute_api(cell).prep_resize(
+            self.clients.computes.get(cell).prep_resize(
                 context, selection["host"], instance, migration=migration, flavor=new,
                 image=spec.get("image") or {}, node=selection["nodename"],
                 limits=selection["limits"], request_spec=spec)
@@ -142,7 +122,7 @@ class MigrationTasks:
         """No destination: everything as before the request, with a fault."""
         message = fault_message(exc) if isinstance(exc, NoValidHost) else f"Migration failed: {exc}"
         migrations.update(url, migration["id"], {"status": migrations.ERROR})
-        migrations.set_flavors(url, instance["uuid"], old=None, new=None)
+        instances.set_flavors(url, instance["uuid"], old=None, new=None)
         instances.update(url, instance["uuid"], {"task_state": None})
         instance_actions.fault_create(url, instance_uuid=instance["uuid"],
                                       code=400 if isinstance(exc, NoValidHost) else 500,

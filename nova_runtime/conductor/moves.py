@@ -1,16 +1,51 @@
 """What the super-conductor needs to move an existing instance to a host the
 scheduler picks: for a cold migration or resize (conductor.migrate) and for
-an unshelve (conductor.shelve). The request spec, a selection in the
-instance's own cell, and the operation's event in os-instance-actions."""
+an unshelve (conductor.shelve). The run of a move (its cell, its event in
+os-instance-actions, what a failure leaves), the request spec, and a
+selection in the instance's own cell."""
 
 import copy
 import logging
+import traceback
 
 from nova_runtime.objects import build_requests, exceptions as record_exc
-from nova_runtime.objects import instance_actions
+from nova_runtime.objects import instance_actions, instance_mappings
 from nova_runtime.scheduler.errors import NoValidHost
 
 LOG = logging.getLogger(__name__)
+
+
+def run(context, api_url, instance_uuid, event, verbs, move, failed):
+    """``move(cell)`` for the instance, as the conductor's ``event`` of its
+    action. ``verbs`` ("migrate", "migrating") name it in the log. An
+    instance deleted meanwhile is left alone; any other error is logged,
+    finishes the event with Error and goes to ``failed(url, instance_uuid,
+    exc)``, which leaves the instance where a user can act on it again."""
+    verb, verbing = verbs
+    if not api_url:
+        LOG.error("Cannot %s instance %s: this nova-conductor has no [api_database] "
+                  "connection; moves go to the super-conductor", verb, instance_uuid)
+        return
+    try:
+        cell = instance_mappings.get(api_url, instance_uuid)["cell"]
+    except record_exc.InstanceMappingNotFound:
+        LOG.info("Not %s instance %s: it was deleted", verbing, instance_uuid)
+        return
+    url = cell.database_connection
+    record_event(context, url, instance_uuid, event, "start")
+    try:
+        move(cell)
+    except record_exc.InstanceNotFound:
+        LOG.info("Not %s instance %s: it was deleted", verbing, instance_uuid)
+        return
+    except Exception as exc:
+        LOG.warning("Cannot %s instance %s: %s", verb, instance_uuid,
+                    str(exc).replace("\n", "; "))
+        record_event(context, url, instance_uuid, event, "finish", "Error",
+                     traceback.format_exc())
+        failed(url, instance_uuid, exc)
+        return
+    record_event(context, url, instance_uuid, event, "finish", "Success")
 
 
 def request_spec(api_url, instance, flavor, host=None, ignore_hosts=()):

@@ -28,7 +28,7 @@ from nova_runtime.conductor import moves
 from nova_runtime.conductor.build import fault_message, fault_text
 from nova_runtime.image import glance
 from nova_runtime.objects import exceptions as record_exc
-from nova_runtime.objects import instance_actions, instance_mappings, instances, migrations
+from nova_runtime.objects import instance_actions, instances
 from nova_runtime.scheduler.errors import NoValidHost
 
 LOG = logging.getLogger(__name__)
@@ -46,32 +46,9 @@ class UnshelveTasks:
         self.clients = clients
 
     def unshelve_instance(self, context, instance_uuid, host=None):
-        if not self.api_url:
-            LOG.error("Cannot unshelve instance %s: this nova-conductor has no [api_database] "
-                      "connection; unshelve_instance goes to the super-conductor",
-                      instance_uuid)
-            return
-        try:
-            cell = instance_mappings.get(self.api_url, instance_uuid)["cell"]
-        except record_exc.InstanceMappingNotFound:
-            LOG.info("Not unshelving instance %s: it was deleted", instance_uuid)
-            return
-        url = cell.database_connection
-        moves.record_event(context, url, instance_uuid, EVENT, "start")
-        try:
-            self._unshelve(context, cell, instance_uuid, host)
-        except record_exc.InstanceNotFound:
-            LOG.info("Not unshelving instance %s: it was deleted", instance_uuid)
-            return
-        except Exception as exc:
-            LOG.warning("Cannot unshelve instance %s: %s", instance_uuid,
-                        str(exc).replace("\n", "; "))
-            self.clients.allocations.release(instance_uuid)  # the scheduler's claim, if made
-            moves.record_event(context, url, instance_uuid, EVENT, "finish", "Error",
-                               traceback.format_exc())
-            self._failed(url, instance_uuid, exc)
-            return
-        moves.record_event(context, url, instance_uuid, EVENT, "finish", "Success")
+        moves.run(context, self.api_url, instance_uuid, EVENT, ("unshelve", "unshelving"),
+                  lambda cell: self._unshelve(context, cell, instance_uuid, host),
+                  self._failed)
 
     def _unshelve(self, context, cell, instance_uuid, host):
         url = cell.database_connection
@@ -85,11 +62,11 @@ class UnshelveTasks:
             "shelved_image_id")
         image = self._image(context, instance_uuid, image_id)
         spec = moves.request_spec(self.api_url, instance,
-                                  migrations.get_flavors(url, instance_uuid)["cur"], host)
+                                  instances.get_flavor(url, instance_uuid), host)
         selection = moves.select_in_cell(self.clients, context, cell, instance["uuid"], spec)
         LOG.info("Unshelving instance %s on %s (node %s)", instance_uuid, selection["host"],
                  selection["nodename"])
-        self.clients.compute_api(cell).unshelve_instance(
+        self.clients.computes.get(cell).unshelve_instance(
             context, selection["host"], instance, image=image, node=selection["nodename"],
             limits=selection["limits"], request_spec=spec)
 
@@ -107,9 +84,10 @@ class UnshelveTasks:
                                 f"{instance_uuid} is {image.get('status')}, not active")
         return image
 
-    @staticmethod
-    def _failed(url, instance_uuid, exc):
-        """Back to SHELVED_OFFLOADED with no task, and a fault."""
+    def _failed(self, url, instance_uuid, exc):
+        """Back to SHELVED_OFFLOADED with no task, and a fault; the
+        scheduler's claim, if it made one, released."""
+        self.clients.allocations.release(instance_uuid)
         message = fault_message(exc) if isinstance(exc, NoValidHost) else \
             f"Unshelve failed: {fault_text(exc)}" if not isinstance(exc, UnshelveError) \
             else str(exc)

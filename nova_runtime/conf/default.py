@@ -27,10 +27,18 @@ opts = [
     cfg.ListOpt(
         "enabled_apis", item_type=types.String(choices=API_NAMES), default=list(API_NAMES),
         help="APIs that nova-api serves: osapi_compute on 8774, metadata on 8775."),
-    cfg.HostAddressOpt("osapi_compute_listen", default="0.0.0.0"),
-    cfg.PortOpt("osapi_compute_listen_port", default=8774),
-    cfg.HostAddressOpt("metadata_listen", default="0.0.0.0"),
-    cfg.PortOpt("metadata_listen_port", default=8775),
+    cfg.HostAddressOpt(
+        "osapi_compute_listen", default="0.0.0.0",
+        help="IP address on which the OpenStack API will listen."),
+    cfg.PortOpt(
+        "osapi_compute_listen_port", default=8774,
+        help="Port on which the OpenStack API will listen."),
+    cfg.HostAddressOpt(
+        "metadata_listen", default="0.0.0.0",
+        help="IP address on which the metadata API will listen."),
+    cfg.PortOpt(
+        "metadata_listen_port", default=8775,
+        help="Port on which the metadata API will listen."),
     cfg.BoolOpt(
         "use_neutron", default=False,
         help="Accepted, true or false, and ignored: nova_runtime has no Neutron integration, "
@@ -64,9 +72,17 @@ opts = [
     cfg.FloatOpt(
         "disk_allocation_ratio", default=1.0, min=0.0,
         help="Virtual disk per physical disk that DiskFilter and Placement allow."),
-    cfg.IntOpt("reserved_host_cpus", default=0, min=0),
-    cfg.IntOpt("reserved_host_memory_mb", default=512, min=0),
-    cfg.IntOpt("reserved_host_disk_mb", default=0, min=0),
+    cfg.IntOpt(
+        "reserved_host_cpus", default=0, min=0,
+        help="Number of host CPUs to reserve for host processes (reported to Placement "
+             "as the VCPU inventory's reserved)."),
+    cfg.IntOpt(
+        "reserved_host_memory_mb", default=512, min=0,
+        help="Amount of memory in MB to reserve for the host so that it is always "
+             "available to host processes."),
+    cfg.IntOpt(
+        "reserved_host_disk_mb", default=0, min=0,
+        help="Amount of disk resources in MB to make them always available to host."),
     cfg.BoolOpt(
         "allow_resize_to_same_host", default=False,
         help="Let the scheduler keep a resized or migrated server on its own host (the "

@@ -16,7 +16,8 @@ opts = [
         "novncproxy_base_url", default="http://127.0.0.1:6080/vnc_auto.html",
         help="Public URL of the noVNC page handed to users, the console token appended."),
     cfg.HostAddressOpt("novncproxy_host", default="0.0.0.0", help="Where nova-novncproxy listens."),
-    cfg.PortOpt("novncproxy_port", default=6080),
+    cfg.PortOpt("novncproxy_port", default=6080,
+                help="Port that the noVNC console proxy should bind to."),
 ]
 
 

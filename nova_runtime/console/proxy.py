@@ -23,12 +23,9 @@ import socket
 import socketserver
 import urllib.parse
 
-from oslo_db import exception as db_exc
-from sqlalchemy import exc as sa_exc
 from websockify import websocketproxy
 
-from nova_runtime import service
-from nova_runtime.db import engines
+from nova_runtime import cells, service
 from nova_runtime.objects import console_auth_tokens
 
 LOG = logging.getLogger(__name__)
@@ -106,7 +103,7 @@ class ConsoleProxyHandler(websocketproxy.ProxyRequestHandler):
             console = console_auth_tokens.validate(self.server.db_url, token)
         except console_auth_tokens.InvalidToken as exc:
             raise Refused(str(exc)) from None
-        except (engines.DatabaseUnavailable, db_exc.DBError, sa_exc.OperationalError) as exc:
+        except cells.DOWN_ERRORS as exc:
             raise Refused("the cell database does not answer", code=503,
                           detail=service.db_error_reason(exc)) from None
         self._check_origin(console)

@@ -1,44 +1,85 @@
 """One SQLAlchemy engine per database URL, shared by the whole process.
 
 Cells make the set of databases dynamic (each cell mapping names one), so
-engines are looked up by URL rather than configured once.
+engines are looked up by URL rather than configured once. How they are made
+comes from nova.conf (``configure``, called when it is loaded): the API
+database's engine from [api_database], every other (this cell's, and each cell
+database a cell mapping names, as upstream) from [database]; until then from
+the options' defaults.
 """
 
 import re
 import threading
 
 import sqlalchemy as sa
+from oslo_config import cfg
 from oslo_db import exception as db_exc
 from oslo_db.sqlalchemy import engines as oslo_engines
+
+from nova_runtime.conf import database as db_conf
 
 _engines = {}
 _lock = threading.Lock()
 
-# Connections each engine keeps open (oslo.db's own default is 5): as many as
-# a daemon's RPC server runs calls at once (oslo.messaging's
-# executor_thread_pool_size, 64). With a smaller pool every call beyond it
-# opened and closed a connection of its own, which cost a boot storm's
-# conductor about a sixth of its CPU.
-POOL_SIZE = 64
+
+def engine_options(group):
+    """create_engine's arguments from a [database] or [api_database] group
+    (upstream's enginefacade passes the same)."""
+    return {
+        "connection_parameters": group.connection_parameters,
+        "sqlite_synchronous": group.sqlite_synchronous,
+        "mysql_sql_mode": group.mysql_sql_mode,
+        "mysql_wsrep_sync_wait": group.mysql_wsrep_sync_wait,
+        "connection_recycle_time": group.connection_recycle_time,
+        "connection_debug": group.connection_debug,
+        "connection_trace": group.connection_trace,
+        # The pool's default size, and why it is not oslo.db's: nova_runtime/conf/database.py.
+        "max_pool_size": group.max_pool_size,
+        "max_overflow": group.max_overflow,
+        "pool_timeout": group.pool_timeout,
+    }
+
+
+def _default_options():
+    conf = cfg.ConfigOpts()
+    db_conf.register_opts(conf)
+    return engine_options(conf.database)
+
+
+# create_engine's arguments for the API database's URL (None: not known yet),
+# and for every other URL.
+_settings = {"api_url": None, "api": _default_options(), "cells": _default_options()}
 
 
 class DatabaseUnavailable(Exception):
     """The database server cannot be reached or refused the login."""
 
 
+def configure(conf):
+    """Engines created from now on take their options from ``conf``:
+    [api_database]'s for [api_database] connection, [database]'s for any
+    other URL. Engines already made keep theirs."""
+    with _lock:
+        _settings.update(api_url=conf.api_database.connection,
+                         api=engine_options(conf.api_database),
+                         cells=engine_options(conf.database))
+
+
 def get_engine(url, *, attempts=1, retry_interval=0):
     """The engine for ``url``, created and connection-tested on first use.
 
     oslo.db sets MySQL's sql_mode and recycles pooled connections. Commands make
-    one attempt to fail fast; daemons pass attempts=-1 to wait for the database.
+    one attempt to fail fast; daemons wait for their databases with
+    nova_runtime.service ([database] max_retries and retry_interval).
+    attempts=0 makes the engine without connecting.
     """
     with _lock:
         engine = _engines.get(url)
         if engine is None:
+            options = _settings["api" if url == _settings["api_url"] else "cells"]
             try:
                 engine = oslo_engines.create_engine(
-                    url, mysql_sql_mode="TRADITIONAL", max_pool_size=POOL_SIZE,
-                    max_retries=attempts, retry_interval=retry_interval)
+                    url, max_retries=attempts, retry_interval=retry_interval, **options)
             except db_exc.DBConnectionError as exc:
                 raise DatabaseUnavailable(
                     f"cannot connect to {mask_password(url)}: {_driver_error(exc)}") from None

@@ -11,6 +11,10 @@ Where Glance is: the first of [glance] api_servers when set, otherwise the
 ``image`` endpoint of the Keystone service catalog that came with the token
 (``context.service_catalog``; public, then internal interface).
 
+Retries, as upstream's: a call that cannot reach Glance (connection refused or
+timed out) or that Glance answers with 503 is made again, up to [glance]
+num_retries times, one second apart, each time at the next of api_servers.
+
 Images are returned as nova handles them (upstream's glance.py does the same):
 the base attributes of a Glance v2 image at the top level (id, name, status,
 min_ram, min_disk, size, disk_format, container_format, visibility, ...) and
@@ -23,7 +27,9 @@ not reachable or fails.
 """
 
 import hashlib
+import logging
 import re
+import time
 
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
@@ -37,6 +43,9 @@ BASE_ATTRIBUTES = frozenset((
     "schema", "direct_url", "locations", "stores",
 ))
 TIMEOUT = 30  # seconds per HTTP call
+RETRY_DELAY = 1  # seconds between two attempts of a call (upstream's)
+
+LOG = logging.getLogger(__name__)
 
 
 class ImageError(Exception):
@@ -61,11 +70,12 @@ class InvalidImageRequest(ImageError):
     """Glance refused the query or the change as malformed (its 400)."""
 
 
-def endpoint(context, conf=None):
-    """Glance's base URL (without /v2) for this request."""
+def endpoint(context, conf=None, attempt=0):
+    """Glance's base URL (without /v2) for this request; the attempt-th
+    (from 0, in turn) of api_servers."""
     servers = list(conf.glance.api_servers or []) if conf is not None else []
     if servers:
-        return servers[0].rstrip("/")
+        return servers[attempt % len(servers)].rstrip("/")
     catalog = getattr(context, "service_catalog", None) or []
     for interface in ("public", "internal"):
         for service in catalog:
@@ -79,9 +89,9 @@ def endpoint(context, conf=None):
         "in the Keystone catalog")
 
 
-def session(context, conf=None):
+def session(context, conf=None, attempt=0):
     """(keystoneauth session, Glance base URL) carrying the caller's token."""
-    url = endpoint(context, conf)
+    url = endpoint(context, conf, attempt)
     if not context.auth_token:
         raise ImageServiceError("The request has no token to call Glance with")
     auth = token_endpoint.Token(url, context.auth_token)
@@ -89,14 +99,49 @@ def session(context, conf=None):
 
 
 def request(context, method, path, conf=None, **kwargs):
-    """One call to Glance; returns the keystoneauth response (any status)."""
-    sess, url = session(context, conf)
+    """One call to Glance, retried as the module doc says; returns the
+    keystoneauth response (any status)."""
+    attempts = 1 + (conf.glance.num_retries if conf is not None else 0)
+    data = kwargs.get("data")
+    start = _position(data)
+    for attempt in range(attempts):
+        sess, url = session(context, conf, attempt)
+        last = attempt == attempts - 1
+        try:
+            response = sess.request(f"{url}{path}", method, raise_exc=False, **kwargs)
+        except (ks_exceptions.ConnectFailure, ks_exceptions.ConnectTimeout) as error:
+            if last or not _rewind(data, start):
+                raise ImageServiceError(f"Glance at {url} cannot be reached: {error}") from error
+            reason = f"cannot be reached: {error}"
+        except ks_exceptions.ClientException as error:
+            raise ImageServiceError(f"Glance at {url} failed: {error}") from error
+        else:
+            if response.status_code != 503 or last or not _rewind(data, start):
+                return response
+            response.close()
+            reason = "is unavailable (503)"
+        LOG.warning("Glance at %s %s; retrying %s %s (attempt %d of %d)",
+                    url, reason, method, path, attempt + 2, attempts)
+        time.sleep(RETRY_DELAY)
+
+
+def _position(data):
+    """Where a file object body starts, if it can be sought back to."""
     try:
-        return sess.request(f"{url}{path}", method, raise_exc=False, **kwargs)
-    except ks_exceptions.ConnectFailure as error:
-        raise ImageServiceError(f"Glance at {url} cannot be reached: {error}") from error
-    except ks_exceptions.ClientException as error:
-        raise ImageServiceError(f"Glance at {url} failed: {error}") from error
+        return data.tell() if data is not None and data.seekable() else None
+    except (AttributeError, OSError):
+        return None
+
+
+def _rewind(data, start):
+    """Whether a call's body can be sent again: none, bytes, or a file
+    object put back where it started; not an iterator already consumed."""
+    if data is None or isinstance(data, (bytes, str)):
+        return True
+    if start is None:
+        return False
+    data.seek(start)
+    return True
 
 
 def show(context, image_id, conf=None):

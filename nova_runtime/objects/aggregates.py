@@ -4,9 +4,10 @@ import uuid
 
 import sqlalchemy as sa
 
-from nova_runtime.api import errors
-from nova_runtime.api.objects.availability_zones import AZ_KEY
+from nova_runtime import cells
 from nova_runtime.db.api import models
+from nova_runtime.objects import exceptions
+from nova_runtime.objects.availability_zones import AZ_KEY
 
 Aggregate = models.Aggregate
 Host = models.AggregateHost
@@ -26,18 +27,18 @@ def _as_dict(session, row):
 def _get(session, aggregate_id):
     row = session.get(Aggregate, aggregate_id)
     if row is None:
-        raise errors.NotFound(f"Aggregate {aggregate_id} could not be found.")
+        raise exceptions.NotFound(f"Aggregate {aggregate_id} could not be found.")
     return row
 
 
-def list_aggregates(db):
-    with db.api() as session:
+def list_aggregates(api_url):
+    with cells.session(api_url) as session:
         return [_as_dict(session, row) for row in
                 session.scalars(sa.select(Aggregate).order_by(Aggregate.id))]
 
 
-def get(db, aggregate_id):
-    with db.api() as session:
+def get(api_url, aggregate_id):
+    with cells.session(api_url) as session:
         return _as_dict(session, _get(session, aggregate_id))
 
 
@@ -46,7 +47,7 @@ def _check_name_free(session, name, aggregate_id=None):
     if aggregate_id is not None:
         query = query.filter(Aggregate.id != aggregate_id)
     if session.scalar(query) is not None:
-        raise errors.Conflict(f"Aggregate {name} already exists.")
+        raise exceptions.Conflict(f"Aggregate {name} already exists.")
 
 
 def _zones_of_hosts(session, hosts, other_than):
@@ -69,7 +70,7 @@ def _check_zone(session, row, zone, hosts, action):
     conflicts = sorted({other for others in _zones_of_hosts(session, hosts, row.id).values()
                         for other in others if other != zone})
     if conflicts:
-        raise errors.BadRequest(
+        raise exceptions.Invalid(
             f"Cannot {action} aggregate {row.id}. Reason: One or more hosts already in "
             f"availability zone(s) {conflicts}.")
 
@@ -87,8 +88,8 @@ def _set_metadata(session, row, metadata):
     session.flush()
 
 
-def create(db, name, availability_zone=None):
-    with db.api() as session:
+def create(api_url, name, availability_zone=None):
+    with cells.session(api_url) as session:
         _check_name_free(session, name)
         row = Aggregate(uuid=str(uuid.uuid4()), name=name)
         session.add(row)
@@ -99,8 +100,8 @@ def create(db, name, availability_zone=None):
         return _as_dict(session, row)
 
 
-def update(db, aggregate_id, name=None, availability_zone=None, set_zone=False):
-    with db.api() as session:
+def update(api_url, aggregate_id, name=None, availability_zone=None, set_zone=False):
+    with cells.session(api_url) as session:
         row = _get(session, aggregate_id)
         if name is not None:
             _check_name_free(session, name, row.id)
@@ -113,39 +114,39 @@ def update(db, aggregate_id, name=None, availability_zone=None, set_zone=False):
         return _as_dict(session, row)
 
 
-def delete(db, aggregate_id):
-    with db.api() as session:
+def delete(api_url, aggregate_id):
+    with cells.session(api_url) as session:
         row = _get(session, aggregate_id)
         if session.scalar(sa.select(Host.id).filter_by(aggregate_id=row.id)) is not None:
-            raise errors.BadRequest(
+            raise exceptions.Invalid(
                 f"Cannot delete aggregate: {aggregate_id}. Reason: Host aggregate is not empty")
         session.execute(sa.delete(Metadata).filter_by(aggregate_id=row.id))
         session.delete(row)
 
 
-def add_host(db, aggregate_id, host):
-    with db.api() as session:
+def add_host(api_url, aggregate_id, host):
+    with cells.session(api_url) as session:
         row = _get(session, aggregate_id)
         aggregate = _as_dict(session, row)
         if host in aggregate["hosts"]:
-            raise errors.Conflict(f"Aggregate {aggregate_id} already has host {host}.")
+            raise exceptions.Conflict(f"Aggregate {aggregate_id} already has host {host}.")
         _check_zone(session, row, aggregate["availability_zone"], [host], "add host to")
         session.add(Host(aggregate_id=row.id, host=host))
         session.flush()
         return _as_dict(session, row)
 
 
-def remove_host(db, aggregate_id, host):
-    with db.api() as session:
+def remove_host(api_url, aggregate_id, host):
+    with cells.session(api_url) as session:
         row = _get(session, aggregate_id)
         deleted = session.execute(sa.delete(Host).filter_by(aggregate_id=row.id, host=host)).rowcount
         if not deleted:
-            raise errors.NotFound(f"Aggregate {aggregate_id} has no host {host}.")
+            raise exceptions.NotFound(f"Aggregate {aggregate_id} has no host {host}.")
         return _as_dict(session, row)
 
 
-def set_metadata(db, aggregate_id, metadata):
-    with db.api() as session:
+def set_metadata(api_url, aggregate_id, metadata):
+    with cells.session(api_url) as session:
         row = _get(session, aggregate_id)
         if AZ_KEY in metadata:
             _check_zone(session, row, metadata[AZ_KEY], _as_dict(session, row)["hosts"],

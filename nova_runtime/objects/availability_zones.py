@@ -1,19 +1,45 @@
-"""The availability zone of a compute host, from its aggregates (API database)."""
+"""Availability zones: the availability_zone metadata of aggregates (API database).
+
+A compute host is in the zone of the aggregates it belongs to (several
+aggregates with the same zone count once; different zones are joined with a
+comma, sorted, as upstream shows them), else in [DEFAULT]
+default_availability_zone. Every other service is in
+internal_service_availability_zone.
+"""
 
 import sqlalchemy as sa
 
+from nova_runtime.cells import session
 from nova_runtime.db.api.models import AggregateHost, AggregateMetadata
-from nova_runtime.objects._db import session
 
 AZ_KEY = "availability_zone"
 
 
-def host_zone(api_url, host, default_zone):
-    """The zone of ``host``: the availability_zone of its aggregates (several
-    joined by commas, sorted, as upstream shows them), else ``default_zone``."""
+def host_zones(api_url, hosts=None):
+    """{host: zone} of the hosts (all, or those of ``hosts``) that are in an
+    aggregate with availability zone metadata."""
+    query = (sa.select(AggregateHost.host, AggregateMetadata.value)
+             .join(AggregateMetadata, AggregateMetadata.aggregate_id == AggregateHost.aggregate_id)
+             .filter(AggregateMetadata.key == AZ_KEY)
+             .order_by(AggregateHost.host, AggregateMetadata.value))
+    if hosts is not None:
+        query = query.filter(AggregateHost.host.in_(list(hosts)))
+    zones = {}
     with session(api_url) as db:
-        zones = sorted(set(db.scalars(
-            sa.select(AggregateMetadata.value)
-            .join(AggregateHost, AggregateHost.aggregate_id == AggregateMetadata.aggregate_id)
-            .filter(AggregateMetadata.key == AZ_KEY, AggregateHost.host == host))))
-    return ",".join(zones) if zones else default_zone
+        for host, zone in db.execute(query):
+            zones.setdefault(host, [])
+            if zone not in zones[host]:
+                zones[host].append(zone)
+    return {host: ",".join(names) for host, names in zones.items()}
+
+
+def host_zone(api_url, host, default_zone):
+    """The zone of compute ``host``, ``default_zone`` if its aggregates have none."""
+    return host_zones(api_url, [host]).get(host, default_zone)
+
+
+def zone_of(conf, service, zones):
+    """The zone of a service record, given ``zones`` from host_zones."""
+    if service["binary"] == "nova-compute":
+        return zones.get(service["host"], conf.default_availability_zone)
+    return conf.internal_service_availability_zone

@@ -21,7 +21,7 @@ from nova_runtime.db.api.models import (
     RequestSpec,
 )
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import session
+from nova_runtime.cells import session
 
 
 def create(api_url, requests, group_uuid=None):

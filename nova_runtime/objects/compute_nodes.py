@@ -1,14 +1,19 @@
-"""Compute node records: a hypervisor's resources as its nova-compute reports them."""
+"""Compute node records: a hypervisor's resources as its nova-compute reports them.
+
+Functions take the cell database's URL; ``list_with_services`` looks through
+every cell and takes the Databases (nova_runtime.cells)."""
 
 import sqlalchemy as sa
 from oslo_db import exception as db_exc
 
-from nova_runtime.db.main.models import ComputeNode
+from nova_runtime import cells
+from nova_runtime.cells import session
+from nova_runtime.db.main.models import ComputeNode, Instance, Service
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import as_dict, check_fields, session
+from nova_runtime.objects._db import as_dict, check_fields
 
 # What nova-compute's resource tracker reports. Not 'mapped': only host
-# discovery (nova_runtime.cells) sets it.
+# discovery (nova_runtime.objects.cell_mappings) sets it.
 REPORTED = (
     "service_id", "host", "hypervisor_hostname", "hypervisor_type", "hypervisor_version",
     "cpu_info", "host_ip", "vcpus", "memory_mb", "local_gb", "vcpus_used", "memory_mb_used",
@@ -81,3 +86,33 @@ def update(url, node_id, values):
         for key, value in values.items():
             setattr(row, key, value)
         return as_dict(row)
+
+
+# --- across cells (the API's os-hypervisors) ---------------------------------------------
+
+def list_with_services(dbs):
+    """[(cell, node, its nova-compute service or None)] of every compute node, in cell order."""
+    def read(cell):
+        with session(cell.database_connection) as db:
+            services = {row.id: as_dict(row) for row in db.scalars(
+                sa.select(Service).filter_by(deleted=0, binary="nova-compute"))}
+            by_host = {service["host"]: service for service in services.values()}
+            nodes = []
+            for row in db.scalars(sa.select(ComputeNode).filter_by(deleted=0)
+                                  .order_by(ComputeNode.id)):
+                node = as_dict(row)
+                service = services.get(node["service_id"]) or by_host.get(node["host"])
+                nodes.append((node, service))
+            return nodes
+    result = []
+    for cell, nodes in dbs.scatter(read):
+        if not isinstance(nodes, cells.CellDown):
+            result.extend((cell, node, service) for node, service in nodes)
+    return result
+
+
+def instances_on_node(url, host, node):
+    with session(url) as db:
+        rows = db.execute(sa.select(Instance.uuid, Instance.display_name)
+                          .filter_by(host=host, node=node, deleted=0)).all()
+    return [{"uuid": uuid, "name": name} for uuid, name in rows]

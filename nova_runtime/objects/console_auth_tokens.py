@@ -18,7 +18,8 @@ import urllib.parse
 import sqlalchemy as sa
 
 from nova_runtime.db.main.models import ConsoleAuthToken, Instance
-from nova_runtime.objects._db import as_dict, session
+from nova_runtime.cells import session
+from nova_runtime.objects._db import as_dict
 
 # The one console type tokens are issued for (noVNC through nova-novncproxy).
 NOVNC = "novnc"

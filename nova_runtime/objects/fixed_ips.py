@@ -31,7 +31,8 @@ from oslo_db import exception as db_exc
 from nova_runtime.db.base import utcnow
 from nova_runtime.db.main.models import FixedIp, InstanceExtra, Network, VirtualInterface
 from nova_runtime.network.exceptions import AllocationContention, NoMoreFixedIps
-from nova_runtime.objects._db import as_dict, session
+from nova_runtime.cells import session
+from nova_runtime.objects._db import as_dict
 
 # OpenStack's MAC prefix (upstream's [DEFAULT] base_mac): locally administered.
 MAC_PREFIX = (0xfa, 0x16, 0x3e)

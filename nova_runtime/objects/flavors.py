@@ -9,8 +9,9 @@ import uuid
 
 import sqlalchemy as sa
 
-from nova_runtime.api import errors
+from nova_runtime import cells
 from nova_runtime.db.api import models
+from nova_runtime.objects import exceptions
 
 Flavor = models.Flavor
 ExtraSpec = models.FlavorExtraSpec
@@ -44,7 +45,7 @@ def _specs(session, flavor_ids):
     return specs
 
 
-def list_flavors(db, *, visible_to=None, is_public=None, min_memory_mb=None, min_root_gb=None,
+def list_flavors(api_url, *, visible_to=None, is_public=None, min_memory_mb=None, min_root_gb=None,
                  sort_key="flavorid", sort_dir="asc", with_specs=False):
     """Flavors matching the filters. ``visible_to`` is the caller's project
     when the caller is not an admin; is_public None means public and private."""
@@ -61,14 +62,14 @@ def list_flavors(db, *, visible_to=None, is_public=None, min_memory_mb=None, min
     column = getattr(Flavor, sort_key)
     order = column.desc() if sort_dir == "desc" else column.asc()
     query = query.order_by(order, Flavor.id.asc())
-    with db.api() as session:
+    with cells.session(api_url) as session:
         rows = session.scalars(query).all()
         specs = _specs(session, [row.id for row in rows]) if with_specs else {}
     return [_as_dict(row, specs.get(row.id) if with_specs else None) for row in rows]
 
 
-def get(db, flavorid, *, visible_to=None, with_specs=False):
-    with db.api() as session:
+def get(api_url, flavorid, *, visible_to=None, with_specs=False):
+    with cells.session(api_url) as session:
         row = _get(session, flavorid, visible_to)
         specs = _specs(session, [row.id])[row.id] if with_specs else None
     return _as_dict(row, specs)
@@ -77,18 +78,18 @@ def get(db, flavorid, *, visible_to=None, with_specs=False):
 def _get(session, flavorid, visible_to=None):
     row = session.scalar(_visible(sa.select(Flavor), visible_to).filter_by(flavorid=str(flavorid)))
     if row is None:
-        raise errors.NotFound(f"Flavor {flavorid} could not be found.")
+        raise exceptions.NotFound(f"Flavor {flavorid} could not be found.")
     return row
 
 
-def create(db, *, name, memory_mb, vcpus, root_gb, ephemeral_gb=0, swap=0, rxtx_factor=1.0,
+def create(api_url, *, name, memory_mb, vcpus, root_gb, ephemeral_gb=0, swap=0, rxtx_factor=1.0,
            is_public=True, flavorid=None, description=None):
     flavorid = str(flavorid) if flavorid not in (None, "") else str(uuid.uuid4())
-    with db.api() as session:
+    with cells.session(api_url) as session:
         if session.scalar(sa.select(Flavor.id).filter_by(name=name)) is not None:
-            raise errors.Conflict(f"Flavor with name {name} already exists.")
+            raise exceptions.Conflict(f"Flavor with name {name} already exists.")
         if session.scalar(sa.select(Flavor.id).filter_by(flavorid=flavorid)) is not None:
-            raise errors.Conflict(f"Flavor with ID {flavorid} already exists.")
+            raise exceptions.Conflict(f"Flavor with ID {flavorid} already exists.")
         row = Flavor(flavorid=flavorid, name=name, memory_mb=memory_mb, vcpus=vcpus,
                      root_gb=root_gb, ephemeral_gb=ephemeral_gb, swap=swap,
                      rxtx_factor=rxtx_factor, is_public=is_public, disabled=False,
@@ -97,13 +98,13 @@ def create(db, *, name, memory_mb, vcpus, root_gb, ephemeral_gb=0, swap=0, rxtx_
         try:
             session.flush()
         except sa.exc.IntegrityError:
-            raise errors.Conflict(f"Flavor with name {name} or ID {flavorid} already exists.") \
+            raise exceptions.Conflict(f"Flavor with name {name} or ID {flavorid} already exists.") \
                 from None
     return _as_dict(row, {})
 
 
-def update_description(db, flavorid, description):
-    with db.api() as session:
+def update_description(api_url, flavorid, description):
+    with cells.session(api_url) as session:
         row = _get(session, flavorid)
         row.description = description
         session.flush()
@@ -111,8 +112,8 @@ def update_description(db, flavorid, description):
     return _as_dict(row, specs)
 
 
-def delete(db, flavorid):
-    with db.api() as session:
+def delete(api_url, flavorid):
+    with cells.session(api_url) as session:
         row = _get(session, flavorid)
         # Rows that reference the flavor go first: SQLite does not cascade.
         session.execute(sa.delete(ExtraSpec).filter_by(flavor_id=row.id))
@@ -122,15 +123,15 @@ def delete(db, flavorid):
 
 # --- extra specs ----------------------------------------------------------------
 
-def extra_specs(db, flavorid, visible_to=None):
-    with db.api() as session:
+def extra_specs(api_url, flavorid, visible_to=None):
+    with cells.session(api_url) as session:
         row = _get(session, flavorid, visible_to)
         return _specs(session, [row.id])[row.id]
 
 
-def set_extra_specs(db, flavorid, specs):
+def set_extra_specs(api_url, flavorid, specs):
     """Create or update the given keys; returns them."""
-    with db.api() as session:
+    with cells.session(api_url) as session:
         row = _get(session, flavorid)
         existing = {spec.key: spec for spec in session.scalars(
             sa.select(ExtraSpec).filter_by(flavor_id=row.id))}
@@ -142,35 +143,35 @@ def set_extra_specs(db, flavorid, specs):
     return specs
 
 
-def delete_extra_spec(db, flavorid, key):
-    with db.api() as session:
+def delete_extra_spec(api_url, flavorid, key):
+    with cells.session(api_url) as session:
         row = _get(session, flavorid)
         deleted = session.execute(
             sa.delete(ExtraSpec).filter_by(flavor_id=row.id, key=key)).rowcount
     if not deleted:
-        raise errors.NotFound(f"Flavor {flavorid} has no extra specs with key {key}.")
+        raise exceptions.NotFound(f"Flavor {flavorid} has no extra specs with key {key}.")
 
 
 # --- access ---------------------------------------------------------------------
 
-def access_list(db, flavorid):
-    with db.api() as session:
+def access_list(api_url, flavorid):
+    with cells.session(api_url) as session:
         row = _get(session, flavorid)
         if row.is_public:
-            raise errors.NotFound("Access list not available for public flavors.")
+            raise exceptions.NotFound("Access list not available for public flavors.")
         return sorted(session.scalars(
             sa.select(Access.project_id).filter_by(flavor_id=row.id)).all())
 
 
-def add_access(db, flavorid, project_id, public_is_conflict):
-    with db.api() as session:
+def add_access(api_url, flavorid, project_id, public_is_conflict):
+    with cells.session(api_url) as session:
         row = _get(session, flavorid)
         if row.is_public and public_is_conflict:
-            raise errors.Conflict("Can not add access to a public flavor.")
+            raise exceptions.Conflict("Can not add access to a public flavor.")
         exists = session.scalar(sa.select(Access.id).filter_by(
             flavor_id=row.id, project_id=project_id))
         if exists is not None:
-            raise errors.Conflict(
+            raise exceptions.Conflict(
                 f"Flavor access already exists for flavor {flavorid} and project "
                 f"{project_id} combination.")
         session.add(Access(flavor_id=row.id, project_id=project_id))
@@ -179,13 +180,13 @@ def add_access(db, flavorid, project_id, public_is_conflict):
             sa.select(Access.project_id).filter_by(flavor_id=row.id)).all())
 
 
-def remove_access(db, flavorid, project_id):
-    with db.api() as session:
+def remove_access(api_url, flavorid, project_id):
+    with cells.session(api_url) as session:
         row = _get(session, flavorid)
         deleted = session.execute(sa.delete(Access).filter_by(
             flavor_id=row.id, project_id=project_id)).rowcount
         if not deleted:
-            raise errors.NotFound(
+            raise exceptions.NotFound(
                 f"Flavor access not found for {flavorid} / {project_id} combination.")
         return sorted(session.scalars(
             sa.select(Access.project_id).filter_by(flavor_id=row.id)).all())

@@ -5,7 +5,8 @@ import sqlalchemy as sa
 from nova_runtime.db.base import utcnow
 from nova_runtime.db.main.models import InstanceAction, InstanceActionEvent, InstanceFault
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import as_dict, session
+from nova_runtime.cells import session
+from nova_runtime.objects._db import as_dict
 
 # instance_faults.message is VARCHAR(255); details keep the rest.
 _MESSAGE_LENGTH = 255

@@ -4,7 +4,7 @@ import sqlalchemy as sa
 
 from nova_runtime.db.api.models import CellMapping, InstanceMapping
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import session
+from nova_runtime.cells import session
 
 
 def get(api_url, instance_uuid):
@@ -14,7 +14,7 @@ def get(api_url, instance_uuid):
     found = get_many(api_url, [instance_uuid])
     if instance_uuid not in found:
         raise exceptions.InstanceMappingNotFound(
-            f"instance {instance_uuid} could not be found")
+            f"Instance {instance_uuid} could not be found.")
     return found[instance_uuid]
 
 

@@ -19,13 +19,16 @@ from nova_runtime.db.main.models import (
     Tag,
 )
 from nova_runtime.objects import exceptions, fixed_ips, tags
-from nova_runtime.objects._db import as_dict, session
+from nova_runtime.cells import session
+from nova_runtime.objects._db import as_dict
 
 # Columns that identify an instance or belong to the API's bookkeeping.
 # (deleted_at is settable: a soft delete, vm_state soft-delete, records its
 # time there while the row stays, as upstream.)
 _FIXED = ("id", "uuid", "created_at", "deleted")
 UPDATABLE = tuple(column.key for column in Instance.__table__.columns if column.key not in _FIXED)
+# set_flavors: a flavor not given stays as it is.
+_UNSET = object()
 
 
 def create(url, values, *, flavor=None, metadata=None, system_metadata=None, tags=()):
@@ -85,12 +88,34 @@ def hosts_of(url, instance_uuids):
 
 def get_flavor(url, instance_uuid):
     """The instance's current flavor (the dict given to create)."""
+    return get_flavors(url, instance_uuid)["cur"]
+
+
+def get_flavors(url, instance_uuid):
+    """{"cur", "old", "new"}: the instance's flavors (old and new are None
+    unless a resize or migration is in progress)."""
     with session(url) as db:
-        extra = db.scalar(sa.select(InstanceExtra).filter_by(
-            instance_uuid=instance_uuid, deleted=0))
-        if extra is None or not extra.flavor:
-            raise exceptions.InstanceNotFound(f"instance {instance_uuid} has no flavor record")
-        return json.loads(extra.flavor)["cur"]
+        return json.loads(_extra(db, instance_uuid).flavor)
+
+
+def set_flavors(url, instance_uuid, *, cur=_UNSET, old=_UNSET, new=_UNSET):
+    """Change some of the instance's flavors; returns all three."""
+    with session(url) as db:
+        extra = _extra(db, instance_uuid)
+        flavors = json.loads(extra.flavor)
+        for key, value in (("cur", cur), ("old", old), ("new", new)):
+            if value is not _UNSET:
+                flavors[key] = value
+        extra.flavor = json.dumps(flavors)
+        return flavors
+
+
+def _extra(db, instance_uuid):
+    extra = db.scalar(sa.select(InstanceExtra).filter_by(instance_uuid=instance_uuid, deleted=0))
+    if extra is None or not extra.flavor:
+        raise exceptions.InstanceNotFound(f"instance {instance_uuid} has no flavor record")
+    return extra
+
 
 
 def get_metadata(url, instance_uuid, system=False):
@@ -370,7 +395,7 @@ def _get(db, instance_uuid, lock=False):
     query = sa.select(Instance).filter_by(uuid=instance_uuid, deleted=0)
     row = db.scalar(query.with_for_update() if lock else query)
     if row is None:
-        raise exceptions.InstanceNotFound(f"instance {instance_uuid} could not be found")
+        raise exceptions.InstanceNotFound(f"Instance {instance_uuid} could not be found.")
     return row
 
 

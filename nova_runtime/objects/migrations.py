@@ -23,9 +23,11 @@ import uuid as uuidlib
 
 import sqlalchemy as sa
 
+from nova_runtime import cells
+from nova_runtime.cells import session
 from nova_runtime.db.main.models import InstanceExtra, Migration
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import as_dict, check_fields, session
+from nova_runtime.objects._db import as_dict, check_fields
 
 PRE_MIGRATING = "pre-migrating"
 MIGRATING = "migrating"
@@ -43,7 +45,6 @@ IN_PROGRESS = (PRE_MIGRATING, MIGRATING, POST_MIGRATING, FINISHED, CONFIRMING, R
 _FIXED = ("id", "uuid", "created_at", "deleted", "deleted_at")
 UPDATABLE = tuple(column.key for column in Migration.__table__.columns
                   if column.key not in _FIXED)
-_UNSET = object()
 
 
 def create(url, values):
@@ -110,23 +111,46 @@ def in_progress_on_node(url, host, node):
     return found
 
 
-def get_flavors(url, instance_uuid):
-    """{"cur", "old", "new"}: the instance's flavors (old and new are None
-    unless a resize or migration is in progress)."""
-    with session(url) as db:
-        return json.loads(_extra(db, instance_uuid).flavor)
+# --- across cells (the API's os-migrations) ------------------------------------------
+
+def _where(filters):
+    """SQL conditions for the filters: status (one or a list), host (either
+    end) or else source_compute, migration_type, hidden, instance_uuid,
+    user_id, project_id, changes_since / changes_before (updated_at)."""
+    clauses = [Migration.deleted == 0]
+    if "status" in filters:
+        statuses = filters["status"]
+        clauses.append(Migration.status.in_([statuses] if isinstance(statuses, str)
+                                            else list(statuses)))
+    if "host" in filters:
+        host = filters["host"]
+        clauses.append(sa.or_(Migration.source_compute == host, Migration.dest_compute == host))
+    elif "source_compute" in filters:
+        clauses.append(Migration.source_compute == filters["source_compute"])
+    for key in ("migration_type", "hidden", "instance_uuid", "user_id", "project_id"):
+        if key in filters:
+            clauses.append(getattr(Migration, key) == filters[key])
+    if "changes_since" in filters:
+        clauses.append(Migration.updated_at >= filters["changes_since"])
+    if "changes_before" in filters:
+        clauses.append(Migration.updated_at <= filters["changes_before"])
+    return clauses
 
 
-def set_flavors(url, instance_uuid, *, cur=_UNSET, old=_UNSET, new=_UNSET):
-    """Change some of the instance's flavors; returns all three."""
-    with session(url) as db:
-        extra = _extra(db, instance_uuid)
-        flavors = json.loads(extra.flavor)
-        for key, value in (("cur", cur), ("old", old), ("new", new)):
-            if value is not _UNSET:
-                flavors[key] = value
-        extra.flavor = json.dumps(flavors)
-        return flavors
+def list_all(dbs, filters):
+    """[migration dict] matching ``filters``, newest first (created_at, then
+    id, both descending, as upstream's sorted listing), over every cell
+    (cell0 never holds one); ``dbs`` is the Databases (nova_runtime.cells)."""
+    def read(cell):
+        with session(cell.database_connection) as db:
+            return [as_dict(row) for row in db.scalars(
+                sa.select(Migration).where(*_where(filters)))]
+    found = []
+    for _cell, migrations in dbs.scatter(read):
+        if not isinstance(migrations, cells.CellDown):
+            found.extend(migrations)
+    found.sort(key=lambda m: (m["created_at"], m["id"]), reverse=True)
+    return found
 
 
 def _get(db, migration_id, lock=False):
@@ -135,10 +159,3 @@ def _get(db, migration_id, lock=False):
     if row is None:
         raise exceptions.NotFound(f"migration {migration_id} could not be found")
     return row
-
-
-def _extra(db, instance_uuid):
-    extra = db.scalar(sa.select(InstanceExtra).filter_by(instance_uuid=instance_uuid, deleted=0))
-    if extra is None or not extra.flavor:
-        raise exceptions.InstanceNotFound(f"instance {instance_uuid} has no flavor record")
-    return extra

@@ -1,5 +1,12 @@
-"""Quota limits, the instance usage of a project, and the lock under which
-the super-conductor admits a new instance into a cell.
+"""Quota limits and usage, and the lock under which the super-conductor
+admits a new instance into a cell.
+
+A limit is looked up in order: the user's own limit (project_user_quotas),
+the project's (quotas), the 'default' quota class (quota_classes), then
+[quota] in nova.conf. -1 means unlimited. Usage is counted where the
+resources are: instances, cores and ram in the cell databases, key pairs and
+server groups in the API database. The API's checks (``allowed_servers``,
+``check_resize``) raise QuotaExceeded; the conductor's recheck OverQuota.
 
 Why a lock: the API checks the quota when it accepts a request, but two
 requests checked at once both see room for one more server (30 parallel
@@ -14,6 +21,7 @@ with upstream's "Quota exceeded" fault.
 
 import contextlib
 import hashlib
+import json
 import logging
 import threading
 
@@ -23,12 +31,33 @@ from nova_runtime.db import engines
 from nova_runtime.db.api import models as api_models
 from nova_runtime.db.main import models as cell_models
 from nova_runtime.objects import exceptions, instance_groups
-from nova_runtime.objects._db import session
+from nova_runtime.cells import session
+from nova_runtime import cells
 
 LOG = logging.getLogger(__name__)
 
-# API name -> [quota] option, for the resources a server counts against.
-SERVER_RESOURCES = {"instances": "instances", "cores": "cores", "ram": "ram"}
+# API name -> [quota] option.
+CONFIGURED = {
+    "instances": "instances",
+    "cores": "cores",
+    "ram": "ram",
+    "metadata_items": "metadata_items",
+    "injected_files": "injected_files",
+    "injected_file_content_bytes": "injected_file_content_bytes",
+    "injected_file_path_bytes": "injected_file_path_length",
+    "key_pairs": "key_pairs",
+    "server_groups": "server_groups",
+    "server_group_members": "server_group_members",
+}
+# The resources a server counts against.
+SERVER_RESOURCES = {name: CONFIGURED[name] for name in ("instances", "cores", "ram")}
+# Network quotas that microversions before 2.36 still show. nova_runtime
+# does not enforce them: unlimited unless an operator stored a value.
+LEGACY_NETWORK = ("fixed_ips", "floating_ips", "security_groups", "security_group_rules")
+PERSONALITY = ("injected_files", "injected_file_content_bytes", "injected_file_path_bytes")
+RESOURCES = tuple(CONFIGURED) + LEGACY_NETWORK
+# Every resource -> its [quota] option (None: unlimited by default).
+ALL_RESOURCES = {**CONFIGURED, **dict.fromkeys(LEGACY_NETWORK)}
 # Seconds a build waits for another build of its project to leave the lock.
 LOCK_TIMEOUT = 60
 
@@ -44,6 +73,16 @@ class QuotaLockTimeout(exceptions.RecordError):
     """Another build of the project held the lock for LOCK_TIMEOUT seconds."""
 
 
+def resources_for(version):
+    """The quota names a microversion shows and accepts."""
+    names = list(RESOURCES)
+    if version >= "2.36":
+        names = [name for name in names if name not in LEGACY_NETWORK]
+    if version >= "2.57":
+        names = [name for name in names if name not in PERSONALITY]
+    return names
+
+
 def limits(api_url, conf, project_id, user_id=None, resources=SERVER_RESOURCES):
     """{resource: limit} of ``resources`` ({API name: [quota] option}): the
     user's own limit, else the project's, else the 'default' quota class,
@@ -52,11 +91,24 @@ def limits(api_url, conf, project_id, user_id=None, resources=SERVER_RESOURCES):
         return _limits(db, conf, project_id, user_id, resources)
 
 
-def _limits(db, conf, project_id, user_id, resources):
-    values = {name: getattr(conf.quota, option) for name, option in resources.items()}
-    layers = [sa.select(api_models.QuotaClass).filter_by(class_name="default"),
-              sa.select(api_models.Quota).filter_by(project_id=project_id)]
-    if user_id:
+def limit_for(api_url, conf, project_id, resource, user_id=None):
+    """The limit of one resource, as ``limits`` finds it."""
+    return limits(api_url, conf, project_id, user_id, {resource: ALL_RESOURCES[resource]})[resource]
+
+
+def defaults(api_url, conf):
+    """Every resource's limit for a project that set none of its own."""
+    return class_limits(api_url, conf, "default")
+
+
+def _limits(db, conf, project_id, user_id, resources, class_name="default"):
+    values = {name: getattr(conf.quota, option) if option else -1
+              for name, option in resources.items()}
+    classes = ["default"] if class_name == "default" else ["default", class_name]
+    layers = [sa.select(api_models.QuotaClass).filter_by(class_name=name) for name in classes]
+    if project_id:
+        layers.append(sa.select(api_models.Quota).filter_by(project_id=project_id))
+    if project_id and user_id:
         layers.append(sa.select(api_models.ProjectUserQuota).filter_by(
             project_id=project_id, user_id=user_id))
     for query in layers:  # each layer overrides the one before
@@ -71,6 +123,42 @@ def instance_usage(cell_urls, project_id, user_id=None, exclude=()):
     or None) over the live instances in the cells at ``cell_urls`` (cell0
     too: an instance in ERROR counts, as upstream), leaving out the uuids in
     ``exclude``. One query per cell counts for both."""
+    totals = [0] * 6
+    for url in cell_urls:
+        totals = _add(totals, _instance_totals(url, project_id, user_id, exclude))
+    return _split(totals, user_id)
+
+
+def usage(dbs, project_id, user_id=None, exclude=()):
+    """In-use counts of every resource (the uncounted ones are 0) of the
+    project, or of ``user_id`` in it, over every cell (``dbs``: the
+    Databases); a cell that is down is left out. Instances whose uuid is in
+    ``exclude`` are not counted (allowed_servers counts them as build
+    requests)."""
+    counts = dict.fromkeys(RESOURCES, 0)
+    totals = [0] * 6
+    for _cell, result in dbs.scatter(
+            lambda cell: _instance_totals(cell.database_connection, project_id, user_id, exclude),
+            include_cell0=True):
+        if not isinstance(result, cells.CellDown):
+            totals = _add(totals, result)
+    project, user = _split(totals, user_id)
+    counts.update(user if user_id else project)
+    with dbs.api() as db:
+        groups = sa.select(sa.func.count()).select_from(api_models.InstanceGroup).filter_by(
+            project_id=project_id)
+        if user_id:
+            groups = groups.filter_by(user_id=user_id)
+        counts["server_groups"] = db.scalar(groups)
+        if user_id:
+            counts["key_pairs"] = db.scalar(sa.select(sa.func.count())
+                                            .select_from(api_models.KeyPair)
+                                            .filter_by(user_id=user_id))
+    return counts
+
+
+def _instance_totals(url, project_id, user_id, exclude):
+    """[instances, cores, ram of the project, the same of ``user_id``] in one cell."""
     instance = cell_models.Instance
     mine = instance.user_id == (user_id or "")
     query = sa.select(
@@ -82,26 +170,30 @@ def instance_usage(cell_urls, project_id, user_id=None, exclude=()):
     ).filter_by(project_id=project_id, deleted=0)
     if exclude:
         query = query.filter(instance.uuid.not_in(list(exclude)))
-    totals = [0] * 6
-    for url in cell_urls:
-        with session(url) as db:
-            row = db.execute(query).one()
-        totals = [total + int(value) for total, value in zip(totals, row)]
+    with session(url) as db:
+        return [int(value) for value in db.execute(query).one()]
+
+
+def _add(totals, more):
+    return [total + value for total, value in zip(totals, more)]
+
+
+def _split(totals, user_id):
     names = ("instances", "cores", "ram")
     project = dict(zip(names, totals[:3]))
     return project, (dict(zip(names, totals[3:])) if user_id else None)
 
 
-def check_fits(limits_, used, wanted):
-    """OverQuota, in upstream's words, when ``wanted`` ({resource: amount})
-    on top of ``used`` exceeds a limit."""
+def check_fits(limits_, used, wanted, error=OverQuota):
+    """``error`` (OverQuota: the conductor's), in upstream's words, when
+    ``wanted`` ({resource: amount}) on top of ``used`` exceeds a limit."""
     for resource, amount in wanted.items():
         limit = limits_.get(resource, -1)
         if limit < 0 or not amount:
             continue
         if used[resource] + amount > limit:
-            raise OverQuota(f"Quota exceeded for {resource}: Requested {amount}, but already "
-                            f"used {used[resource]} of {limit} {resource}")
+            raise error(f"Quota exceeded for {resource}: Requested {amount}, but already "
+                        f"used {used[resource]} of {limit} {resource}")
 
 
 def recheck(conf, api_url, cell_urls, instance):
@@ -198,3 +290,150 @@ def project_lock(api_url, project_id, timeout=LOCK_TIMEOUT):
                     LOG.warning("Cannot release quota lock %s: %s", name, exc)
     finally:
         local.release()
+
+
+# --- the API's quota sets, its checks before it accepts a request ----------------------
+
+def update(dbs, conf, project_id, new_limits, *, user_id=None, force=False):
+    """Store limits; unless force, refuse one below what is in use."""
+    if not force:
+        in_use = usage(dbs, project_id, user_id)
+        for resource, limit in new_limits.items():
+            if limit >= 0 and limit < in_use.get(resource, 0):
+                raise exceptions.Invalid(
+                    f"Quota limit {limit} for {resource} must be greater than or equal to "
+                    f"already used and reserved {in_use[resource]}.")
+    with dbs.api() as db:
+        for resource, limit in new_limits.items():
+            if user_id:
+                row = db.scalar(sa.select(api_models.ProjectUserQuota).filter_by(
+                    project_id=project_id, user_id=user_id, resource=resource))
+                if row is None:
+                    db.add(api_models.ProjectUserQuota(
+                        project_id=project_id, user_id=user_id, resource=resource,
+                        hard_limit=limit))
+                    continue
+            else:
+                row = db.scalar(sa.select(api_models.Quota).filter_by(
+                    project_id=project_id, resource=resource))
+                if row is None:
+                    db.add(api_models.Quota(project_id=project_id, resource=resource,
+                                             hard_limit=limit))
+                    continue
+            row.hard_limit = limit
+    return limits(dbs.api_url, conf, project_id, user_id, ALL_RESOURCES)
+
+
+def revert(api_url, project_id, user_id=None):
+    with session(api_url) as db:
+        if user_id:
+            db.execute(sa.delete(api_models.ProjectUserQuota).filter_by(
+                project_id=project_id, user_id=user_id))
+        else:
+            db.execute(sa.delete(api_models.Quota).filter_by(project_id=project_id))
+            db.execute(sa.delete(api_models.ProjectUserQuota).filter_by(project_id=project_id))
+
+
+def _building(api_url, project_id, user_id=None):
+    """{uuid: (cores, ram)} of build requests: servers not in a cell yet."""
+    found = {}
+    with session(api_url) as db:
+        for uuid, row in db.execute(sa.select(
+                api_models.BuildRequest.instance_uuid, api_models.BuildRequest.instance).filter_by(
+                project_id=project_id)):
+            instance = json.loads(row)
+            if user_id and instance.get("user_id") != user_id:
+                continue
+            found[uuid] = (instance.get("vcpus") or 0, instance.get("memory_mb") or 0)
+    return found
+
+
+def allowed_servers(dbs, conf, project_id, user_id, flavor, min_count, max_count):
+    """How many servers of ``flavor`` (between min_count and max_count) the
+    instances, cores and ram quotas of the project and of the user still
+    allow; QuotaExceeded (403) naming the first exceeded resource when not
+    even min_count fit, in upstream's words.
+
+    A first check only: requests checked at once all see the same room; the
+    super-conductor counts again under a lock ([quota] recheck_quota,
+    ``recheck``)."""
+    wanted = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
+    allowed = max_count
+    for owner in (None, user_id):
+        limits_ = limits(dbs.api_url, conf, project_id, owner)
+        used = _servers_usage(dbs, project_id, owner)
+        for resource, each in wanted.items():
+            limit = limits_[resource]
+            if limit < 0 or each == 0:
+                continue
+            fits = max(0, (limit - used[resource]) // each)
+            if fits < min_count:
+                raise exceptions.QuotaExceeded(
+                    f"Quota exceeded for {resource}: Requested {each * min_count}, but "
+                    f"already used {used[resource]} of {limit} {resource}")
+            allowed = min(allowed, fits)
+    return allowed
+
+
+def check_resize(dbs, conf, project_id, user_id, old, new):
+    """A resize from flavor ``old`` to a bigger ``new`` needs the growth in
+    cores and ram within the project's and the user's quotas: QuotaExceeded
+    (403) otherwise, as upstream checks it."""
+    wanted = {"cores": max(0, new["vcpus"] - old["vcpus"]),
+              "ram": max(0, new["memory_mb"] - old["memory_mb"])}
+    if not any(wanted.values()):
+        return
+    for owner in (None, user_id):
+        check_fits(limits(dbs.api_url, conf, project_id, owner),
+                   _servers_usage(dbs, project_id, owner), wanted,
+                   error=exceptions.QuotaExceeded)
+
+
+def _servers_usage(dbs, project_id, owner):
+    """Instances, cores and ram in use, build requests included. Build
+    requests are read before the cells: the conductor creates an instance in
+    its cell before it deletes the build request, so in that order a server
+    on its way is seen at least once, and it is counted once (its uuid
+    excluded from the cells' count)."""
+    building = _building(dbs.api_url, project_id, owner)
+    used = usage(dbs, project_id, owner, exclude=building)
+    return {"instances": used["instances"] + len(building),
+            "cores": used["cores"] + sum(cores for cores, _ in building.values()),
+            "ram": used["ram"] + sum(ram for _, ram in building.values())}
+
+
+# --- quota classes (os-quota-class-sets) ----------------------------------------
+
+def class_resources(version):
+    """The quota names os-quota-class-sets shows at a microversion: the
+    server group quotas from 2.50, when the network ones go; personality
+    files go at 2.57."""
+    names = list(RESOURCES)
+    if version < "2.50":
+        names = [name for name in names if name not in ("server_groups", "server_group_members")]
+    else:
+        names = [name for name in names if name not in LEGACY_NETWORK]
+    if version >= "2.57":
+        names = [name for name in names if name not in PERSONALITY]
+    return names
+
+
+def class_limits(api_url, conf, class_name):
+    """The limits of a quota class: its own rows over the defaults."""
+    with session(api_url) as db:
+        return _limits(db, conf, None, None, ALL_RESOURCES, class_name=class_name)
+
+
+def update_class(api_url, conf, class_name, new_limits):
+    """Store a quota class's limits (the class 'default' changes every
+    project's defaults); returns all its limits."""
+    with session(api_url) as db:
+        for resource, limit in new_limits.items():
+            row = db.scalar(sa.select(api_models.QuotaClass).filter_by(
+                class_name=class_name, resource=resource))
+            if row is None:
+                db.add(api_models.QuotaClass(class_name=class_name, resource=resource,
+                                              hard_limit=limit))
+            else:
+                row.hard_limit = limit
+    return class_limits(api_url, conf, class_name)

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from nova_runtime.db.main.models import Instance, Tag
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import session
+from nova_runtime.cells import session
 
 MAX_PER_SERVER = 50
 MAX_LENGTH = 60
@@ -144,4 +144,4 @@ def _instance(db, instance_uuid, lock=False):
     if lock:
         query = query.with_for_update()
     if db.scalar(query) is None:
-        raise exceptions.InstanceNotFound(f"instance {instance_uuid} could not be found")
+        raise exceptions.InstanceNotFound(f"Instance {instance_uuid} could not be found.")

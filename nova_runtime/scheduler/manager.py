@@ -39,7 +39,6 @@ import threading
 import time
 
 import oslo_messaging as messaging
-from oslo_db import exception as db_exc
 
 from nova_runtime import cells, placement, rpc, service
 from nova_runtime.db import engines
@@ -47,7 +46,7 @@ from nova_runtime.placement import claims as placement_claims
 from nova_runtime.placement import resources as placement_resources
 from nova_runtime.objects import exceptions as record_exc
 from nova_runtime.objects import instance_groups, instance_mappings, instances
-from nova_runtime.objects._db import session
+from nova_runtime.cells import session
 from nova_runtime.scheduler import (
     Flavor,
     HostDefaults,
@@ -59,13 +58,12 @@ from nova_runtime.scheduler import (
     get_scheduler,
 )
 from nova_runtime.scheduler.coalesce import Coalescer
+from nova_runtime.objects import cell_mappings
 
 LOG = logging.getLogger(__name__)
 
 # How many recent placements the scheduler remembers for server groups.
 _PLACED_MEMORY = 10000
-
-_DB_ERRORS = (engines.DatabaseUnavailable, db_exc.DBError)
 
 
 def request_spec_from_dict(spec, instance_uuids=()):
@@ -308,12 +306,12 @@ class SchedulerManager(service.Manager):
                     and started - self._refreshed_at < interval):
                 return
             try:
-                mappings = [cell for cell in cells.list_cells(self.api_url)
+                mappings = [cell for cell in cell_mappings.list_cells(self.api_url)
                             if cell.uuid != cells.CELL0_UUID and not cell.disabled]
-                host_cells = {host: cell.uuid for cell, host in cells.list_hosts(self.api_url)}
+                host_cells = {host: cell.uuid for cell, host in cell_mappings.list_hosts(self.api_url)}
                 with session(self.api_url) as db:
                     aggregates = scheduler_db.load_aggregates(db)
-            except _DB_ERRORS as exc:
+            except cells.DOWN_ERRORS as exc:
                 raise service.Unavailable(
                     f"the API database {engines.mask_password(self.api_url)}: "
                     f"{service.db_error_reason(exc)}") from None
@@ -322,7 +320,7 @@ class SchedulerManager(service.Manager):
                 try:
                     with session(cell.database_connection) as db:
                         cell_records = scheduler_db.load_cell(db, cell.uuid)
-                except _DB_ERRORS as exc:
+                except cells.DOWN_ERRORS as exc:
                     LOG.warning("Cell %s (%s) did not answer; keeping its host states: %s",
                                 cell.name, cell.uuid, service.db_error_reason(exc))
                     failed.add(cell.uuid)
@@ -358,8 +356,8 @@ class SchedulerManager(service.Manager):
         if self._discovered_at is not None and self._clock() - self._discovered_at < interval:
             return
         try:
-            created = cells.discover_hosts(self.api_url)
-        except _DB_ERRORS as exc:
+            created = cell_mappings.discover_hosts(self.api_url)
+        except cells.DOWN_ERRORS as exc:
             raise service.Unavailable(
                 f"host discovery: {service.db_error_reason(exc)}") from None
         self._discovered_at = self._clock()
@@ -377,7 +375,7 @@ class SchedulerManager(service.Manager):
             except record_exc.InstanceGroupNotFound:
                 return []  # deleted meanwhile: nothing to keep apart or together
             return self._instance_hosts(members)
-        except _DB_ERRORS as exc:
+        except cells.DOWN_ERRORS as exc:
             raise service.Unavailable(
                 f"cannot read the members of server group {group_uuid}: "
                 f"{service.db_error_reason(exc)}") from None
@@ -394,7 +392,7 @@ class SchedulerManager(service.Manager):
                 continue
             try:
                 found[name] = frozenset(self._instance_hosts(list(uuids)))
-            except _DB_ERRORS as exc:
+            except cells.DOWN_ERRORS as exc:
                 raise service.Unavailable(
                     f"cannot read the hosts of the {name} hint's instances: "
                     f"{service.db_error_reason(exc)}") from None

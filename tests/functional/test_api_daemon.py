@@ -7,14 +7,15 @@ import sys
 
 import requests
 
-from tests import cli
-from tests.functional.test_manage import manage
-from tests.upstream import free_port, wait_for_http
+from harness import cli
+from harness.cli import manage
+from harness.nova_conf import write_nova_conf
+from harness.processes import free_port, wait_for_http
 
 
 def _conf(tmp_path, extra):
-    return cli.write_nova_conf(tmp_path / "nova.conf", f"sqlite:///{tmp_path}/api.sqlite",
-                               f"sqlite:///{tmp_path}/nova.sqlite", extra=extra)
+    return write_nova_conf(tmp_path / "nova.conf", f"sqlite:///{tmp_path}/api.sqlite",
+                           f"sqlite:///{tmp_path}/nova.sqlite", extra=extra)
 
 
 def test_serves_both_apis_and_stops_on_sigterm(tmp_path):

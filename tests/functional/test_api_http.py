@@ -94,7 +94,7 @@ def test_error_formats(compute_cloud, tokens):
 
 
 def test_tokens_are_cached_in_memcached(compute_cloud, tokens):
-    from tests.keystone import memcached_items
+    from harness.memcached import memcached_items
     if compute_cloud.memcached is None:
         pytest.skip("Debian's memcached is not installed")
     assert compute_cloud.request("GET", "/flavors", tokens["admin"]).status_code == 200

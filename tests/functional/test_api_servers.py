@@ -1,6 +1,6 @@
 """Servers end to end with the real ``openstack`` client: Keystone, Glance,
 nova-api, conductors, scheduler and three fake computes, all real processes
-on the tests' MariaDB and RabbitMQ (tests/cloud.py)."""
+on the tests' MariaDB and RabbitMQ (harness/cloud.py)."""
 
 import base64
 import re

@@ -1,6 +1,6 @@
 """Bad input over every route of the Compute API: no 5xx, no hang.
 
-Against the real nova-api of tests/cloud.py's full_cloud (Keystone tokens,
+Against the real nova-api of tests/conftest.py's full_cloud (Keystone tokens,
 the super-conductor and cell conductor, three fake computes), hypothesis
 sends REQUESTS requests (fewer, but at least MINIMUM, if BUDGET seconds
 pass first), in batches sent in parallel:

@@ -1,11 +1,11 @@
 """Servers from request to ACTIVE (or to cell0 in ERROR) with real processes:
 nova-conductor (super-conductor and cell1's conductor), nova-scheduler and
 four nova-computes on the tests' private RabbitMQ and MariaDB, with the real
-Placement (tests/placement.py: every nova.conf has the [placement] section, so
+Placement (harness/placement.py: every nova.conf has the [placement] section, so
 the computes report resource providers and the scheduler asks Placement for
 allocation candidates and claims them), cells set up with nova-manage;
 servers are created, stopped, started and deleted through
-nova_runtime.compute.api from the test process (tests/cloud.py's Cloud).
+nova_runtime.compute.api from the test process (harness/cloud.py's Cloud).
 
 The computes (fake driver, [DEFAULT] reserved_host_memory_mb = 256, RAM
 allocation ratio 1.0, the scheduler weighs by free RAM only):
@@ -35,9 +35,9 @@ from nova_runtime.states import power_state
 from nova_runtime.db import engines
 from nova_runtime.db.api import models as api_models
 from nova_runtime.objects import exceptions, instance_actions, instance_mappings, instances
-from tests.cloud import (
-    REFRESH, RESERVED_MB, Cloud, Compute, context, events, flavor, module_databases)
-from tests.functional.test_services import wait_until
+from harness.cloud import REFRESH, RESERVED_MB, Cloud, Compute, context, events, flavor
+from harness.databases import module_databases
+from harness.processes import wait_until
 
 pytestmark = pytest.mark.mysql
 

@@ -1,6 +1,6 @@
 """Builds end ACTIVE or ERROR with a fault, whatever happens on the way:
 real nova-conductor, nova-scheduler and nova-compute processes on the
-tests' MariaDB and RabbitMQ, with Placement (tests/cloud.py's Cloud).
+tests' MariaDB and RabbitMQ, with Placement (harness/cloud.py's Cloud).
 
 - A value the cell database cannot hold (an accessIPv6 longer than its
   column: MariaDB's DataError) ends the server in cell0, in ERROR, with a
@@ -20,8 +20,9 @@ import pytest
 
 from nova_runtime import cells
 from nova_runtime.objects import build_requests, exceptions, instance_actions
-from tests.cloud import Cloud, Compute, context, flavor, module_databases
-from tests.functional.test_services import wait_until
+from harness.cloud import Cloud, Compute, context, flavor
+from harness.databases import module_databases
+from harness.processes import wait_until
 
 pytestmark = pytest.mark.mysql
 

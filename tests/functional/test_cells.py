@@ -8,7 +8,7 @@ nova-conductor (no API database) and two fake nova-computes that reach only
 their cell's queue. Every daemon reports to, or schedules with, the real
 Placement. The cells are made as an operator makes them: nova-manage
 cell_v2 map_cell0 / create_cell --transport-url --database_connection, db
-sync per cell, discover_hosts (``Cells``: tests/cloud.py's Cloud with two
+sync per cell, discover_hosts (``Cells``: harness/cloud.py's Cloud with two
 cells).
 
 The computes ([DEFAULT] reserved_host_memory_mb = 256, RAM weigher only):
@@ -23,10 +23,10 @@ import pytest
 
 from nova_runtime.states import power_state
 from nova_runtime.objects import exceptions, instance_mappings, instances
-from tests.cloud import (
-    RESERVED_MB, Cloud, Compute, context, events, flavor, module_databases)
-from tests.functional.test_manage import manage
-from tests.functional.test_services import wait_until
+from harness.cli import manage
+from harness.cloud import RESERVED_MB, Cloud, Compute, context, events, flavor
+from harness.databases import module_databases
+from harness.processes import wait_until
 
 pytestmark = pytest.mark.mysql
 

@@ -1,7 +1,7 @@
 """Nothing stuck, nothing lost: one part of the cloud killed or restarted
 while a batch of servers is being built, for each part in turn.
 
-One cloud for the whole module (tests/cloud.py's FullCloud: nova-api behind
+One cloud for the whole module (harness/full_cloud.py's FullCloud: nova-api behind
 Keystone, the super-conductor and the cell's conductor, nova-scheduler,
 three fake computes whose spawns take SPAWN_DELAY s, Placement, Glance), its
 nova databases on a MariaDB server of this module's own (restarted by the
@@ -48,11 +48,13 @@ import sqlalchemy as sa
 from nova_runtime.db import engines
 from nova_runtime.db.api.models import BuildRequest, InstanceMapping
 from nova_runtime.db.main.models import FixedIp
-from tests import cli
-from tests.cloud import FULL_COMPUTES, FullCloud, merged, nova_databases
-from tests.functional.test_services import Daemon
-from tests.mariadb import MariaDB
-from tests.upstream import wait_for_http
+from harness import cli
+from harness.daemons import Daemon
+from harness.databases import nova_databases
+from harness.full_cloud import FULL_COMPUTES, FullCloud
+from harness.mariadb import MariaDB
+from harness.nova_conf import merged
+from harness.processes import wait_for_http
 
 pytestmark = pytest.mark.mysql
 

@@ -1,7 +1,7 @@
 """Resize with confirm and revert, and cold migration, with real processes:
 nova-conductor (super-conductor and cell1's conductor), nova-scheduler and
 two nova-computes on the tests' private RabbitMQ and MariaDB, cells set up
-with nova-manage (tests/cloud.py's Cloud, periodic tasks every second); the
+with nova-manage (harness/cloud.py's Cloud, periodic tasks every second); the
 actions go through nova_runtime.compute.api from the test process.
 
 The computes (fake driver, [DEFAULT] reserved_host_memory_mb = 256, RAM
@@ -22,10 +22,10 @@ import pytest
 
 from nova_runtime.compute import api as compute_api
 from nova_runtime.states import power_state
-from nova_runtime.objects import migrations
-from tests.cloud import (
-    MEDIUM, REFRESH, RESERVED_MB, Cloud, Compute, context, events, module_databases)
-from tests.functional.test_services import wait_until
+from nova_runtime.objects import instances, migrations
+from harness.cloud import MEDIUM, REFRESH, RESERVED_MB, Cloud, Compute, context, events
+from harness.databases import module_databases
+from harness.processes import wait_until
 
 pytestmark = pytest.mark.mysql
 
@@ -100,7 +100,7 @@ def test_resize_and_revert(cloud):
     assert (reverted["host"], reverted["memory_mb"], reverted["vcpus"],
             reverted["power_state"]) == ("c1", 1024, 1, power_state.RUNNING)
     assert migrations.for_instance(cloud.urls["main"], server)[0]["status"] == "reverted"
-    assert migrations.get_flavors(cloud.urls["main"], server)["cur"]["name"] == "m1.small"
+    assert instances.get_flavor(cloud.urls["main"], server)["name"] == "m1.small"
     wait_used(cloud, {"c1": (1024, 1, 1), "c2": (0, 0, 0)})
     assert action_events(cloud, server, "revertResize") == [
         ("compute_revert_resize", "Success", "c2"),

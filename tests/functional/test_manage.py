@@ -8,7 +8,8 @@ import sqlalchemy as sa
 from nova_runtime.cells import CELL0_UUID
 from nova_runtime.db import migration
 from nova_runtime.db.main import models as main_models
-from tests import cli
+from harness.cli import manage, setup_cells
+from harness.nova_conf import write_nova_conf
 
 TRANSPORT = "rabbit://openstack:RABBIT_PASS@127.0.0.1:5672/"
 
@@ -27,21 +28,7 @@ def databases(request, tmp_path):
 
 @pytest.fixture
 def nova_conf(tmp_path, databases):
-    return cli.write_nova_conf(tmp_path / "nova.conf", databases["api"], databases["main"])
-
-
-def manage(nova_conf, *args):
-    return cli.run("nova-manage", *args, config_file=nova_conf)
-
-
-def setup_cells(nova_conf):
-    """The install guide's sequence; returns cell1's UUID."""
-    assert manage(nova_conf, "api_db", "sync").returncode == 0
-    assert manage(nova_conf, "cell_v2", "map_cell0").returncode == 0
-    created = manage(nova_conf, "cell_v2", "create_cell", "--name=cell1", "--verbose")
-    assert created.returncode == 0, created.stderr
-    assert manage(nova_conf, "db", "sync").returncode == 0
-    return str(uuid.UUID(created.stdout.strip()))
+    return write_nova_conf(tmp_path / "nova.conf", databases["api"], databases["main"])
 
 
 def add_compute_node(db_url, host):
@@ -176,8 +163,8 @@ def test_second_cell_with_its_own_database_and_queue(nova_conf, databases, tmp_p
     assert manage(nova_conf, "cell_v2", "list_cells").stdout.count("| cell") == 3
     # A cell's own nova.conf points [database] at its database; db sync there
     # builds its schema.
-    cell2_conf = cli.write_nova_conf(tmp_path / "cell2.conf", databases["api"],
-                                     databases["cell2"], transport_url=cell2_transport)
+    cell2_conf = write_nova_conf(tmp_path / "cell2.conf", databases["api"],
+                                 databases["cell2"], transport_url=cell2_transport)
     assert manage(cell2_conf, "db", "sync", "--local_cell").returncode == 0
     assert migration.current_version("main", databases["cell2"]) == migration.head_version("main")
 
@@ -196,7 +183,7 @@ def test_commands_before_api_db_sync_say_what_to_run(nova_conf):
 
 def test_database_down_is_one_clear_line(tmp_path):
     closed_port = "mysql+pymysql://nova:NOVA_DBPASS@127.0.0.1:1/nova"
-    conf = cli.write_nova_conf(tmp_path / "nova.conf", closed_port + "_api", closed_port)
+    conf = write_nova_conf(tmp_path / "nova.conf", closed_port + "_api", closed_port)
     for args in (["api_db", "sync"], ["db", "sync"], ["cell_v2", "list_cells"]):
         result = manage(conf, *args)
         assert result.returncode == 1
@@ -207,8 +194,8 @@ def test_database_down_is_one_clear_line(tmp_path):
 
 
 def test_create_cell_without_transport_url(tmp_path, databases):
-    conf = cli.write_nova_conf(tmp_path / "nova.conf", databases["api"], databases["main"],
-                               transport_url="")
+    conf = write_nova_conf(tmp_path / "nova.conf", databases["api"], databases["main"],
+                           transport_url="")
     assert manage(conf, "api_db", "sync").returncode == 0
     result = manage(conf, "cell_v2", "create_cell", "--name=cell1")
     assert result.returncode == 1
@@ -231,8 +218,8 @@ def test_missing_api_database_setting(tmp_path):
 
 
 def test_config_typo_stops_the_command(tmp_path, databases):
-    conf = cli.write_nova_conf(tmp_path / "nova.conf", databases["api"], databases["main"],
-                               extra="[scheduler]\nmax_attempts = three\n")
+    conf = write_nova_conf(tmp_path / "nova.conf", databases["api"], databases["main"],
+                           extra="[scheduler]\nmax_attempts = three\n")
     result = manage(conf, "api_db", "sync")
     assert result.returncode == 1
     assert f"{conf}: [scheduler] max_attempts" in result.stderr

@@ -14,9 +14,10 @@ import requests
 from nova_runtime.db import engines
 from nova_runtime.network import api as network_api
 from nova_runtime.objects import instances
-from tests import cli
+from harness import cli
+from harness.nova_conf import write_nova_conf
 from tests.unit.test_metadata import PUBLIC_KEY, boot, make_cells, make_conf
-from tests.upstream import free_port, stop, wait_for_http
+from harness.processes import free_port, stop, wait_for_http
 
 pytestmark = pytest.mark.mysql
 SECRET = "METADATA_SECRET"
@@ -25,7 +26,7 @@ SECRET = "METADATA_SECRET"
 @contextlib.contextmanager
 def nova_api(tmp_path, urls, extra):
     port, metadata_port = free_port(), free_port()
-    conf = cli.write_nova_conf(
+    conf = write_nova_conf(
         tmp_path / f"nova-{metadata_port}.conf", urls["api"], urls["main"], extra=(
             "[DEFAULT]\nenabled_apis = osapi_compute,metadata\n"
             f"osapi_compute_listen = 127.0.0.1\nosapi_compute_listen_port = {port}\n"

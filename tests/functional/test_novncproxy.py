@@ -19,7 +19,7 @@ import websocket
 from nova_runtime.db import engines, migration
 from nova_runtime.objects import console_auth_tokens as tokens
 from nova_runtime.objects import instances
-from tests.functional.test_services import Daemon
+from harness.daemons import Daemon
 
 BANNER = b"RFB 003.008\n"
 ALLOWED_ORIGIN = "console.example.org"

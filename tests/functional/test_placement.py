@@ -1,6 +1,6 @@
 """Placement with the real services: the upstream Placement API and Keystone
-(tests/placement.py, tests/keystone.py), RabbitMQ and MariaDB, and the real
-daemons (tests/cloud.py's Cloud): nova-conductor, two nova-schedulers and
+(harness/placement.py, harness/keystone.py), RabbitMQ and MariaDB, and the real
+daemons (harness/cloud.py's Cloud): nova-conductor, two nova-schedulers and
 fake nova-computes, with [placement] set as the toolkit sets it (the catalog
 gives the endpoint).
 
@@ -33,11 +33,12 @@ from nova_runtime import cells, config, placement as placement_api
 from nova_runtime.objects import instance_actions, instance_mappings
 from nova_runtime.placement import claims, report, resources
 from nova_runtime.scheduler import NoValidHost, manager
-from tests.cloud import REFRESH, RESERVED_MB, Cloud, Compute, context, flavor, module_databases
-from tests.functional.test_services import wait_until
-from tests.upstream import free_port
+from harness.cloud import REFRESH, RESERVED_MB, Cloud, Compute, context, flavor
+from harness.databases import module_databases
+from harness.processes import free_port, wait_until
 from tests.unit.test_scheduler_manager import add_host, admin, chosen, make_conf, spec
 from tests.unit.test_scheduler_manager import deployment  # noqa: F401  (fixture)
+from nova_runtime.objects import cell_mappings
 
 pytestmark = pytest.mark.mysql
 
@@ -352,7 +353,7 @@ def test_a_lost_claim_goes_to_the_alternate(deployment, placement):
     too, B has no host left and says that Placement refused."""
     nodes = {host: add_host(deployment["cell1"], host, memory_mb=memory)
              for host, memory in (("h1", 3072), ("h2", 2600))}
-    cells.discover_hosts(deployment["api"])
+    cell_mappings.discover_hosts(deployment["api"])
     a = scheduler_with_placement(deployment, placement)
     b = scheduler_with_placement(deployment, placement)
     providers = report.ProviderReport(a.placement)

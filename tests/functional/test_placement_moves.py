@@ -1,7 +1,7 @@
 """Placement allocations across resize, cold migration and local delete, with
-the real services: upstream Placement and Keystone (tests/placement.py),
+the real services: upstream Placement and Keystone (harness/placement.py),
 RabbitMQ, MariaDB, and the real daemons (nova-conductor, nova-scheduler, two
-fake nova-computes; tests/cloud.py's Cloud, every nova.conf with [placement]).
+fake nova-computes; harness/cloud.py's Cloud, every nova.conf with [placement]).
 
 After each step, Placement itself is asked what each consumer holds (GET
 /allocations/{consumer}) and what each provider has in use (GET
@@ -24,9 +24,9 @@ import time
 import pytest
 
 from nova_runtime.objects import migrations
-from tests.cloud import (
-    MEDIUM, REFRESH, RESERVED_MB, Cloud, Compute, context, module_databases)
-from tests.functional.test_services import wait_until
+from harness.cloud import MEDIUM, REFRESH, RESERVED_MB, Cloud, Compute, context
+from harness.databases import module_databases
+from harness.processes import wait_until
 
 pytestmark = pytest.mark.mysql
 

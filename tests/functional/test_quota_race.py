@@ -1,6 +1,6 @@
 """Quotas hold under concurrency: parallel creates through the HTTP API
 (nova-api, Keystone, the super-conductor and the cell's conductor, three
-fake computes: tests/cloud.py's full_cloud) in a project whose instance
+fake computes: tests/conftest.py's full_cloud) in a project whose instance
 quota is 10.
 
 nova-api checks the quota when it accepts a request (403 when it does not

@@ -9,18 +9,21 @@ import re
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
 import sqlalchemy as sa
 
-from nova_runtime import cells, config, context as nova_context, rpc
+from nova_runtime import config, context as nova_context, rpc
 from nova_runtime.compute import rpcapi as compute_rpcapi
 from nova_runtime.conductor import rpcapi as conductor_rpcapi
 from nova_runtime.db import engines, migration
 from nova_runtime.db.api import models as api_models
 from nova_runtime.db.main import models as main_models
-from tests import cli
+from nova_runtime.objects import cell_mappings
+from harness import cli
+from harness.daemons import Daemon
+from harness.nova_conf import write_nova_conf
+from harness.processes import wait_until
 
 pytestmark = pytest.mark.mysql
 
@@ -62,41 +65,6 @@ def write_conf(tmp_path, host, transport_url, db_url=None, extra=""):
     return path
 
 
-class Daemon:
-    """A nova_runtime daemon run as operators run it: its console script,
-    --config-file and --log-file."""
-
-    def __init__(self, binary, conf, log):
-        self.binary, self.log_path = binary, log
-        self.err_path = log.with_suffix(".stderr")
-        with open(self.err_path, "w") as err:
-            self.process = subprocess.Popen(
-                [os.path.join(cli.BIN, binary), "--config-file", str(conf), "--log-file", str(log)],
-                stdout=subprocess.DEVNULL, stderr=err)
-
-    def log(self):
-        return self.log_path.read_text() if self.log_path.exists() else ""
-
-    def wait_for_log(self, pattern, timeout=30):
-        wait_until(lambda: re.search(pattern, self.log()), timeout,
-                   f"{self.binary} never logged {pattern!r}; log:\n{self.log()}"
-                   f"\nstderr:\n{self.err_path.read_text()}")
-
-    def terminate(self):
-        self.began_stopping = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-
-    def wait_stopped(self, timeout=10):
-        """The exit code and the seconds since terminate()."""
-        code = self.process.wait(timeout)
-        return code, time.monotonic() - self.began_stopping
-
-    def kill(self):
-        if self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
-
-
 @pytest.fixture
 def daemons(tmp_path):
     started = []
@@ -109,14 +77,6 @@ def daemons(tmp_path):
     yield start
     for daemon in started:
         daemon.kill()
-
-
-def wait_until(predicate, timeout, message="condition not met"):
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"after {timeout}s: {message}")
-        time.sleep(0.2)
 
 
 def rows(db_url, model, **filters):
@@ -133,7 +93,7 @@ def test_conductor_and_two_computes(tmp_path, nova_databases, rabbitmq, daemons)
     api_url, db_url = nova_databases["api"], nova_databases["main"]
     migration.sync("api", api_url)
     migration.sync("main", db_url)
-    cells.create_cell(api_url, "cell1", rabbitmq.url, db_url)
+    cell_mappings.create_cell(api_url, "cell1", rabbitmq.url, db_url)
 
     conductor = daemons("nova-conductor", write_conf(tmp_path, "ctl", rabbitmq.url, db_url))
     computes = [
@@ -187,7 +147,7 @@ def test_conductor_and_two_computes(tmp_path, nova_databases, rabbitmq, daemons)
                       "driver": "FakeDriver", "nodes": ["c2.fake"]}
 
     # nova-status warns until discover_hosts maps the hosts.
-    nova_conf = cli.write_nova_conf(tmp_path / "nova.conf", api_url, db_url, rabbitmq.url)
+    nova_conf = write_nova_conf(tmp_path / "nova.conf", api_url, db_url, rabbitmq.url)
     unmapped = upgrade_check(nova_conf, "Unmapped compute hosts")
     assert unmapped["result"] == 1 and "cell1: c1, c2" in unmapped["details"]
     discovered = cli.run("nova-manage", "cell_v2", "discover_hosts", "--verbose",

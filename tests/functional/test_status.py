@@ -4,8 +4,10 @@ import json
 
 import pytest
 
-from tests import cli
-from tests.functional.test_manage import add_compute_node, manage, setup_cells
+from harness import cli
+from harness.cli import manage, setup_cells
+from harness.nova_conf import write_nova_conf
+from tests.functional.test_manage import add_compute_node
 
 
 def status(nova_conf):
@@ -20,8 +22,8 @@ def check(report, name):
 
 @pytest.fixture
 def sqlite_conf(tmp_path):
-    return cli.write_nova_conf(tmp_path / "nova.conf", f"sqlite:///{tmp_path}/nova_api.sqlite",
-                               f"sqlite:///{tmp_path}/nova.sqlite")
+    return write_nova_conf(tmp_path / "nova.conf", f"sqlite:///{tmp_path}/nova_api.sqlite",
+                           f"sqlite:///{tmp_path}/nova.sqlite")
 
 
 def test_before_any_setup_cells_v2_fails_and_says_what_to_run(sqlite_conf):
@@ -70,7 +72,7 @@ def test_placement_without_credentials(sqlite_conf):
 
 
 def test_placement_unreachable(tmp_path):
-    conf = cli.write_nova_conf(
+    conf = write_nova_conf(
         tmp_path / "nova.conf", f"sqlite:///{tmp_path}/a.sqlite", f"sqlite:///{tmp_path}/m.sqlite",
         extra="[placement]\nauth_type = none\nendpoint_override = http://127.0.0.1:1/\n")
     _, report = status(conf)

@@ -25,6 +25,8 @@ from nova_runtime.conductor import build, rpcapi as conductor_rpcapi
 from nova_runtime.db import engines, migration
 from nova_runtime.objects import build_requests, compute_nodes, exceptions, instance_actions
 from nova_runtime.objects import instance_mappings, instances, services
+from nova_runtime.objects import cell_mappings
+from nova_runtime.objects import exceptions as record_exc
 
 FLAVOR = {"id": 1, "flavorid": "1", "name": "m1.small", "memory_mb": 1024, "vcpus": 1,
           "root_gb": 1, "ephemeral_gb": 0, "swap": 0, "extra_specs": {}}
@@ -52,15 +54,15 @@ class Cloud:
         migration.sync("api", self.urls["api"])
         migration.sync("main", self.urls["cell0"])
         migration.sync("main", self.urls["cell1"])
-        cells.map_cell0(self.urls["api"], self.urls["cell0"])
-        self.cell1 = cells.create_cell(self.urls["api"], "cell1", self.transport_url,
+        cell_mappings.map_cell0(self.urls["api"], self.urls["cell0"])
+        self.cell1 = cell_mappings.create_cell(self.urls["api"], "cell1", self.transport_url,
                                        self.urls["cell1"])
         self.running = []
         self._start(conductor_cmd.build(self.conf("controller")))
         for host, (memory_mb, driver) in computes.items():
             self._start(compute_cmd.build(self.conf(
                 host, compute_driver=driver, fake_driver__memory_mb=memory_mb)))
-        cells.discover_hosts(self.urls["api"])
+        cell_mappings.discover_hosts(self.urls["api"])
         self._start(scheduler_cmd.build(self.conf("controller")))
         self.api = compute_api.API(self.conf("api"))
 
@@ -279,7 +281,7 @@ def test_forced_host_and_unknown_group(cloud):
 
 def make_group(api_url, policy):
     from nova_runtime.db.api import models as api_models
-    from nova_runtime.objects._db import session
+    from nova_runtime.cells import session
 
     group_uuid = str(uuid.uuid4())
     with session(api_url) as db:
@@ -317,8 +319,8 @@ def databases(tmp_path):
     migration.sync("api", urls["api"])
     migration.sync("main", urls["cell0"])
     migration.sync("main", urls["cell1"])
-    cells.map_cell0(urls["api"], urls["cell0"])
-    urls["cell1_uuid"] = cells.create_cell(urls["api"], "cell1", "fake://x/", urls["cell1"]).uuid
+    cell_mappings.map_cell0(urls["api"], urls["cell0"])
+    urls["cell1_uuid"] = cell_mappings.create_cell(urls["api"], "cell1", "fake://x/", urls["cell1"]).uuid
     yield urls
     engines.dispose_all()
 
@@ -330,7 +332,7 @@ def tasks(databases, max_attempts=3):
     conf.set_override("transport_url", "fake://x/")
     builder = build.BuildTasks(conf, databases["cell1"], databases["api"])
     recorder = Recorder()
-    builder.compute_api = lambda cell=None: recorder
+    builder.computes.get = lambda cell=None: recorder
     builder._scheduler = Selecting(databases["cell1_uuid"], ["h1", "h2", "h3"])
     return builder, recorder
 
@@ -343,18 +345,18 @@ def accepted(databases, count=1):
     return [i["uuid"] for i in api.create_servers(context(), FLAVOR, IMAGE, count, name="x")], api
 
 
-def test_the_cell_cache_reads_a_mapping_again_once_it_is_older_than_its_ttl(databases):
+def test_cell_mappings_are_read_again_once_older_than_the_cache_time(databases):
     now = [0.0]
-    cache = cells.CellCache(databases["api"], ttl=60, clock=lambda: now[0])
+    dbs = cells.Databases(databases["api"], clock=lambda: now[0])
     uuid_ = databases["cell1_uuid"]
-    assert cache.get(uuid_).transport_url == "fake://x/"
-    cells.update_cell(databases["api"], uuid_, transport_url="fake://moved/")
-    now[0] = 59.0
-    assert cache.get(uuid_).transport_url == "fake://x/"  # within its ttl: as read
-    now[0] = 60.0
-    assert cache.get(uuid_).transport_url == "fake://moved/"
-    with pytest.raises(cells.CellNotFound):
-        cache.get(str(uuid.uuid4()))
+    assert dbs.cell_by_uuid(uuid_).transport_url == "fake://x/"
+    cell_mappings.update_cell(databases["api"], uuid_, transport_url="fake://moved/")
+    now[0] = cells.CELL_CACHE_SECONDS
+    assert dbs.cell_by_uuid(uuid_).transport_url == "fake://x/"  # within the time: as read
+    now[0] = cells.CELL_CACHE_SECONDS + 1
+    assert dbs.cell_by_uuid(uuid_).transport_url == "fake://moved/"
+    with pytest.raises(record_exc.CellNotFound):
+        dbs.cell_by_uuid(str(uuid.uuid4()))
 
 
 def test_build_passes_alternates_and_the_retry_list(databases):

@@ -210,9 +210,9 @@ def test_members_beyond_the_server_group_quota_end_in_error(databases):
 
 # --- the super-conductor's resize and migration -----------------------------------------
 
-@pytest.mark.parametrize("failing", ["create", "set_flavors"])
+@pytest.mark.parametrize("module, failing", [(migrations, "create"), (instances, "set_flavors")])
 def test_a_migration_that_fails_before_it_starts_leaves_no_task_behind(
-        databases, monkeypatch, failing):
+        databases, monkeypatch, module, failing):
     builder, recorder = tasks(databases)
     [server], _ = accepted(databases)
     build(databases, builder, [server])
@@ -223,7 +223,7 @@ def test_a_migration_that_fails_before_it_starts_leaves_no_task_behind(
     def refused(*args, **kwargs):
         raise db_exc.DBDataError("Data too long")
 
-    monkeypatch.setattr(migrations, failing, refused)
+    monkeypatch.setattr(module, failing, refused)
     migrate.MigrationTasks(builder.conf, databases["api"], builder).migrate_server(
         context(), server)
     instance = instances.get_by_uuid(url, server)

@@ -12,7 +12,7 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from nova_runtime import cells, config, context as nova_context
+from nova_runtime import config, context as nova_context
 from nova_runtime.api import app as api_app
 from nova_runtime.db import engines, migration
 from nova_runtime.db.api import models as api_models
@@ -21,6 +21,7 @@ from nova_runtime.objects import console_auth_tokens as tokens
 from nova_runtime.objects import instances
 from tests.unit.api.conftest import Client
 from tests.unit.test_service import Services, quick_rpc_server_stop  # noqa: F401
+from nova_runtime.objects import cell_mappings
 
 PROXY_URL = "http://proxy.example.org:6080/vnc_auto.html"
 TTL = 300
@@ -115,13 +116,13 @@ class ConsoleCloud:
         migration.sync("api", self.api_url)
         cell0_url = f"sqlite:///{tmp_path}/cell0.sqlite"
         migration.sync("main", cell0_url)
-        cells.map_cell0(self.api_url, cell0_url)
-        self.cell = cells.create_cell(self.api_url, "cell1", services.transport_url, cell_url)
+        cell_mappings.map_cell0(self.api_url, cell0_url)
+        self.cell = cell_mappings.create_cell(self.api_url, "cell1", services.transport_url, cell_url)
         services.conductor()
         self.compute = services.compute("c1")
         self.compute.manager.conf.set_override("novncproxy_base_url", PROXY_URL, "vnc")
         self.compute.manager.conf.set_override("token_ttl", TTL, "consoleauth")
-        cells.discover_hosts(self.api_url)
+        cell_mappings.discover_hosts(self.api_url)
         conf = config.new_conf()
         config.load(conf, [], prog="test", default_config_files=[])
         conf.set_override("connection", self.api_url, "api_database")

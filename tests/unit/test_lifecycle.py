@@ -563,7 +563,7 @@ def test_resize_and_confirm(cloud):
     assert (migration["source_compute"], migration["dest_compute"], migration["dest_node"]) == (
         "c1", "c2", "c2")
     assert (migration["old_instance_type_id"], migration["new_instance_type_id"]) == (1, 2)
-    flavors = migrations.get_flavors(cloud.url, server)
+    flavors = instances.get_flavors(cloud.url, server)
     assert (flavors["cur"]["name"], flavors["old"]["name"], flavors["new"]["name"]) == (
         "m1.medium", "m1.small", "m1.medium")
     # Both hosts hold it until the user decides.
@@ -578,7 +578,7 @@ def test_resize_and_confirm(cloud):
     confirmed = cloud.wait_for(server, lambda i: i["vm_state"] == "active")
     assert state(confirmed) == ("active", None, power_state.RUNNING)
     assert migrations.for_instance(cloud.url, server)[0]["status"] == "confirmed"
-    flavors = migrations.get_flavors(cloud.url, server)
+    flavors = instances.get_flavors(cloud.url, server)
     assert (flavors["cur"]["name"], flavors["old"], flavors["new"]) == ("m1.medium", None, None)
     cloud.wait_usage("c1", (0, 0, 0))
     cloud.wait_usage("c2", (1536, 2, 2))
@@ -606,7 +606,7 @@ def test_resize_and_revert(cloud):
         "c1", "c1", 1024, 1)
     assert reverted["power_state"] == power_state.RUNNING
     assert migrations.for_instance(cloud.url, server)[0]["status"] == "reverted"
-    flavors = migrations.get_flavors(cloud.url, server)
+    flavors = instances.get_flavors(cloud.url, server)
     assert (flavors["cur"]["name"], flavors["old"], flavors["new"]) == ("m1.small", None, None)
     cloud.wait_usage("c1", (1024, 1, 1))
     cloud.wait_usage("c2", (0, 0, 0))
@@ -679,7 +679,7 @@ def test_no_valid_host_for_a_resize_leaves_the_server_as_it_was(cloud):
     assert (after["vm_state"], after["host"], after["memory_mb"]) == ("active", "c1", 1024)
     [migration] = migrations.for_instance(cloud.url, server)
     assert migration["status"] == "error"
-    assert migrations.get_flavors(cloud.url, server)["new"] is None
+    assert instances.get_flavors(cloud.url, server)["new"] is None
     [fault, *_] = instance_actions.faults_for(cloud.url, server)
     assert fault["message"].startswith("No valid host was found") and fault["code"] == 400
     assert steps(cloud, server, "resize", [("conductor_migrate_server", "Error", None)])
@@ -695,7 +695,7 @@ def test_a_migration_failing_on_the_source_rolls_back(cloud):
     assert state(after) == ("active", None, power_state.RUNNING)
     assert (after["host"], after["memory_mb"]) == ("c1", 1024)
     assert migrations.for_instance(cloud.url, server)[0]["status"] == "error"
-    assert migrations.get_flavors(cloud.url, server)["new"] is None
+    assert instances.get_flavors(cloud.url, server)["new"] is None
     [fault, *_] = instance_actions.faults_for(cloud.url, server)
     assert "injected by MigrationFailsDriver" in fault["message"] and fault["host"] == "c1"
     assert steps(cloud, server, "resize", [

@@ -10,14 +10,14 @@ import pytest
 import sqlalchemy as sa
 import webob
 
-from nova_runtime import cells, config
+from nova_runtime import config
 from nova_runtime.api.metadata import app as metadata_app
-from nova_runtime.api.metadata import lookup
 from nova_runtime.metadata import content, signature
 from nova_runtime.db import engines, migration
 from nova_runtime.db.api import models as api_models
 from nova_runtime.network import api as network_api
 from nova_runtime.objects import instances
+from nova_runtime.objects import cell_mappings
 
 PUBLIC_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIGsAZOjbW1sn0jHJkUyKXF2FYoAs2Z3nS0EUmiRrXJ0d demo"
 FLAVOR = {"id": 1, "flavorid": "1", "name": "m1.tiny", "memory_mb": 512, "vcpus": 1,
@@ -41,8 +41,8 @@ def make_cells(api_url, cell_url, cell0_url):
     migration.sync("api", api_url)
     for url in (cell_url, cell0_url):
         migration.sync("main", url)
-    cells.map_cell0(api_url, cell0_url)
-    return cells.create_cell(api_url, "cell1", "rabbit://guest:guest@127.0.0.1:1/", cell_url)
+    cell_mappings.map_cell0(api_url, cell0_url)
+    return cell_mappings.create_cell(api_url, "cell1", "rabbit://guest:guest@127.0.0.1:1/", cell_url)
 
 
 def boot(conf, api_url, cell, *, name, project_id="demo-project", user_id="demo-user",

@@ -13,7 +13,7 @@ from nova_runtime import cells, config, context as nova_context, rpc, service
 from nova_runtime.cmd import scheduler as scheduler_cmd
 from nova_runtime.db import engines, migration
 from nova_runtime.db.api import models as api_models
-from nova_runtime.objects import _db, build_requests, compute_nodes, instances, services
+from nova_runtime.objects import build_requests, cell_mappings, compute_nodes, instances, services
 from nova_runtime.scheduler import NoValidHost, manager, rpcapi
 
 FLAVOR = {"memory_mb": 1024, "vcpus": 1, "root_gb": 1, "ephemeral_gb": 0, "swap": 0,
@@ -53,9 +53,9 @@ def deployment(tmp_path):
     migration.sync("api", urls["api"])
     for name in ("cell0", "cell1", "cell2"):
         migration.sync("main", urls[name])
-    cells.map_cell0(urls["api"], urls["cell0"])
-    urls["cell1_uuid"] = cells.create_cell(urls["api"], "cell1", "fake://c1/", urls["cell1"]).uuid
-    urls["cell2_uuid"] = cells.create_cell(urls["api"], "cell2", "fake://c2/", urls["cell2"]).uuid
+    cell_mappings.map_cell0(urls["api"], urls["cell0"])
+    urls["cell1_uuid"] = cell_mappings.create_cell(urls["api"], "cell1", "fake://c1/", urls["cell1"]).uuid
+    urls["cell2_uuid"] = cell_mappings.create_cell(urls["api"], "cell2", "fake://c2/", urls["cell2"]).uuid
     yield urls
     engines.dispose_all()
 
@@ -99,7 +99,7 @@ def chosen(result):
 def test_hosts_of_every_enabled_cell_that_discovery_mapped(deployment):
     add_host(deployment["cell1"], "a1", memory_mb=4096)
     add_host(deployment["cell2"], "b1", memory_mb=8192)
-    cells.discover_hosts(deployment["api"])
+    cell_mappings.discover_hosts(deployment["api"])
     add_host(deployment["cell1"], "unmapped", memory_mb=65536)
     sched = scheduler(deployment)
     assert sorted(sched.hosts.hosts) == ["a1", "b1"]
@@ -109,7 +109,7 @@ def test_hosts_of_every_enabled_cell_that_discovery_mapped(deployment):
     assert (first["host"], first["cell_uuid"]) == ("b1", deployment["cell2_uuid"])
     assert first["limits"]["memory_mb"] == 8192.0 and first["compute_node_uuid"]
 
-    cells.update_cell(deployment["api"], deployment["cell2_uuid"], disabled=True)
+    cell_mappings.update_cell(deployment["api"], deployment["cell2_uuid"], disabled=True)
     sched.refresh_host_states()
     assert sched.hosts.hosts == ["a1"]
 
@@ -117,7 +117,7 @@ def test_hosts_of_every_enabled_cell_that_discovery_mapped(deployment):
 def test_spreads_by_ram_and_counts_its_own_placements(deployment):
     for host, memory in (("h1", 8192), ("h2", 6144), ("h3", 4096)):
         add_host(deployment["cell1"], host, memory_mb=memory)
-    cells.discover_hosts(deployment["api"])
+    cell_mappings.discover_hosts(deployment["api"])
     sched = scheduler(deployment)
     picks = [chosen(sched.schedule(admin(), spec(memory_mb=3072), [f"i{n}"]))[0]
              for n in range(3)]
@@ -134,10 +134,10 @@ def test_spreads_by_ram_and_counts_its_own_placements(deployment):
 def test_refresh_reads_new_removed_and_disabled_hosts(deployment):
     clock = Clock()
     node = add_host(deployment["cell1"], "h1")
-    cells.discover_hosts(deployment["api"])
+    cell_mappings.discover_hosts(deployment["api"])
     sched = scheduler(deployment, clock=clock, scheduler__host_state_refresh_interval=10)
     add_host(deployment["cell1"], "h2", memory_mb=16384)
-    cells.discover_hosts(deployment["api"])
+    cell_mappings.discover_hosts(deployment["api"])
     # Not due yet: the new host is not seen.
     assert chosen(sched.schedule(admin(), spec(), ["i1"])) == ["h1"]
     clock.now += 10
@@ -145,7 +145,7 @@ def test_refresh_reads_new_removed_and_disabled_hosts(deployment):
 
     h2 = services.get_by_host_and_binary(deployment["cell1"], "h2", "nova-compute")
     services.update(deployment["cell1"], h2["id"], {"disabled": True})
-    with _db.session(deployment["cell1"]) as db:  # h1's node goes away
+    with cells.session(deployment["cell1"]) as db:  # h1's node goes away
         db.execute(compute_nodes.ComputeNode.__table__.update()
                    .where(compute_nodes.ComputeNode.id == node["id"]).values(deleted=node["id"]))
     clock.now += 10
@@ -159,9 +159,9 @@ def test_server_group_members_from_the_databases_and_its_own_placements(deployme
     api = deployment["api"]
     for host in ("h1", "h2", "h3"):
         add_host(deployment["cell1"], host)
-    cells.discover_hosts(api)
+    cell_mappings.discover_hosts(api)
     group = str(uuid.uuid4())
-    with _db.session(api) as db:
+    with cells.session(api) as db:
         row = api_models.InstanceGroup(uuid=group, name="g", project_id="p", user_id="u")
         db.add(row)
         db.flush()
@@ -172,7 +172,7 @@ def test_server_group_members_from_the_databases_and_its_own_placements(deployme
                                  "request_spec": {}}], group_uuid=group)
     instances.create(deployment["cell1"], {"uuid": running, "host": "h1", "node": "h1",
                                            "project_id": "p"})
-    build_requests.mark_placed(api, running, cells.get_cell(api, deployment["cell1_uuid"]).id)
+    build_requests.mark_placed(api, running, cell_mappings.get_cell(api, deployment["cell1_uuid"]).id)
     # ... and one being built, that this scheduler sent to a host before.
     building = str(uuid.uuid4())
     build_requests.create(api, [{"instance": {"uuid": building, "project_id": "p"},
@@ -194,7 +194,7 @@ def test_server_group_members_from_the_databases_and_its_own_placements(deployme
 def test_retry_hosts_and_forced_hosts(deployment):
     for host, memory in (("h1", 8192), ("h2", 4096)):
         add_host(deployment["cell1"], host, memory_mb=memory)
-    cells.discover_hosts(deployment["api"])
+    cell_mappings.discover_hosts(deployment["api"])
     sched = scheduler(deployment)
     assert chosen(sched.schedule(
         admin(), spec(retry={"num_attempts": 1, "hosts": [["h1", "h1"]]}), ["i1"])) == ["h2"]
@@ -204,7 +204,7 @@ def test_retry_hosts_and_forced_hosts(deployment):
 def test_placement_seam_narrows_the_candidates(deployment):
     nodes = {host: add_host(deployment["cell1"], host, memory_mb=memory)
              for host, memory in (("h1", 8192), ("h2", 4096))}
-    cells.discover_hosts(deployment["api"])
+    cell_mappings.discover_hosts(deployment["api"])
     sched = scheduler(deployment)
     sched._allocation_candidates = lambda context, request: sched.restrict_to_nodes(
         request, [nodes["h2"]["uuid"]])
@@ -222,7 +222,7 @@ def test_periodic_discovery_maps_new_hosts(deployment):
     clock.now += 30
     sched.periodic_tasks(admin())
     assert sorted(sched.hosts.hosts) == ["h1", "h2"]
-    assert [host for _, host in cells.list_hosts(deployment["api"])] == ["h1", "h2"]
+    assert [host for _, host in cell_mappings.list_hosts(deployment["api"])] == ["h1", "h2"]
 
 
 def test_api_database_down_is_unavailable(tmp_path):
@@ -236,7 +236,7 @@ def test_api_database_down_is_unavailable(tmp_path):
 def test_rpc_select_destinations_and_no_valid_host_with_its_summary(deployment, caplog):
     add_host(deployment["cell1"], "h1", memory_mb=4096)
     add_host(deployment["cell1"], "h2", memory_mb=2048)
-    cells.discover_hosts(deployment["api"])
+    cell_mappings.discover_hosts(deployment["api"])
     conf = make_conf(deployment["api"], deployment["cell1"])
     svc = scheduler_cmd.build(conf)
     assert svc.start()
@@ -297,7 +297,7 @@ def test_a_report_in_whole_seconds_after_a_placement_is_taken(deployment):
     import math
 
     node = add_host(deployment["cell1"], "h1", memory_mb=8192)
-    cells.discover_hosts(deployment["api"])
+    cell_mappings.discover_hosts(deployment["api"])
     sched = scheduler(deployment)
     sched.schedule(admin(), spec(memory_mb=1024), ["i1"])
     row = sched.hosts.row("h1", "h1")
@@ -306,7 +306,7 @@ def test_a_report_in_whole_seconds_after_a_placement_is_taken(deployment):
     # fraction of the placement's second.
     placed_at = sched.hosts.updated[row]
     written = datetime.datetime.fromtimestamp(math.floor(placed_at), datetime.timezone.utc)
-    with _db.session(deployment["cell1"]) as db:
+    with cells.session(deployment["cell1"]) as db:
         db.execute(compute_nodes.ComputeNode.__table__.update()
                    .where(compute_nodes.ComputeNode.id == node["id"])
                    .values(memory_mb_used=2048, free_ram_mb=8192 - 2048,
@@ -319,13 +319,13 @@ def test_same_host_and_different_host_hints_find_the_instances_hosts(deployment)
     api = deployment["api"]
     for host, memory in (("h1", 4096), ("h2", 8192), ("h3", 6144)):
         add_host(deployment["cell1"], host, memory_mb=memory)
-    cells.discover_hosts(api)
+    cell_mappings.discover_hosts(api)
     running = str(uuid.uuid4())  # on h1, in cell1
     build_requests.create(api, [{"instance": {"uuid": running, "project_id": "p"},
                                  "request_spec": {}}])
     instances.create(deployment["cell1"], {"uuid": running, "host": "h1", "node": "h1",
                                            "project_id": "p"})
-    build_requests.mark_placed(api, running, cells.get_cell(api, deployment["cell1_uuid"]).id)
+    build_requests.mark_placed(api, running, cell_mappings.get_cell(api, deployment["cell1_uuid"]).id)
     sched = scheduler(deployment)
     # h2 has the most free RAM; the hints overrule it. A uuid or a list of them.
     near = spec(scheduler_hints={"same_host": running})

@@ -46,7 +46,7 @@ NOW = datetime.datetime(2025, 1, 1, 12, 0, 0)
     ({"last_seen_up": None, "updated_at": None, "created_at": None}, False),
 ])
 def test_is_up(record, up):
-    assert service.is_up(record, service_down_time=60, now=NOW) is up
+    assert services.is_up(record, service_down_time=60, now=NOW) is up
 
 
 # --- fixtures ------------------------------------------------------------------------
@@ -196,7 +196,7 @@ def test_services_register_and_heartbeat(cell):
                            for row in services.list_services(cell.db_url)))
     for row in services.list_services(cell.db_url):
         assert row["last_seen_up"] > first[row["id"]]["last_seen_up"]
-        assert service.is_up(row, service_down_time=60)
+        assert services.is_up(row, service_down_time=60)
 
 
 def test_compute_node_reports_the_fake_drivers_resources(cell):
@@ -281,7 +281,7 @@ def test_disabled_service_stays_registered_and_heartbeats(services_, db_url):
     assert (row["disabled"], row["disabled_reason"]) == (True, "maintenance")
     count = row["report_count"]
     eventually(lambda: record(db_url, "c1", "nova-compute")["report_count"] > count)
-    assert service.is_up(record(db_url, "c1", "nova-compute"), service_down_time=60)
+    assert services.is_up(record(db_url, "c1", "nova-compute"), service_down_time=60)
 
 
 def test_a_deleted_service_row_is_registered_again(services_, db_url, caplog):

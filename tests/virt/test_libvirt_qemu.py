@@ -28,7 +28,7 @@ import pytest
 pytest.importorskip("libvirt")
 
 from nova_runtime import config, context as nova_context  # noqa: E402
-from nova_runtime.compute import power_state  # noqa: E402
+from nova_runtime.states import power_state  # noqa: E402
 from nova_runtime.virt import driver as virt_driver  # noqa: E402
 from tests.virt import libvirt_lab  # noqa: E402
 

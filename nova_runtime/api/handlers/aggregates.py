@@ -1,8 +1,9 @@
 """/os-aggregates: host aggregates, their hosts and metadata (availability zones)."""
 
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.objects import aggregates, services
-from nova_runtime.api.objects.availability_zones import AZ_KEY
+from nova_runtime.objects import services
+from nova_runtime.objects import aggregates
+from nova_runtime.objects.availability_zones import AZ_KEY
 from nova_runtime.api.schemas import aggregates as schemas
 from nova_runtime.policies import aggregates as policies
 
@@ -40,13 +41,13 @@ def _check_zone_name(req, zone):
 
 def index(req):
     req.context.can(policies.ROOT % "index", target={})
-    return util.json_response({"aggregates": [_view(req, agg)
-                                              for agg in aggregates.list_aggregates(req.db)]})
+    found = aggregates.list_aggregates(req.db.api_url)
+    return util.json_response({"aggregates": [_view(req, agg) for agg in found]})
 
 
 def show(req, aggregate_id):
     req.context.can(policies.ROOT % "show", target={})
-    aggregate = aggregates.get(req.db, _aggregate_id(aggregate_id))
+    aggregate = aggregates.get(req.db.api_url, _aggregate_id(aggregate_id))
     return util.json_response({"aggregate": _view(req, aggregate)})
 
 
@@ -54,7 +55,7 @@ def create(req):
     req.context.can(policies.ROOT % "create", target={})
     data = validation.body(req, schemas.CREATE)["aggregate"]
     _check_zone_name(req, data.get("availability_zone"))
-    aggregate = aggregates.create(req.db, data["name"], data.get("availability_zone"))
+    aggregate = aggregates.create(req.db.api_url, data["name"], data.get("availability_zone"))
     # Upstream's create answer has neither hosts nor metadata.
     return util.json_response({"aggregate": _view(req, aggregate, full=False)})
 
@@ -64,7 +65,7 @@ def update(req, aggregate_id):
     data = validation.body(req, schemas.UPDATE)["aggregate"]
     _check_zone_name(req, data.get("availability_zone"))
     aggregate = aggregates.update(
-        req.db, _aggregate_id(aggregate_id), name=data.get("name"),
+        req.db.api_url, _aggregate_id(aggregate_id), name=data.get("name"),
         availability_zone=data.get("availability_zone"),
         set_zone="availability_zone" in data)
     return util.json_response({"aggregate": _view(req, aggregate)})
@@ -72,7 +73,7 @@ def update(req, aggregate_id):
 
 def delete(req, aggregate_id):
     req.context.can(policies.ROOT % "delete", target={})
-    aggregates.delete(req.db, _aggregate_id(aggregate_id))
+    aggregates.delete(req.db.api_url, _aggregate_id(aggregate_id))
     return util.empty_response(200)
 
 
@@ -85,16 +86,16 @@ def action(req, aggregate_id):
         host = validation.body(req, schemas.ADD_HOST)["add_host"]["host"]
         if host not in services.compute_hosts(req.db):
             raise errors.NotFound(f"Compute host {host} could not be found.")
-        aggregate = aggregates.add_host(req.db, number, host)
+        aggregate = aggregates.add_host(req.db.api_url, number, host)
     elif name == "remove_host":
         req.context.can(policies.ROOT % "remove_host", target={})
         host = validation.body(req, schemas.REMOVE_HOST)["remove_host"]["host"]
-        aggregate = aggregates.remove_host(req.db, number, host)
+        aggregate = aggregates.remove_host(req.db.api_url, number, host)
     elif name == "set_metadata":
         req.context.can(policies.ROOT % "set_metadata", target={})
         metadata = validation.body(req, schemas.SET_METADATA)["set_metadata"]["metadata"]
         _check_zone_name(req, metadata.get(AZ_KEY))
-        aggregate = aggregates.set_metadata(req.db, number, metadata)
+        aggregate = aggregates.set_metadata(req.db.api_url, number, metadata)
     else:
         raise errors.BadRequest("Invalid request body: expected one of add_host, "
                                 "remove_host or set_metadata")
@@ -105,5 +106,5 @@ def cache_images(req, aggregate_id):
     """2.81: upstream asks every compute of the aggregate to pre-cache images.
     Refused honestly until nova-compute (another slice) can receive the cast."""
     req.context.can(policies.ROOT % "images", target={})
-    aggregates.get(req.db, _aggregate_id(aggregate_id))
+    aggregates.get(req.db.api_url, _aggregate_id(aggregate_id))
     raise errors.NotImplementedYet("Image pre-caching is not implemented yet in nova_runtime.")

@@ -1,15 +1,16 @@
 """/os-availability-zone: zones of the enabled services, with hosts for admins."""
 
 from nova_runtime.api import util
-from nova_runtime.api.objects import availability_zones, services
+from nova_runtime.objects import services
+from nova_runtime.objects import availability_zones
 from nova_runtime.policies import availability_zone as policies
 
 
 def _zones(req):
     """(available {zone: [service]}, unavailable [zone]) in name order.
     A zone is available when an enabled service is in it."""
-    found, _ = services.list_services(req.db)
-    zones = availability_zones.host_zones(req.db)
+    found, _ = services.list_in_cells(req.db)
+    zones = availability_zones.host_zones(req.db.api_url)
     available, disabled = {}, set()
     for _, service in found:
         zone = availability_zones.zone_of(req.conf, service, zones)

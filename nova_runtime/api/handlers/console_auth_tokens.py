@@ -22,7 +22,7 @@ def show(req, console_token):
     context = req.context
     context.can(policies.BASE_POLICY_NAME, target={"project_id": context.project_id})
     found = None
-    for _, result in req.db.scatter(lambda cell, session: _validate(cell, console_token)):
+    for _, result in req.db.scatter(lambda cell: _validate(cell, console_token)):
         if isinstance(result, dict):
             found = result
             break

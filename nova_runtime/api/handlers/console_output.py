@@ -36,7 +36,7 @@ def get_console_output(req, server_id, instance, body):
         "length")
     if not instance.get("host") or instance.get("cell_uuid") in (None, cells.CELL0_UUID):
         raise errors.Conflict(f"Instance {server_id} is not ready")
-    compute = req.compute_api.compute_api(cells.get_cell(req.db.api_url, instance["cell_uuid"]))
+    compute = req.compute_api.computes.get(req.db.cell_by_uuid(instance["cell_uuid"]))
     try:
         output = compute.get_console_output(req.context, instance, tail_length(length))
     except virt_exc.InstanceNotFound:

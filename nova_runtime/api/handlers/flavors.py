@@ -1,7 +1,7 @@
 """/flavors, /flavors/{id}/os-extra_specs and flavor access."""
 
 from nova_runtime.api import errors, extra_specs as spec_checks, util, validation
-from nova_runtime.api.objects import flavors
+from nova_runtime.objects import flavors
 from nova_runtime.api.schemas import flavors as schemas
 from nova_runtime.policies import flavor_access as access_policies
 from nova_runtime.policies import flavor_extra_specs as spec_policies
@@ -60,7 +60,7 @@ def _list(req, detail):
         raise errors.BadRequest(f"Invalid sort_key {sort_key}")
     limit, marker = util.limit_and_marker(req, params)
     rows = flavors.list_flavors(
-        req.db, visible_to=_visible_to(req),
+        req.db.api_url, visible_to=_visible_to(req),
         is_public=_is_public_filter(req, params.get("is_public")),
         min_memory_mb=int(params["minRam"]) if "minRam" in params else None,
         min_root_gb=int(params["minDisk"]) if "minDisk" in params else None,
@@ -84,7 +84,7 @@ def detail(req):
 
 
 def show(req, flavor_id):
-    flavor = flavors.get(req.db, flavor_id, visible_to=_visible_to(req),
+    flavor = flavors.get(req.db.api_url, flavor_id, visible_to=_visible_to(req),
                          with_specs=_may_see_specs(req))
     return util.json_response({"flavor": _view(req, flavor)})
 
@@ -95,7 +95,7 @@ def create(req):
     data = validation.body(req, schema)["flavor"]
     is_public = validation.to_bool(data.get("os-flavor-access:is_public", True))
     flavor = flavors.create(
-        req.db, name=data["name"], flavorid=data.get("id"),
+        req.db.api_url, name=data["name"], flavorid=data.get("id"),
         memory_mb=int(data["ram"]), vcpus=int(data["vcpus"]), root_gb=int(data["disk"]),
         ephemeral_gb=int(data.get("OS-FLV-EXT-DATA:ephemeral", 0)),
         swap=int(data.get("swap", 0)), rxtx_factor=float(data.get("rxtx_factor", 1.0)),
@@ -108,7 +108,7 @@ def create(req):
 def update(req, flavor_id):
     req.context.can(manage_policies.ROOT % "update", target={})
     data = validation.body(req, schemas.UPDATE_V255)["flavor"]
-    flavor = flavors.update_description(req.db, flavor_id, data["description"])
+    flavor = flavors.update_description(req.db.api_url, flavor_id, data["description"])
     if not _may_see_specs(req):
         flavor.pop("extra_specs", None)
     return util.json_response({"flavor": _view(req, flavor)})
@@ -116,7 +116,7 @@ def update(req, flavor_id):
 
 def delete(req, flavor_id):
     req.context.can(manage_policies.ROOT % "delete", target={})
-    flavors.delete(req.db, flavor_id)
+    flavors.delete(req.db.api_url, flavor_id)
     return util.empty_response(202)
 
 
@@ -137,7 +137,7 @@ def _check_specs(req, specs):
 def list_extra_specs(req, flavor_id):
     req.context.can(spec_policies.ROOT % "index",
                     target={"project_id": req.context.project_id})
-    specs = flavors.extra_specs(req.db, flavor_id, visible_to=_visible_to(req))
+    specs = flavors.extra_specs(req.db.api_url, flavor_id, visible_to=_visible_to(req))
     return util.json_response({"extra_specs": specs})
 
 
@@ -146,14 +146,14 @@ def create_extra_specs(req, flavor_id):
     data = validation.body(req, schemas.EXTRA_SPECS_CREATE)["extra_specs"]
     specs = {key: _spec_value(value) for key, value in data.items()}
     _check_specs(req, specs)
-    flavors.set_extra_specs(req.db, flavor_id, specs)
+    flavors.set_extra_specs(req.db.api_url, flavor_id, specs)
     return util.json_response({"extra_specs": specs})
 
 
 def show_extra_spec(req, flavor_id, key):
     req.context.can(spec_policies.ROOT % "show",
                     target={"project_id": req.context.project_id})
-    specs = flavors.extra_specs(req.db, flavor_id, visible_to=_visible_to(req))
+    specs = flavors.extra_specs(req.db.api_url, flavor_id, visible_to=_visible_to(req))
     if key not in specs:
         raise errors.NotFound(f"Flavor {flavor_id} has no extra specs with key {key}.")
     return util.json_response({key: specs[key]})
@@ -166,13 +166,13 @@ def update_extra_spec(req, flavor_id, key):
         raise errors.BadRequest("Request body and URI mismatch")
     specs = {key: _spec_value(data[key])}
     _check_specs(req, specs)
-    flavors.set_extra_specs(req.db, flavor_id, specs)
+    flavors.set_extra_specs(req.db.api_url, flavor_id, specs)
     return util.json_response(specs)
 
 
 def delete_extra_spec(req, flavor_id, key):
     req.context.can(spec_policies.ROOT % "delete", target={})
-    flavors.delete_extra_spec(req.db, flavor_id, key)
+    flavors.delete_extra_spec(req.db.api_url, flavor_id, key)
     return util.empty_response(200)
 
 
@@ -185,7 +185,8 @@ def _access_body(flavor_id, projects):
 
 def list_access(req, flavor_id):
     req.context.can(access_policies.BASE, target={})
-    return util.json_response(_access_body(flavor_id, flavors.access_list(req.db, flavor_id)))
+    access = flavors.access_list(req.db.api_url, flavor_id)
+    return util.json_response(_access_body(flavor_id, access))
 
 
 def action(req, flavor_id):
@@ -193,13 +194,13 @@ def action(req, flavor_id):
     if isinstance(data, dict) and "addTenantAccess" in data:
         req.context.can(access_policies.ROOT % "add_tenant_access", target={})
         project = validation.body(req, schemas.ADD_TENANT_ACCESS)["addTenantAccess"]["tenant"]
-        projects = flavors.add_access(req.db, flavor_id, project,
+        projects = flavors.add_access(req.db.api_url, flavor_id, project,
                                       public_is_conflict=req.version >= "2.7")
     elif isinstance(data, dict) and "removeTenantAccess" in data:
         req.context.can(access_policies.ROOT % "remove_tenant_access", target={})
         project = validation.body(
             req, schemas.REMOVE_TENANT_ACCESS)["removeTenantAccess"]["tenant"]
-        projects = flavors.remove_access(req.db, flavor_id, project)
+        projects = flavors.remove_access(req.db.api_url, flavor_id, project)
     else:
         raise errors.BadRequest("There is no such action: "
                                 f"{', '.join(data) if isinstance(data, dict) else data}")

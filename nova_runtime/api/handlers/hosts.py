@@ -14,7 +14,8 @@ driver): once the host is known they answer 501; an unknown host is 404.
 import sqlalchemy as sa
 
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.objects import availability_zones, services
+from nova_runtime.objects import services
+from nova_runtime.objects import availability_zones
 from nova_runtime.api.schemas import hosts as schemas
 from nova_runtime.db.main import models
 from nova_runtime.policies import hosts as policies
@@ -23,8 +24,8 @@ from nova_runtime.policies import hosts as policies
 def index(req):
     req.context.can(policies.POLICY_NAME % "list", target={})
     zone = validation.query(req, schemas.INDEX_QUERY).get("zone")
-    found, _ = services.list_services(req.db)
-    zones = availability_zones.host_zones(req.db)
+    found, _ = services.list_in_cells(req.db)
+    zones = availability_zones.host_zones(req.db.api_url)
     hosts = []
     for _, service in found:
         if service["disabled"]:
@@ -40,7 +41,7 @@ def index(req):
 
 def _compute_cell(req, host_name):
     """The cell of the nova-compute on ``host_name``; 404 when there is none."""
-    cell, _ = services.find(req.db, host=host_name, binary="nova-compute")
+    cell, _ = services.find_in_cells(req.db, host=host_name, binary="nova-compute")
     return cell
 
 

@@ -10,9 +10,8 @@ import json
 
 import oslo_messaging as messaging
 
-from nova_runtime import cells
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.objects import services
+from nova_runtime.objects import compute_nodes, services
 from nova_runtime.policies import hypervisors as policies
 
 UPTIME_TIMEOUT = 10
@@ -75,7 +74,7 @@ def _view(req, cell, node, service, detail, with_servers=False):
                 "vcpus_used": node["vcpus_used"],
             })
     if with_servers:
-        servers = services.instances_on_node(req.db, cell, node["host"],
+        servers = compute_nodes.instances_on_node(cell.database_connection, node["host"],
                                              node["hypervisor_hostname"])
         if servers:
             body["servers"] = servers
@@ -85,7 +84,7 @@ def _view(req, cell, node, service, detail, with_servers=False):
 def _list(req, detail):
     req.context.can(policies.ROOT % ("list-detail" if detail else "list"), target={})
     params = validation.query(req, QUERY) if req.version >= "2.53" else {}
-    nodes = services.list_nodes(req.db)
+    nodes = compute_nodes.list_with_services(req.db)
     pattern = params.get("hypervisor_hostname_pattern")
     if pattern:
         nodes = [entry for entry in nodes if pattern in (entry[1]["hypervisor_hostname"] or "")]
@@ -120,7 +119,7 @@ def detail(req):
 
 def _find(req, hypervisor_id):
     """(cell, node, service) of the hypervisor, or 404."""
-    for cell, node, service in services.list_nodes(req.db):
+    for cell, node, service in compute_nodes.list_with_services(req.db):
         if str(_id(req, node)) == hypervisor_id:
             return cell, node, service
     raise errors.NotFound(f"Hypervisor with ID {hypervisor_id} could not be found.")
@@ -134,7 +133,7 @@ def _host_uptime(req, cell, node, service):
         f"Compute service of {node['host']} is unavailable at this time.")
     if not service or not services.is_up(service, req.conf.service_down_time):
         raise unavailable
-    compute = req.compute_api.compute_api(cells.get_cell(req.db.api_url, cell.uuid))
+    compute = req.compute_api.computes.get(cell)
     try:
         return compute.get_host_uptime(req.context, node["host"], timeout=UPTIME_TIMEOUT)
     except messaging.MessagingTimeout:
@@ -173,7 +172,7 @@ def statistics(req):
               "running_vms", "disk_available_least")
     totals = dict.fromkeys(fields, 0)
     count = 0
-    for _cell, node, service in services.list_nodes(req.db):
+    for _cell, node, service in compute_nodes.list_with_services(req.db):
         if not service or service["disabled"]:
             continue
         count += 1
@@ -185,7 +184,8 @@ def statistics(req):
 def _matching(req, pattern):
     """(cell, node, service) of the nodes whose hostname contains ``pattern``
     and whose service still exists (404 when there is none)."""
-    found = [(cell, node, service) for cell, node, service in services.list_nodes(req.db)
+    found = [(cell, node, service)
+             for cell, node, service in compute_nodes.list_with_services(req.db)
              if pattern in (node["hypervisor_hostname"] or "")]
     if not found:
         raise errors.NotFound(f"No hypervisor matching '{pattern}' could be found.")

@@ -7,7 +7,7 @@ properties is held to the project's metadata_items quota, as upstream does.
 
 from nova_runtime.api import errors, util, validation
 from nova_runtime.api.handlers.images import glance_errors
-from nova_runtime.api.objects import quotas
+from nova_runtime.objects import quotas
 from nova_runtime.api.schemas import images as schemas
 from nova_runtime.image import glance
 
@@ -17,7 +17,7 @@ def _properties(req, image_id):
 
 
 def _save(req, image_id, current, wanted):
-    limit = quotas.limit_for(req.db, req.conf, req.context.project_id, "metadata_items",
+    limit = quotas.limit_for(req.db.api_url, req.conf, req.context.project_id, "metadata_items",
                              user_id=req.context.user_id)
     if limit >= 0 and len(wanted) > limit:
         raise errors.QuotaExceeded(f"Quota exceeded for metadata_items: Requested "

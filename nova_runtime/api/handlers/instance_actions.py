@@ -50,7 +50,6 @@ def _event_view(req, instance, event, admin):
     return body
 
 
-@servers.map_errors
 def index(req, server_id):
     _instance, actions = _server_and_actions(req, server_id, "list")
     limit, marker = util.limit_and_marker(req)
@@ -62,7 +61,6 @@ def index(req, server_id):
     return util.json_response({"instanceActions": [_action_view(req, a) for a in actions]})
 
 
-@servers.map_errors
 def show(req, server_id, request_id):
     instance, actions = _server_and_actions(req, server_id, "show")
     found = next((a for a in actions if a["request_id"] == request_id), None)

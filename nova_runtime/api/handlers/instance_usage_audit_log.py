@@ -11,7 +11,7 @@ run, exactly as upstream answers with the audit off.
 import datetime
 
 from nova_runtime.api import errors, util
-from nova_runtime.api.objects import services
+from nova_runtime.objects import services
 from nova_runtime.policies import instance_usage_audit_log as policies
 
 
@@ -32,7 +32,7 @@ def _month_before(first):
 def _audit(req, before):
     begin, end = last_completed_month(before)
     # Disabled computes count too: they can still hold instances.
-    found, _down = services.list_services(req.db, binary="nova-compute")
+    found, _down = services.list_in_cells(req.db, binary="nova-compute")
     hosts = sorted({service["host"] for _cell, service in found})
     task_logs = []  # no compute reports an audit (see the module's docstring)
     done = [log for log in task_logs if log["state"] == "DONE"]

@@ -7,23 +7,21 @@ upstream lists them here.
 
 from nova_runtime.api import errors, server_views, util
 from nova_runtime.api.handlers import servers
-from nova_runtime.api.objects import servers as server_objects
+from nova_runtime.api import server_listing
 from nova_runtime.policies import ips as policies
 
 
 def _addresses(req, server_id, rule):
     instance = servers.get_server(req, server_id)
     servers.authorize(req, policies.ROOT % rule, instance)
-    details = server_objects.details(req.db, [instance])
+    details = server_listing.details(req.db, [instance])
     return server_views.addresses(details.get(server_id) or {}, extended=False)
 
 
-@servers.map_errors
 def index(req, server_id):
     return util.json_response({"addresses": _addresses(req, server_id, "index")})
 
 
-@servers.map_errors
 def show(req, server_id, network_label):
     addresses = _addresses(req, server_id, "show")
     if network_label not in addresses:

@@ -1,7 +1,8 @@
 """/os-keypairs: a user's key pairs; admins reach other users' from 2.10."""
 
 from nova_runtime.api import crypto, errors, util, validation
-from nova_runtime.api.objects import keypairs, quotas
+from nova_runtime.objects import quotas
+from nova_runtime.objects import keypairs
 from nova_runtime.api.schemas import keypairs as schemas
 from nova_runtime.policies import keypairs as policies
 
@@ -33,7 +34,7 @@ def _user_id(req):
 def index(req):
     user_id = _user_id(req)
     req.context.can(policies.ROOT % "index", target={"user_id": user_id})
-    rows = keypairs.list_keypairs(req.db, user_id)
+    rows = keypairs.list_keypairs(req.db.api_url, user_id)
     paged = req.version >= "2.35"
     if paged:
         limit, marker = util.limit_and_marker(req)
@@ -48,7 +49,7 @@ def index(req):
 def show(req, keypair_name):
     user_id = _user_id(req)
     req.context.can(policies.ROOT % "show", target={"user_id": user_id})
-    keypair = keypairs.get(req.db, user_id, keypair_name)
+    keypair = keypairs.get(req.db.api_url, user_id, keypair_name)
     return util.json_response({"keypair": _view(req, keypair, full=True)})
 
 
@@ -57,9 +58,9 @@ def create(req):
     user_id = data.get("user_id") or req.context.user_id
     req.context.can(policies.ROOT % "create", target={"user_id": user_id})
     key_type = data.get("type", "ssh")
-    limit = quotas.limit_for(req.db, req.conf, req.context.project_id, "key_pairs",
+    limit = quotas.limit_for(req.db.api_url, req.conf, req.context.project_id, "key_pairs",
                              user_id=user_id)
-    if limit >= 0 and keypairs.count(req.db, user_id) >= limit:
+    if limit >= 0 and keypairs.count(req.db.api_url, user_id) >= limit:
         raise errors.QuotaExceeded("Quota exceeded, too many key pairs.")
     private_key = None
     public_key = data.get("public_key")
@@ -70,7 +71,7 @@ def create(req):
         private_key, public_key, fingerprint = crypto.generate_x509(user_id)
     else:
         private_key, public_key, fingerprint = crypto.generate_ssh()
-    keypair = keypairs.create(req.db, user_id=user_id, name=data["name"],
+    keypair = keypairs.create(req.db.api_url, user_id=user_id, name=data["name"],
                               public_key=public_key, fingerprint=fingerprint,
                               key_type=key_type)
     body = _view(req, keypair)
@@ -83,5 +84,5 @@ def create(req):
 def delete(req, keypair_name):
     user_id = _user_id(req)
     req.context.can(policies.ROOT % "delete", target={"user_id": user_id})
-    keypairs.delete(req.db, user_id, keypair_name)
+    keypairs.delete(req.db.api_url, user_id, keypair_name)
     return util.empty_response(204 if req.version >= "2.2" else 202)

@@ -1,7 +1,7 @@
 """/limits: the caller's (or, for admins, ?tenant_id=) absolute limits and usage."""
 
 from nova_runtime.api import util
-from nova_runtime.api.objects import quotas
+from nova_runtime.objects import quotas
 from nova_runtime.policies import limits as policies
 
 # absolute limit name -> quota resource
@@ -48,7 +48,7 @@ def index(req):
     project_id = req.GET.get("tenant_id") or context.project_id
     if project_id != context.project_id:
         context.can(policies.OTHER_PROJECT, target={"project_id": project_id})
-    values = quotas.limits(req.db, req.conf, project_id)
+    values = quotas.limits(req.db.api_url, req.conf, project_id, resources=quotas.ALL_RESOURCES)
     in_use = quotas.usage(req.db, project_id)
     absolute = {name: values[resource] for name, resource in _MAX.items()
                 if _shown(req.version, name)}

@@ -12,7 +12,7 @@ from oslo_utils import timeutils
 
 from nova_runtime.api import errors, util, validation
 from nova_runtime.api.handlers import servers
-from nova_runtime.api.objects import migrations as records
+from nova_runtime.objects import migrations as records
 from nova_runtime.policies import migrations as policies
 
 LIVE_IN_PROGRESS = ("queued", "preparing", "running", "post-migrating")
@@ -129,7 +129,6 @@ def _live_in_progress(req, server_id, rule):
     return found, show_hosts
 
 
-@servers.map_errors
 def server_index(req, server_id):
     """GET /servers/{server_id}/migrations (2.23): its live migrations in progress."""
     found, show_hosts = _live_in_progress(req, server_id, "index")
@@ -137,7 +136,6 @@ def server_index(req, server_id):
                                               for m in found]})
 
 
-@servers.map_errors
 def server_show(req, server_id, migration_id):
     found, show_hosts = _live_in_progress(req, server_id, "show")
     for migration in found:

@@ -12,8 +12,8 @@ VPN, ...) are null, as upstream shows them; admins see the host-side fields.
 
 import sqlalchemy as sa
 
+from nova_runtime import cells
 from nova_runtime.api import errors, util
-from nova_runtime.api.databases import CellDown
 from nova_runtime.db.main import models
 from nova_runtime.network import api as network_api
 from nova_runtime.policies import networks as policies
@@ -26,23 +26,23 @@ _NULL_ADMIN_FIELDS = ("injected", "vlan", "vpn_public_address", "vpn_public_port
                       "rxtx_base", "mtu", "dhcp_server", "enable_dhcp", "share_address")
 
 
-def _read(cell, session):
-    rows = session.scalars(sa.select(models.Network).filter_by(deleted=0)).all()
-    return [{column: getattr(row, column) for column in
-             ("uuid", "created_at", "updated_at", "deleted_at", *_FIELDS, *_ADMIN_FIELDS)}
-            for row in rows]
+def _read(cell):
+    with cells.session(cell.database_connection) as session:
+        rows = session.scalars(sa.select(models.Network).filter_by(deleted=0)).all()
+        return [{column: getattr(row, column) for column in
+                 ("uuid", "created_at", "updated_at", "deleted_at", *_FIELDS, *_ADMIN_FIELDS)}
+                for row in rows]
 
 
 def _networks(req):
     """The networks of every cell, one per uuid, made where missing."""
     found = {}
     for cell, rows in req.db.scatter(_read):
-        if isinstance(rows, CellDown):
+        if isinstance(rows, cells.CellDown):
             continue
         if not rows:
             network_api.network_row(req.conf, cell.database_connection)
-            with req.db.cell(cell) as session:
-                rows = _read(cell, session)
+            rows = _read(cell)
         for row in rows:
             found.setdefault(row["uuid"], row)
     return list(found.values())

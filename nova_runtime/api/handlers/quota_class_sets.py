@@ -3,7 +3,7 @@
 every project gets unless it has a limit of its own."""
 
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.objects import quotas
+from nova_runtime.objects import quotas
 from nova_runtime.api.schemas import quota_class_sets as schemas
 from nova_runtime.policies import quota_class_sets as policies
 
@@ -14,7 +14,7 @@ def _shown(req, values):
 
 def show(req, quota_class):
     req.context.can(policies.ROOT % "show", target={})
-    body = _shown(req, quotas.class_limits(req.db, req.conf, quota_class))
+    body = _shown(req, quotas.class_limits(req.db.api_url, req.conf, quota_class))
     return util.json_response({"quota_class_set": {"id": quota_class, **body}})
 
 
@@ -23,7 +23,7 @@ def update(req, quota_class):
     if len(quota_class) > 255:
         raise errors.BadRequest("quota_class_name has more than 255 characters.")
     data = validation.body(req, schemas.update_schema(req.version))["quota_class_set"]
-    values = quotas.update_class(req.db, req.conf, quota_class,
+    values = quotas.update_class(req.db.api_url, req.conf, quota_class,
                                  {name: int(value) for name, value in data.items()})
     # As upstream: the answer has no "id".
     return util.json_response({"quota_class_set": _shown(req, values)})

@@ -1,7 +1,7 @@
 """/os-quota-sets/{tenant_id}: a project's (or one of its users') limits."""
 
 from nova_runtime.api import util, validation
-from nova_runtime.api.objects import quotas
+from nova_runtime.objects import quotas
 from nova_runtime.api.schemas import quota_sets as schemas
 from nova_runtime.policies import quota_sets as policies
 
@@ -20,14 +20,14 @@ def _user_id(req):
 
 def show(req, tenant_id):
     req.context.can(policies.ROOT % "show", target={"project_id": tenant_id})
-    values = quotas.limits(req.db, req.conf, tenant_id, _user_id(req))
+    values = quotas.limits(req.db.api_url, req.conf, tenant_id, _user_id(req), quotas.ALL_RESOURCES)
     return util.json_response({"quota_set": _shown(req, values, tenant_id)})
 
 
 def detail(req, tenant_id):
     req.context.can(policies.ROOT % "detail", target={"project_id": tenant_id})
     user_id = _user_id(req)
-    values = quotas.limits(req.db, req.conf, tenant_id, user_id)
+    values = quotas.limits(req.db.api_url, req.conf, tenant_id, user_id, quotas.ALL_RESOURCES)
     in_use = quotas.usage(req.db, tenant_id, user_id)
     body = {name: {"limit": values[name], "in_use": in_use.get(name, 0), "reserved": 0}
             for name in quotas.resources_for(req.version)}
@@ -37,7 +37,7 @@ def detail(req, tenant_id):
 
 def defaults(req, tenant_id):
     req.context.can(policies.ROOT % "defaults", target={"project_id": tenant_id})
-    values = quotas.defaults(req.db, req.conf)
+    values = quotas.defaults(req.db.api_url, req.conf)
     return util.json_response({"quota_set": _shown(req, values, tenant_id)})
 
 
@@ -53,5 +53,5 @@ def update(req, tenant_id):
 
 def delete(req, tenant_id):
     req.context.can(policies.ROOT % "delete", target={"project_id": tenant_id})
-    quotas.revert(req.db, tenant_id, _user_id(req))
+    quotas.revert(req.db.api_url, tenant_id, _user_id(req))
     return util.empty_response(202)

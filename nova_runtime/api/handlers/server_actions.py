@@ -7,7 +7,7 @@ is 202 and the server's status shows the progress (REBOOT, RESIZE, ...).
 """
 
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.objects import quotas
+from nova_runtime.objects import quotas
 from nova_runtime.api.handlers import console_output, crash_dump, remote_consoles, servers
 from nova_runtime.api.schemas import servers as schemas
 from nova_runtime.image import glance
@@ -80,17 +80,7 @@ def _rebuild(req, server_id, instance, body):
     if validation.to_bool(data.get("preserve_ephemeral", False)):
         raise errors.BadRequest("preserve_ephemeral is not supported by this deployment's "
                                 "drivers.")
-    image_id = data["imageRef"].rsplit("/", 1)[-1]
-    if not validation.is_uuid(image_id):
-        raise errors.BadRequest(f"Invalid imageRef provided: {data['imageRef']} is not an "
-                                "image id.")
-    try:
-        image = glance.show(req.context, image_id, req.conf)
-    except glance.ImageNotFound:
-        raise errors.BadRequest(f"Invalid imageRef provided: image {image_id} could not be "
-                                "found.") from None
-    if image.get("status") != "active":
-        raise errors.BadRequest(f"Invalid imageRef provided: image {image_id} is not active.")
+    image = servers.active_image(req, data["imageRef"])
     if "metadata" in data:
         servers._check_metadata_quota(req, data["metadata"])
     password = data.get("adminPass") or servers._password()
@@ -243,7 +233,6 @@ ACTIONS = {
 }
 
 
-@servers.map_errors
 def action(req, server_id):
     body = validation.json_body(req)
     if not isinstance(body, dict) or len(body) != 1:

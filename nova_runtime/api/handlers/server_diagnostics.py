@@ -14,14 +14,13 @@ from nova_runtime.policies import server_diagnostics as policies
 from nova_runtime.virt import exceptions as virt_exc
 
 
-@servers.map_errors
 def index(req, server_id):
     instance = servers.get_server(req, server_id)
     # As upstream: a non-admin is refused (403) even for a server of its own.
     req.context.can(policies.ROOT, target={"project_id": instance["project_id"]})
     if not instance.get("host") or instance.get("cell_uuid") in (None, cells.CELL0_UUID):
         raise errors.Conflict(f"Instance {server_id} is not ready")
-    compute = req.compute_api.compute_api(cells.get_cell(req.db.api_url, instance["cell_uuid"]))
+    compute = req.compute_api.computes.get(req.db.cell_by_uuid(instance["cell_uuid"]))
     try:
         if req.version >= "2.48":
             return util.json_response(compute.get_instance_diagnostics(req.context, instance))

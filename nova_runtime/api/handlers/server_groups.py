@@ -1,7 +1,8 @@
 """/os-server-groups: affinity and anti-affinity groups of servers."""
 
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.objects import quotas, server_groups
+from nova_runtime.objects import quotas
+from nova_runtime.objects import instance_groups
 from nova_runtime.api.schemas import server_groups as schemas
 from nova_runtime.policies import server_groups as policies
 
@@ -30,13 +31,13 @@ def index(req):
                        target={"project_id": project_id}, fatal=False):
             project_id = None
     limit, _ = util.limit_and_marker(req, params)
-    groups = server_groups.list_groups(req.db, project_id, limit=limit,
+    groups = instance_groups.list_groups(req.db.api_url, project_id, limit=limit,
                                        offset=int(params.get("offset", 0)))
     return util.json_response({"server_groups": [_view(req, group) for group in groups]})
 
 
 def show(req, server_group_id):
-    group = server_groups.get(req.db, server_group_id)
+    group = instance_groups.get(req.db.api_url, server_group_id)
     req.context.can(policies.ROOT % "show", target={"project_id": group["project_id"]})
     return util.json_response({"server_group": _view(req, group)})
 
@@ -52,17 +53,17 @@ def create(req):
         rules = {key: int(value) for key, value in rules.items()}
     else:
         policy, rules = data["policies"][0], {}
-    limit = quotas.limit_for(req.db, req.conf, context.project_id, "server_groups",
+    limit = quotas.limit_for(req.db.api_url, req.conf, context.project_id, "server_groups",
                              user_id=context.user_id)
-    if limit >= 0 and server_groups.count(req.db, context.project_id) >= limit:
+    if limit >= 0 and instance_groups.count(req.db.api_url, context.project_id) >= limit:
         raise errors.QuotaExceeded("Quota exceeded, too many server groups.")
-    group = server_groups.create(req.db, name=data["name"], project_id=context.project_id,
+    group = instance_groups.create(req.db.api_url, name=data["name"], project_id=context.project_id,
                                  user_id=context.user_id, policy=policy, rules=rules)
     return util.json_response({"server_group": _view(req, group)})
 
 
 def delete(req, server_group_id):
-    group = server_groups.get(req.db, server_group_id)
+    group = instance_groups.get(req.db.api_url, server_group_id)
     req.context.can(policies.ROOT % "delete", target={"project_id": group["project_id"]})
-    server_groups.delete(req.db, server_group_id)
+    instance_groups.delete(req.db.api_url, server_group_id)
     return util.empty_response(204)

@@ -25,13 +25,11 @@ def _check_quota(req, server_id, metadata, replace):
     servers._check_metadata_quota(req, dict.fromkeys(keys))
 
 
-@servers.map_errors
 def index(req, server_id):
     _server(req, server_id, "index")
     return util.json_response({"metadata": req.compute_api.get_metadata(req.context, server_id)})
 
 
-@servers.map_errors
 def create(req, server_id):
     """Add or change keys; the others stay."""
     _server(req, server_id, "create")
@@ -41,7 +39,6 @@ def create(req, server_id):
     return util.json_response({"metadata": result})
 
 
-@servers.map_errors
 def update_all(req, server_id):
     """Replace the whole metadata."""
     _server(req, server_id, "update_all")
@@ -51,7 +48,6 @@ def update_all(req, server_id):
     return util.json_response({"metadata": result})
 
 
-@servers.map_errors
 def show(req, server_id, key):
     _server(req, server_id, "show")
     metadata = req.compute_api.get_metadata(req.context, server_id)
@@ -60,7 +56,6 @@ def show(req, server_id, key):
     return util.json_response({"meta": {key: metadata[key]}})
 
 
-@servers.map_errors
 def update(req, server_id, key):
     _server(req, server_id, "update")
     meta = validation.body(req, schemas.METADATA_ITEM)["meta"]
@@ -71,7 +66,6 @@ def update(req, server_id, key):
     return util.json_response({"meta": meta})
 
 
-@servers.map_errors
 def delete(req, server_id, key):
     _server(req, server_id, "delete")
     if not req.compute_api.delete_metadata_item(req.context, server_id, key):

@@ -3,7 +3,6 @@ the metadata service, encrypted with the server's public key by the guest
 ("" when there is none); DELETE clears it so that the guest may post a new
 one (objects.server_passwords)."""
 
-from nova_runtime import cells
 from nova_runtime.api import errors, util
 from nova_runtime.api.handlers import servers
 from nova_runtime.objects import server_passwords
@@ -16,17 +15,15 @@ def _cell_url(req, server_id, rule):
     servers.authorize(req, policies.ROOT % rule, instance)
     if instance.get("cell_uuid") is None:
         return None
-    return cells.get_cell(req.db.api_url, instance["cell_uuid"]).database_connection
+    return req.db.cell_by_uuid(instance["cell_uuid"]).database_connection
 
 
-@servers.map_errors
 def show(req, server_id):
     url = _cell_url(req, server_id, "show")
     password = server_passwords.get(url, server_id) if url else ""
     return util.json_response({"password": password})
 
 
-@servers.map_errors
 def clear(req, server_id):
     url = _cell_url(req, server_id, "clear")
     if url is None:

@@ -4,7 +4,7 @@ The compute API (nova_runtime.compute.api, ``req.compute_api``) does the
 work; handlers check the request — schema, policy, flavor, image (looked up
 in Glance with the caller's token), key pair, quotas — and build the views
 (nova_runtime/api/server_views.py). Listing reads build requests and cells in
-bulk (nova_runtime/api/objects/servers.py).
+bulk (nova_runtime/api/server_listing.py).
 
 Networking: there is no Neutron. ``networks`` is accepted as upstream
 requires it from 2.37 ("auto", "none", or a list); every server gets its
@@ -23,8 +23,9 @@ import webob
 from oslo_utils import timeutils
 
 from nova_runtime.api import errors, server_views, util, validation
-from nova_runtime.api.objects import flavors, keypairs, quotas
-from nova_runtime.api.objects import servers as server_objects
+from nova_runtime.objects import quotas
+from nova_runtime.objects import flavors, keypairs
+from nova_runtime.api import server_listing
 from nova_runtime.api.schemas import servers as schemas
 from nova_runtime.compute import api as compute_api
 from nova_runtime.db.api import models as api_models
@@ -51,29 +52,6 @@ _EQUAL = {"reservation_id": "reservation_id", "availability_zone": "availability
           "user_id": "user_id", "project_id": "project_id", "tenant_id": "project_id",
           "access_ip_v4": "access_ip_v4", "access_ip_v6": "access_ip_v6"}
 _ADMIN_SORT_KEYS = ("host", "node")
-
-
-def map_errors(function):
-    """The compute API's errors as HTTP faults (for every server handler)."""
-    def wrapper(req, *args, **kwargs):
-        try:
-            return function(req, *args, **kwargs)
-        except exceptions.InstanceNotFound:
-            raise errors.NotFound(
-                f"Instance {kwargs.get('server_id', '')} could not be found.") from None
-        except compute_api.InstanceInvalidState as exc:
-            raise errors.Conflict(str(exc)) from None
-        except compute_api.SecurityGroupNotFound as exc:
-            raise errors.NotFound(str(exc)) from None
-        except compute_api.InvalidRequest as exc:
-            raise errors.BadRequest(str(exc)) from None
-        except glance.ImageNotFound as exc:
-            raise errors.BadRequest(str(exc)) from None
-        except glance.ImageServiceError as exc:
-            raise errors.APIError(f"The image service failed: {exc}") from None
-    wrapper.__name__ = function.__name__
-    wrapper.__doc__ = function.__doc__
-    return wrapper
 
 
 # --- reading --------------------------------------------------------------------
@@ -118,7 +96,7 @@ def view(req, instances, *, server_groups=None, shown=None):
     """Full views of ``instances`` (a page), with what the microversion shows
     (``shown``: the request's server_view, if made already)."""
     shown = shown or server_view(req, server_groups)
-    details = server_objects.details(
+    details = server_listing.details(
         req.db, instances, request_specs=shown.pinned_zone or shown.hints,
         image_properties=shown.image_properties, with_tags=shown.tags,
         system_keys=shown.system_keys,
@@ -136,7 +114,6 @@ def _member_groups(req, server_id):
             .where(api_models.InstanceGroupMember.instance_uuid == server_id)))
 
 
-@map_errors
 def show(req, server_id):
     instance = get_server(req, server_id)
     authorize(req, SERVERS % "show", instance)
@@ -170,7 +147,7 @@ def _list(req, detail):
     if filters is None:
         found = []  # a filter that no server can match (an unknown status, flavor, ...)
     else:
-        found = server_objects.list_servers(
+        found = server_listing.list_servers(
             req.db, filters, sort_keys, sort_dirs, limit, marker,
             columns=shown.columns if detail else server_views.SUMMARY_COLUMNS)
     if detail:
@@ -240,8 +217,8 @@ def _filters(req, params, all_tenants):
         filters["image_ref"] = params["image"].rsplit("/", 1)[-1]
     if "flavor" in params:
         try:
-            flavor = flavors.get(req.db, params["flavor"].rsplit("/", 1)[-1])
-        except errors.NotFound:
+            flavor = flavors.get(req.db.api_url, params["flavor"].rsplit("/", 1)[-1])
+        except exceptions.NotFound:
             return None
         filters["instance_type_id"] = flavor["id"]
     for key in ("locked", "config_drive"):
@@ -261,7 +238,7 @@ def _filters(req, params, all_tenants):
             try:
                 uuids |= instances.uuids_with_address(cell.database_connection, params["ip"])
             except sa.exc.OperationalError as exc:
-                refused = server_objects.regexp_error(exc)
+                refused = server_listing.regexp_error(exc)
                 if not refused:
                     raise
                 raise errors.BadRequest(f"Invalid input for query parameters ip. Value: "
@@ -301,7 +278,6 @@ def _sort(req):
 
 # --- create ---------------------------------------------------------------------
 
-@map_errors
 def create(req):
     context = req.context
     context.can(SERVERS % "create", target={"project_id": context.project_id,
@@ -363,8 +339,8 @@ def _flavor(req, flavor_ref):
     flavorid = str(flavor_ref).rsplit("/", 1)[-1]
     visible_to = None if req.context.is_admin else req.context.project_id
     try:
-        flavor = flavors.get(req.db, flavorid, visible_to=visible_to, with_specs=True)
-    except errors.NotFound:
+        flavor = flavors.get(req.db.api_url, flavorid, visible_to=visible_to, with_specs=True)
+    except exceptions.NotFound:
         raise errors.BadRequest(f"Invalid flavorRef provided: flavor {flavorid} could not "
                                 "be found.") from None
     if flavor.get("disabled"):
@@ -372,11 +348,9 @@ def _flavor(req, flavor_ref):
     return flavor
 
 
-def _image(req, image_ref, flavor):
-    """The Glance image to boot, checked against the flavor (400 naming imageRef)."""
-    if not image_ref:
-        raise errors.BadRequest("Missing imageRef attribute: a server boots from an image "
-                                "(volumes need Cinder, which this deployment does not run).")
+def active_image(req, image_ref):
+    """The active Glance image that ``image_ref`` (an id or a URL ending in
+    one) names, for a boot or a rebuild (400 naming imageRef otherwise)."""
     image_id = image_ref.rsplit("/", 1)[-1]
     if not validation.is_uuid(image_id):
         raise errors.BadRequest(f"Invalid imageRef provided: {image_ref} is not an image id.")
@@ -387,6 +361,15 @@ def _image(req, image_ref, flavor):
                                 "found.") from None
     if image.get("status") != "active":
         raise errors.BadRequest(f"Invalid imageRef provided: image {image_id} is not active.")
+    return image
+
+
+def _image(req, image_ref, flavor):
+    """The Glance image to boot, checked against the flavor (400 naming imageRef)."""
+    if not image_ref:
+        raise errors.BadRequest("Missing imageRef attribute: a server boots from an image "
+                                "(volumes need Cinder, which this deployment does not run).")
+    image = active_image(req, image_ref)
     if int(image.get("min_ram") or 0) > flavor["memory_mb"]:
         raise errors.BadRequest("Flavor's memory is too small for requested image.")
     if flavor["root_gb"] == 0:
@@ -441,7 +424,7 @@ def _check_security_groups(groups):
 
 
 def _check_metadata_quota(req, metadata):
-    limit = quotas.limit_for(req.db, req.conf, req.context.project_id, "metadata_items",
+    limit = quotas.limit_for(req.db.api_url, req.conf, req.context.project_id, "metadata_items",
                              user_id=req.context.user_id)
     if limit >= 0 and len(metadata) > limit:
         raise errors.QuotaExceeded(f"Quota exceeded for metadata_items: Requested "
@@ -449,8 +432,8 @@ def _check_metadata_quota(req, metadata):
 
 
 def _check_group_quota(req, group_uuid, count):
-    limit = quotas.limit_for(req.db, req.conf, req.context.project_id, "server_group_members",
-                             user_id=req.context.user_id)
+    limit = quotas.limit_for(req.db.api_url, req.conf, req.context.project_id,
+                             "server_group_members", user_id=req.context.user_id)
     if limit < 0:
         return
     try:
@@ -465,8 +448,8 @@ def _keypair(req, key_name):
     if not key_name:
         return None, None
     try:
-        keypair = keypairs.get(req.db, req.context.user_id, key_name)
-    except errors.NotFound:
+        keypair = keypairs.get(req.db.api_url, req.context.user_id, key_name)
+    except exceptions.NotFound:
         raise errors.BadRequest(f"Invalid key_name provided: {key_name}.") from None
     return keypair["name"], keypair["public_key"]
 
@@ -478,7 +461,6 @@ def _password():
 
 # --- update, delete ---------------------------------------------------------------
 
-@map_errors
 def update(req, server_id):
     instance = get_server(req, server_id)
     authorize(req, SERVERS % "update", instance)
@@ -498,7 +480,6 @@ def update(req, server_id):
     return util.json_response({"server": body})
 
 
-@map_errors
 def delete(req, server_id):
     instance = get_server(req, server_id)
     authorize(req, SERVERS % "delete", instance)

@@ -3,7 +3,8 @@
 import sqlalchemy as sa
 
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.objects import availability_zones, services
+from nova_runtime.objects import services
+from nova_runtime.objects import availability_zones
 from nova_runtime.api.schemas import services as schemas
 from nova_runtime.db.api import models as api_models
 from nova_runtime.policies import services as policies
@@ -51,8 +52,8 @@ def _down_cell_records(req, down_cells, binary, host):
 def index(req):
     req.context.can(policies.ROOT % "list", target={})
     params = validation.query(req, schemas.QUERY)
-    found, down = services.list_services(req.db, params.get("binary"), params.get("host"))
-    zones = availability_zones.host_zones(req.db)
+    found, down = services.list_in_cells(req.db, params.get("binary"), params.get("host"))
+    zones = availability_zones.host_zones(req.db.api_url)
     body = [_view(req, service, zones) for _, service in found]
     body += _down_cell_records(req, down, params.get("binary"), params.get("host"))
     return util.json_response({"services": body})
@@ -72,14 +73,15 @@ def update(req, service_id):
 
 
 def _find_compute(req, data):
-    cell, service = services.find(req.db, host=data["host"], binary=data["binary"])
+    cell, service = services.find_in_cells(req.db, host=data["host"], binary=data["binary"])
     return cell, service
 
 
 def _enable(req):
     data = validation.body(req, schemas.ENABLE_DISABLE)
     cell, service = _find_compute(req, data)
-    services.update(req.db, cell, service["id"], disabled=False, disabled_reason=None)
+    services.update(cell.database_connection, service["id"],
+                    {"disabled": False, "disabled_reason": None})
     return util.json_response({"service": {"host": data["host"], "binary": data["binary"],
                                            "status": "enabled"}})
 
@@ -87,7 +89,7 @@ def _enable(req):
 def _disable(req):
     data = validation.body(req, schemas.ENABLE_DISABLE)
     cell, service = _find_compute(req, data)
-    services.update(req.db, cell, service["id"], disabled=True)
+    services.update(cell.database_connection, service["id"], {"disabled": True})
     return util.json_response({"service": {"host": data["host"], "binary": data["binary"],
                                            "status": "disabled"}})
 
@@ -95,8 +97,8 @@ def _disable(req):
 def _disable_log_reason(req):
     data = validation.body(req, schemas.DISABLE_LOG_REASON)
     cell, service = _find_compute(req, data)
-    services.update(req.db, cell, service["id"], disabled=True,
-                    disabled_reason=data["disabled_reason"])
+    services.update(cell.database_connection, service["id"],
+                    {"disabled": True, "disabled_reason": data["disabled_reason"]})
     return util.json_response({"service": {
         "host": data["host"], "binary": data["binary"], "status": "disabled",
         "disabled_reason": data["disabled_reason"]}})
@@ -106,7 +108,7 @@ def _force_down(req):
     data = validation.body(req, schemas.FORCE_DOWN)
     forced = validation.to_bool(data["forced_down"])
     cell, service = _find_compute(req, data)
-    services.update(req.db, cell, service["id"], forced_down=forced)
+    services.update(cell.database_connection, service["id"], {"forced_down": forced})
     return util.json_response({"service": {"host": data["host"], "binary": data["binary"],
                                            "forced_down": forced}})
 
@@ -121,7 +123,7 @@ def _update_v253(req, service_uuid):
             "Specifying 'disabled_reason' with status 'enabled' is invalid."
             if data.get("status") == "enabled" else
             "'disabled_reason' can only be specified with status 'disabled'.")
-    cell, service = services.find(req.db, uuid=service_uuid)
+    cell, service = services.find_in_cells(req.db, uuid=service_uuid)
     if service["binary"] != "nova-compute":
         raise errors.BadRequest(
             f"Updating a {service['binary']} service is not supported. Only nova-compute "
@@ -132,23 +134,23 @@ def _update_v253(req, service_uuid):
         values["disabled_reason"] = data.get("disabled_reason") if values["disabled"] else None
     if "forced_down" in data:
         values["forced_down"] = validation.to_bool(data["forced_down"])
-    service = services.update(req.db, cell, service["id"], **values)
-    zones = availability_zones.host_zones(req.db)
+    service = services.update(cell.database_connection, service["id"], values)
+    zones = availability_zones.host_zones(req.db.api_url)
     return util.json_response({"service": _view(req, service, zones)})
 
 
 def delete(req, service_id):
     req.context.can(policies.ROOT % "delete", target={})
     if req.version >= "2.53":
-        cell, service = services.find(req.db, uuid=validation.check_uuid(service_id))
+        cell, service = services.find_in_cells(req.db, uuid=validation.check_uuid(service_id))
     else:
         try:
             number = int(service_id)
         except ValueError:
             raise errors.BadRequest(f"Invalid ID {service_id}") from None
-        cell, service = services.find(req.db, service_id=number)
+        cell, service = services.find_in_cells(req.db, service_id=number)
     if service["binary"] == "nova-compute" and services.count_instances_on(
-            req.db, cell, service["host"]):
+            cell.database_connection, service["host"]):
         raise errors.Conflict(
             "Unable to delete compute service that is hosting instances. Migrate or "
             "delete the instances first.")

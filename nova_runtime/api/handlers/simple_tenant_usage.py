@@ -9,7 +9,7 @@ Pages (from 2.40) run over instances, not projects: ``limit`` and ``marker``
 import datetime
 
 from nova_runtime.api import errors, util, validation
-from nova_runtime.api.objects import usages
+from nova_runtime.objects import usages
 from nova_runtime.policies import simple_tenant_usage as policies
 
 _TIME_FORMATS = ("%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M:%S.%f", "%Y-%m-%d %H:%M:%S.%f")

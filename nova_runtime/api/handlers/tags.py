@@ -10,7 +10,6 @@ without '/' or ','; a server has at most 50.
 
 import jsonschema
 
-from nova_runtime import cells
 from nova_runtime.api import errors, util, validation
 from nova_runtime.api.handlers import servers
 from nova_runtime.api.schemas import server_tags as schemas
@@ -32,7 +31,7 @@ def _server(req, server_id, rule, action=None):
                               f"vm_state {instance['vm_state']}")
     if instance.get("cell_uuid") is None:
         return instance, None
-    return instance, cells.get_cell(req.db.api_url, instance["cell_uuid"]).database_connection
+    return instance, req.db.cell_by_uuid(instance["cell_uuid"]).database_connection
 
 
 def _check_tag(tag):
@@ -44,13 +43,11 @@ def _check_tag(tag):
             f"and ','. Validation error message: {exc.message}") from None
 
 
-@servers.map_errors
 def index(req, server_id):
     _, url = _server(req, server_id, "index")
     return util.json_response({"tags": tags.get(url, server_id) if url else []})
 
 
-@servers.map_errors
 def update_all(req, server_id):
     """Replace every tag of the server."""
     wanted = validation.body(req, schemas.UPDATE_ALL)["tags"]
@@ -58,14 +55,12 @@ def update_all(req, server_id):
     return util.json_response({"tags": tags.replace(url, server_id, wanted)})
 
 
-@servers.map_errors
 def delete_all(req, server_id):
     _, url = _server(req, server_id, "delete_all", "delete tags")
     tags.delete_all(url, server_id)
     return util.empty_response(204)
 
 
-@servers.map_errors
 def show(req, server_id, tag):
     """204 if the server has the tag, 404 otherwise."""
     _, url = _server(req, server_id, "show")
@@ -74,7 +69,6 @@ def show(req, server_id, tag):
     return util.empty_response(204)
 
 
-@servers.map_errors
 def update(req, server_id, tag):
     """Add one tag: 201 with its Location, or 204 if the server had it."""
     _, url = _server(req, server_id, "update", "update tag")
@@ -90,7 +84,6 @@ def update(req, server_id, tag):
     return response
 
 
-@servers.map_errors
 def delete(req, server_id, tag):
     _, url = _server(req, server_id, "delete", "delete tag")
     if not tags.delete(url, server_id, tag):

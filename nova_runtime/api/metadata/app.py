@@ -19,12 +19,10 @@ import logging
 
 import webob
 import webob.dec
-from oslo_db import exception as db_exc
 
-from nova_runtime.api import databases
 from nova_runtime.api.metadata import lookup, password
 from nova_runtime.metadata import content, signature
-from nova_runtime.db import engines
+from nova_runtime import cells
 
 LOG = logging.getLogger(__name__)
 
@@ -38,7 +36,7 @@ class _Refused(Exception):
 class MetadataApp:
     def __init__(self, conf, dbs=None):
         self.conf = conf
-        self.finder = lookup.Finder(conf, dbs or databases.Databases(conf.api_database.connection))
+        self.finder = lookup.Finder(conf, dbs or cells.Databases(conf.api_database.connection))
         if conf.neutron.service_metadata_proxy and not conf.neutron.metadata_proxy_shared_secret:
             LOG.warning("[neutron] service_metadata_proxy is true but "
                         "metadata_proxy_shared_secret is empty: anyone who can reach the "
@@ -50,7 +48,7 @@ class MetadataApp:
             response = self._answer(req)
         except _Refused as exc:
             response = _text(exc.status, str(exc))
-        except (engines.DatabaseUnavailable, db_exc.DBConnectionError) as exc:
+        except cells.DOWN_ERRORS as exc:
             LOG.error("Metadata request %s failed: a database does not answer: %s", req.path, exc)
             response = _text(500, "The metadata service cannot reach its databases.")
         LOG.info("%s %s %s -> %s", req.remote_addr, req.method, req.path_qs, response.status_int)

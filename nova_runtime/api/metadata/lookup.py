@@ -18,20 +18,15 @@ import logging
 import threading
 import time
 
-import sqlalchemy as sa
-from oslo_db import exception as db_exc
 
-from nova_runtime.api import errors
 from nova_runtime.cells import CELL0_UUID
 from nova_runtime.metadata import vendordata
 from nova_runtime.metadata.content import InstanceData, keypairs_of
-from nova_runtime.api.objects import keypairs
-from nova_runtime.db import engines
+from nova_runtime.objects import keypairs
 from nova_runtime.objects import exceptions, fixed_ips, instance_mappings, instances
+from nova_runtime import cells
 
 LOG = logging.getLogger(__name__)
-_DOWN = (engines.DatabaseUnavailable, db_exc.DBConnectionError, sa.exc.OperationalError)
-
 
 class Finder:
     def __init__(self, conf, dbs):
@@ -78,7 +73,7 @@ class Finder:
                                                                    address)
                 if instance_uuid:
                     return cell.database_connection, instance_uuid
-            except _DOWN as exc:
+            except cells.DOWN_ERRORS as exc:
                 LOG.warning("Cell %s (%s) did not answer while looking for address %s: %s",
                             cell.name, cell.uuid, address, exc)
         return None
@@ -113,6 +108,6 @@ class Finder:
         if not (instance.get("key_name") and instance.get("user_id")):
             return None
         try:
-            return keypairs.get(self.dbs, instance["user_id"], instance["key_name"])
-        except errors.NotFound:
+            return keypairs.get(self.dbs.api_url, instance["user_id"], instance["key_name"])
+        except exceptions.NotFound:
             return None  # deleted since: the instance keeps the key it was created with

@@ -3,7 +3,7 @@ depend on the microversion (network quotas until 2.49, personality files
 until 2.56; the server group quotas in every one)."""
 
 from nova_runtime.api import validation
-from nova_runtime.api.objects import quotas
+from nova_runtime.objects import quotas
 
 
 def update_schema(version):

@@ -1,7 +1,7 @@
 """Request schemas of /os-quota-sets; the names accepted depend on the microversion."""
 
 from nova_runtime.api import validation
-from nova_runtime.api.objects import quotas
+from nova_runtime.objects import quotas
 
 
 def update_schema(version):

@@ -8,10 +8,11 @@ import pytest
 import sqlalchemy as sa
 import webob
 
-from nova_runtime import cells, config
+from nova_runtime import config
 from nova_runtime.api import app as api_app
 from nova_runtime.db import engines, migration
 from nova_runtime.db.main import models as cell_models
+from nova_runtime.objects import cell_mappings
 
 
 class Client:
@@ -65,12 +66,12 @@ def cloud(tmp_path):
     migration.sync("api", api_url)
     migration.sync("main", cell_url)
     migration.sync("main", f"sqlite:///{tmp_path}/cell0.sqlite")
-    cells.map_cell0(api_url, f"sqlite:///{tmp_path}/cell0.sqlite")
-    cells.create_cell(api_url, "cell1", "rabbit://x:y@127.0.0.1/", cell_url)
+    cell_mappings.map_cell0(api_url, f"sqlite:///{tmp_path}/cell0.sqlite")
+    cell_mappings.create_cell(api_url, "cell1", "rabbit://x:y@127.0.0.1/", cell_url)
     add_service(cell_url, "ctl", "nova-conductor")
     for host in ("c1", "c2"):
         add_node(cell_url, host, add_service(cell_url, host))
-    cells.discover_hosts(api_url)
+    cell_mappings.discover_hosts(api_url)
     conf = config.new_conf()
     config.load(conf, [], prog="test", default_config_files=[])
     conf.set_override("connection", api_url, "api_database")

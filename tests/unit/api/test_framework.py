@@ -128,7 +128,7 @@ def test_unknown_resource_is_404_not_a_project_mismatch(client):
 
 
 def test_unexpected_error_is_500_compute_fault(client, monkeypatch):
-    from nova_runtime.api.objects import flavors
+    from nova_runtime.objects import flavors
 
     def broken(*args, **kwargs):
         raise RuntimeError("boom")

@@ -7,7 +7,7 @@ import oslo_messaging as messaging
 import pytest
 
 from nova_runtime.api.handlers import hypervisors
-from nova_runtime.compute import api as compute_api
+from nova_runtime.compute import rpcapi as compute_rpcapi
 from nova_runtime.virt import driver
 
 MEMBER = {"user": "alice", "project": "demo"}
@@ -45,7 +45,7 @@ def computes(cloud, monkeypatch, tmp_path):
                 raise messaging.MessagingTimeout("no answer")
             return driver.host_uptime(proc)
 
-    monkeypatch.setattr(compute_api.API, "compute_api", lambda self, cell: Compute())
+    monkeypatch.setattr(compute_rpcapi.CellClients, "get", lambda self, cell=None: Compute())
     return client, calls, silent
 
 

@@ -264,10 +264,11 @@ def test_availability_zones_and_aggregates(client, cloud):
                   {"cache": [{"id": "x"}]}, version="2.81").status_int == 501
 
 
-def test_services_of_a_down_cell(client, cloud):
-    from nova_runtime import cells as cells_module
+def test_services_of_a_down_cell(client, cloud, monkeypatch):
+    from nova_runtime import cells
+    from nova_runtime.objects import cell_mappings
     api_url = cloud[1]["api"]
-    cell = cells_module.create_cell(api_url, "cell2", "rabbit://x:y@127.0.0.1/2",
+    cell = cell_mappings.create_cell(api_url, "cell2", "rabbit://x:y@127.0.0.1/2",
                                     "mysql+pymysql://nova:x@127.0.0.1:1/nowhere")
     from nova_runtime.db import engines
     import sqlalchemy as sa
@@ -275,16 +276,12 @@ def test_services_of_a_down_cell(client, cloud):
     with engines.get_engine(api_url).begin() as connection:
         connection.execute(sa.insert(models.HostMapping).values(host="c9", cell_id=cell.id))
     import time
-    from nova_runtime.api import databases
-    databases.CELL_CACHE_SECONDS = 0
-    try:
-        time.sleep(0.01)
-        old = client("GET", "/v2.1/os-services").data["services"]
-        assert "c9" not in {s["host"] for s in old}
-        new = client("GET", "/v2.1/os-services", version="2.69").data["services"]
-        assert {"binary": "nova-compute", "host": "c9", "status": "UNKNOWN"} in new
-    finally:
-        databases.CELL_CACHE_SECONDS = 30
+    monkeypatch.setattr(cells, "CELL_CACHE_SECONDS", 0)
+    time.sleep(0.01)
+    old = client("GET", "/v2.1/os-services").data["services"]
+    assert "c9" not in {s["host"] for s in old}
+    new = client("GET", "/v2.1/os-services", version="2.69").data["services"]
+    assert {"binary": "nova-compute", "host": "c9", "status": "UNKNOWN"} in new
 
 
 # --- server groups, limits, quotas ----------------------------------------------

@@ -11,7 +11,7 @@ import pytest
 import sqlalchemy as sa
 
 from nova_runtime.api.handlers import server_actions
-from nova_runtime.compute import api as compute_api
+from nova_runtime.compute import rpcapi as compute_rpcapi
 from nova_runtime.db import engines
 from nova_runtime.db.main import models as cell_models
 from tests.unit.api.test_servers import MEMBER, add_server
@@ -53,7 +53,7 @@ def rebuilt(cloud, monkeypatch):
     monkeypatch.setattr(server_actions.glance, "show", lambda context, image_id, conf: {
         "id": image_id, "status": "active", "min_ram": 0, "min_disk": 0,
         "disk_format": "qcow2", "container_format": "bare"})
-    monkeypatch.setattr(compute_api.API, "compute_api", lambda self, cell: Compute())
+    monkeypatch.setattr(compute_rpcapi.CellClients, "get", lambda self, cell=None: Compute())
     return client, urls, casts
 
 

@@ -11,14 +11,15 @@ import pytest
 import sqlalchemy as sa
 
 from nova_runtime import config
-from nova_runtime.api import databases, microversion, server_views
-from nova_runtime.api.objects import servers as server_objects
+from nova_runtime.api import microversion, server_views
+from nova_runtime.api import server_listing
 from nova_runtime.db import engines, migration
 from nova_runtime.db.api import models as api_models
 from nova_runtime.db.main import models as cell_models
 from nova_runtime.network import flat
 from nova_runtime.objects import fixed_ips, instance_actions, instances
 from tests.unit.api.test_servers import FLAVOR, IMAGE, MEMBER, add_server
+from nova_runtime import cells
 
 
 class _Recording(dict):
@@ -175,7 +176,7 @@ def test_cell_details_read_metadata_and_image_properties_exactly(page_databases)
                 created_at=created, deleted=0))
     uuids = [tricky, bare, same, lost_extra]
 
-    found = server_objects._cell_details(url, uuids, [tricky, bare], image_properties=True)
+    found = server_listing._cell_details(url, uuids, [tricky, bare], image_properties=True)
 
     assert set(found) == set(uuids)
     for server in uuids:  # as the one-server readers read them
@@ -194,7 +195,7 @@ def test_cell_details_read_metadata_and_image_properties_exactly(page_databases)
     assert found[tricky]["fault"]["created_at"] == newer
     assert found[bare]["fault"] is None and found[same]["fault"] is None
     # Without image_properties the system metadata is not read.
-    assert {entry["image_properties"] for entry in server_objects._cell_details(
+    assert {entry["image_properties"] for entry in server_listing._cell_details(
         url, uuids, [], image_properties=False).values()} == {None}
 
 
@@ -211,7 +212,7 @@ def test_request_specs_read_the_zone_and_hints(page_databases):
     with engines.get_engine(page_databases["api"]).begin() as connection:
         connection.execute(sa.insert(api_models.RequestSpec), [
             {"instance_uuid": name, "spec": json.dumps(spec)} for name, spec in specs.items()])
-    found = server_objects._request_specs(databases.Databases(page_databases["api"]),
+    found = server_listing._request_specs(cells.Databases(page_databases["api"]),
                                           [*specs, "unknown"])
     assert found == {name: {"availability_zone": specs[name]["availability_zone"],
                             "scheduler_hints": specs[name]["scheduler_hints"]}
@@ -234,6 +235,6 @@ def test_details_of_a_build_request_that_became_an_instance_meanwhile(cloud):
     server = add_server(urls, "moved", metadata={"role": "db"})
     read_as_build_request = {"uuid": server, "cell_uuid": None, "vm_state": "building",
                              "host": None}
-    found = server_objects.details(databases.Databases(urls["api"]), [read_as_build_request])
+    found = server_listing.details(cells.Databases(urls["api"]), [read_as_build_request])
     assert found[server]["flavor"] == FLAVOR
     assert found[server]["metadata"] == {"role": "db"}

@@ -6,6 +6,7 @@ sent (tests/unit/test_shelve.py runs the whole flow)."""
 import pytest
 
 from nova_runtime.compute import api as compute_api
+from nova_runtime.compute import rpcapi as compute_rpcapi
 from nova_runtime.image import glance
 from nova_runtime.objects import instances
 from tests.unit.api.test_servers import MEMBER, add_server
@@ -23,7 +24,7 @@ class Recorder:
 def sent(monkeypatch):
     recorder = Recorder()
     monkeypatch.setattr(compute_api.API, "conductor", property(lambda self: recorder))
-    monkeypatch.setattr(compute_api.API, "compute_api", lambda self, cell: recorder)
+    monkeypatch.setattr(compute_rpcapi.CellClients, "get", lambda self, cell=None: recorder)
     images = {}
 
     def create(context, name, conf=None, **values):

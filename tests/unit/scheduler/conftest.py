@@ -3,7 +3,7 @@ import types
 import pytest
 
 from nova_runtime.scheduler import host_state
-from tests.unit.scheduler import reference
+from harness import scheduler_reference as reference
 from tests.unit.scheduler.helpers import NOW
 
 

@@ -1,5 +1,5 @@
 """Property tests: the vectorised filters, weighers and scheduler agree with the
-plain per-host reference (reference.py) on random hosts and requests."""
+plain per-host reference (harness/scheduler_reference.py) on random hosts and requests."""
 
 import collections
 import random
@@ -21,7 +21,7 @@ from nova_runtime.scheduler import (
     RequestSpec,
     loader,
 )
-from tests.unit.scheduler import reference
+from harness import scheduler_reference as reference
 from tests.unit.scheduler.helpers import NOW, conf
 
 HOSTS = ["h0", "h1", "h2", "h3", "Mixed"]

@@ -1,4 +1,5 @@
-"""A plain per-host implementation of the filter scheduler, for tests only.
+"""A plain per-host implementation of the filter scheduler, for tests and
+benchmarks only (tests/unit/scheduler, bench/scheduler.py --reference).
 
 It follows upstream Nova's shape: one object per host, each filter asked about
 each host in turn, weights normalised over the survivors and summed, sorted

@@ -1,4 +1,5 @@
-"""Upstream OpenStack services for the tests: Keystone, Glance, Placement.
+"""Upstream OpenStack from PyPI for tests and benchmarks: Keystone, Glance,
+Placement (and upstream Nova, which the benchmarks compare with).
 
 Each is installed from PyPI once into a virtualenv of its own, cached under
 /var/tmp (NOVA_RUNTIME_TEST_CACHE), and served by uwsgi on a private loopback
@@ -10,13 +11,9 @@ import hashlib
 import importlib.util
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import time
 
-import requests
 import yaml
 
 CACHE = os.environ.get("NOVA_RUNTIME_TEST_CACHE", "/var/tmp")
@@ -32,36 +29,6 @@ def _load_filter(name):
 
 
 pip_constraints = _load_filter("pip_constraints").pip_constraints
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for_http(url, process, log, timeout=60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"{url}: the server exited with {process.returncode}; see {log}")
-        try:
-            if requests.get(url, timeout=10).status_code < 500:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"{url} did not answer within {timeout}s; see {log}")
-
-
-def stop(process, signum=signal.SIGTERM, timeout=20):
-    if process.poll() is None:
-        process.send_signal(signum)
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def role_venv(role):

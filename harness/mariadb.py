@@ -1,6 +1,7 @@
-"""A private MariaDB server for the tests: its own data directory, socket and port.
+"""A private MariaDB server for tests and benchmarks: its own data
+directory, socket and port.
 
-The tests never touch a system-wide MariaDB.  Administration (databases, users,
+They never touch a system-wide MariaDB. Administration (databases, users,
 grants) goes through the ``mariadb`` client as root over the private socket,
 as an operator would; the code under test logs in over TCP as the users that
 the tests create.
@@ -8,10 +9,11 @@ the tests create.
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
+
+from harness.processes import free_port
 
 MARIADBD = "/usr/sbin/mariadbd"
 INSTALL_DB = "/usr/bin/mariadb-install-db"
@@ -27,7 +29,7 @@ class MariaDB:
         self.basedir = tempfile.mkdtemp(prefix="nova-runtime-mariadb-")
         self.datadir = os.path.join(self.basedir, "data")
         self.socket = os.path.join(self.basedir, "mysqld.sock")
-        self.port = _free_port()
+        self.port = free_port()
         self.process = None
 
     def start(self, timeout=30):
@@ -84,9 +86,3 @@ class MariaDB:
 
     def url(self, user, password, database):
         return f"mysql+pymysql://{user}:{password}@127.0.0.1:{self.port}/{database}?charset=utf8mb4"
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]

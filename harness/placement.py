@@ -1,34 +1,31 @@
-"""A real Placement API for the functional tests.
+"""A real Placement API for tests and benchmarks.
 
 ``Placement`` installs upstream openstack-placement and uwsgi from PyPI once,
-in a virtualenv of its own cached under /var/tmp (tests/upstream.py), then for
-each test session: a placement database on the tests' private MariaDB,
+in a virtualenv of its own cached under /var/tmp (harness/upstream.py), then for
+each test session or benchmark: a placement database on the tests' private MariaDB,
 ``placement-manage db sync``, a placement.conf whose [keystone_authtoken]
 checks tokens against the test Keystone, the API served by uwsgi on a private
 loopback port, and what the install guide creates in Keystone: a
 ``placement`` user with the admin role on the service project, and the
 placement service with its public, internal and admin endpoints.
 
-``placement`` (session fixture) is that server; ``nova_conf_section()`` is the
-[placement] section of a nova.conf that reaches it through the catalog, as
-the toolkit writes it.
+``nova_options()`` are the [placement] options of a nova.conf that reaches it
+through the catalog, as the toolkit writes them; ``delete_providers`` removes
+what computes of earlier clouds left in it.
 """
 
 import contextlib
 import os
-import shutil
 import signal
 import subprocess
-import tempfile
 import time
 import uuid
 
-import pytest
 import requests
 
-from tests import upstream
-from tests.keystone import ADMIN_PASSWORD
-from tests.upstream import free_port, stop, wait_for_http
+from harness import nova_conf, upstream
+from harness.keystone import ADMIN_PASSWORD
+from harness.processes import free_port, stop, wait_for_http
 
 # jsonschema as the toolkit pins it (roles/placement/defaults/main.yml says why).
 PLACEMENT_PASSWORD = "PLACEMENT_PASS"
@@ -71,7 +68,8 @@ class Placement:
                 "[placement_database]\n"
                 f"connection = {self.mariadb.url('placement', DB_PASSWORD, self.database)}"
                 f"{READ_COMMITTED}\n"
-                + self.keystone.authtoken_section("placement", PLACEMENT_PASSWORD))
+                + nova_conf.render({"keystone_authtoken": self.keystone.authtoken(
+                    "placement", PLACEMENT_PASSWORD)}))
         # --config-file: placement-manage would read /etc/placement otherwise.
         synced = subprocess.run(
             [os.path.join(venv, "bin", "placement-manage"), "--config-file",
@@ -151,13 +149,14 @@ class Placement:
                 "username": "placement", "password": PLACEMENT_PASSWORD}
 
     def nova_conf_section(self):
-        return "[placement]\n" + "".join(
-            f"{name} = {value}\n" for name, value in self.nova_options().items())
+        """The same as INI text."""
+        return nova_conf.render({"placement": self.nova_options()})
 
-    def request(self, method, path):
-        """``method`` ``path`` as the admin; the JSON body (None on 404 or no body)."""
+    def request(self, method, path, token=None):
+        """``method`` ``path`` as the admin (with ``token``, or a new one); the
+        JSON body (None on 404 or no body)."""
         response = requests.request(method, self.url + path, timeout=30, headers={
-            "X-Auth-Token": self.keystone.token("admin", ADMIN_PASSWORD, "admin"),
+            "X-Auth-Token": token or self.keystone.token("admin", ADMIN_PASSWORD, "admin"),
             "OpenStack-API-Version": MICROVERSION})
         if response.status_code == 404:
             return None
@@ -167,15 +166,24 @@ class Placement:
     def get(self, path):
         return self.request("GET", path)
 
+    def providers_with_inventory(self):
+        """How many resource providers have VCPU inventory (computes that reported)."""
+        return len(self.get("/resource_providers?resources=VCPU:1")["resource_providers"])
+
+    def delete_providers(self, wanted):
+        """Delete the resource providers whose names ``wanted`` (a predicate)
+        accepts, with their consumers' allocations: computes of the same
+        names in an earlier cloud leave theirs behind, and Placement refuses a
+        second provider of the same name."""
+        token = self.keystone.token("admin", ADMIN_PASSWORD, "admin")
+        for provider in self.request("GET", "/resource_providers", token)["resource_providers"]:
+            if wanted(provider["name"]):
+                path = f"/resource_providers/{provider['uuid']}"
+                for consumer in self.request("GET", f"{path}/allocations", token)["allocations"]:
+                    self.request("DELETE", f"/allocations/{consumer}", token)
+                self.request("DELETE", path, token)
+
     def tail(self, lines=40):
         with open(self.log) as handle:
             return "".join(handle.readlines()[-lines:])
 
-
-@pytest.fixture(scope="session")
-def placement(keystone, mariadb):
-    workdir = tempfile.mkdtemp(prefix="nova-runtime-placement-")
-    server = Placement(workdir, keystone, mariadb).start()
-    yield server
-    server.stop()
-    shutil.rmtree(workdir, ignore_errors=True)

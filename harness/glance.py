@@ -1,8 +1,8 @@
-"""A real Glance for the functional tests: upstream glance from PyPI.
+"""A real Glance for tests and benchmarks: upstream glance from PyPI.
 
 ``Glance`` installs glance and uwsgi once into a virtualenv cached under
-/var/tmp (about 30 s the first time, tests/upstream.py), then for each test
-session configures it as the toolkit's glance role does — file store,
+/var/tmp (about 30 s the first time, harness/upstream.py), then for each test
+session or benchmark configures it as the toolkit's glance role does — file store,
 keystone auth_token against the test Keystone (a ``glance`` service user),
 served by uwsgi on a private loopback port — on SQLite, registers the image
 service in Keystone's catalog, and uploads a small public qcow2 image made
@@ -13,13 +13,11 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 
-import pytest
 import requests
 
-from tests import upstream
-from tests.upstream import free_port, stop, wait_for_http
+from harness import upstream
+from harness.processes import free_port, stop, wait_for_http
 
 GLANCE_PASSWORD = "GLANCE_PASS"
 WSGI_FILE = """\
@@ -133,13 +131,3 @@ class Glance:
         response = self.request("GET", f"/v2/images/{image_id}", token)
         return response.json() if response.status_code == 200 else None
 
-
-@pytest.fixture(scope="session")
-def glance(keystone):
-    if not shutil.which("qemu-img"):
-        pytest.skip("qemu-img (Debian's qemu-utils) is needed to make the test image")
-    workdir = tempfile.mkdtemp(prefix="nova-runtime-glance-")
-    server = Glance(keystone, workdir).start()
-    yield server
-    server.stop()
-    shutil.rmtree(workdir, ignore_errors=True)

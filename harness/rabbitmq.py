@@ -1,7 +1,8 @@
-"""A private RabbitMQ node for the tests: its own node name, ports, epmd and files.
+"""A private RabbitMQ node for tests and benchmarks: its own node name,
+ports, epmd and files.
 
-The tests never touch the machine's default RabbitMQ node (rabbit@<host>) nor
-its epmd: the node is ``nova-test-<pid>@localhost``, listens for AMQP and for
+They never touch the machine's default RabbitMQ node (rabbit@<host>) nor its
+epmd: the node is ``nova-test-<pid>@localhost``, listens for AMQP and for
 Erlang distribution on free loopback ports, registers with an epmd of its own
 (ERL_EPMD_PORT), and keeps its database, logs, config and Erlang cookie in a
 temporary directory. No plugins are enabled (so no management listener).
@@ -10,10 +11,11 @@ Administration goes through ``rabbitmqctl -n NODE``, as an operator's would.
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
+
+from harness.processes import free_port
 
 SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
 CTL = "/usr/lib/rabbitmq/bin/rabbitmqctl"
@@ -30,9 +32,9 @@ class RabbitMQ:
         self.user, self.password, self.vhost = user, password, vhost
         self.node = f"nova-test-{os.getpid()}@localhost"
         self.basedir = tempfile.mkdtemp(prefix="nova-runtime-rabbitmq-")
-        self.port = _free_port()
-        self.dist_port = _free_port()
-        self.epmd_port = _free_port()
+        self.port = free_port()
+        self.dist_port = free_port()
+        self.epmd_port = free_port()
         self.process = None
         self._write_files()
 
@@ -132,9 +134,3 @@ class RabbitMQ:
 
     def is_running(self):
         return self.process is not None and self.process.poll() is None
-
-
-def _free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
