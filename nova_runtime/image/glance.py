@@ -294,12 +294,7 @@ def upload(context, image_id, data, conf=None):
     Glance makes it active."""
     response = request(context, "PUT", f"/v2/images/{image_id}/file", conf, data=data,
                        headers={"Content-Type": "application/octet-stream"})
-    if response.status_code == 404:
-        raise ImageNotFound(image_id)
-    if response.status_code >= 400:
-        raise ImageServiceError(
-            f"Glance refused the data of image {image_id}: {response.status_code} "
-            f"{response.text[:200]}")
+    _raise_for_update(response, image_id, "the data")
 
 
 def delete(context, image_id, conf=None):
@@ -321,9 +316,15 @@ def set_formats(context, image_id, disk_format, container_format, conf=None):
         return
     response = request(context, "PATCH", f"/v2/images/{image_id}", conf, json=patch,
                        headers={"Content-Type": "application/openstack-images-v2.1-json-patch"})
+    _raise_for_update(response, image_id, "the formats")
+
+
+def _raise_for_update(response, image_id, what):
+    """A snapshot's update refused: ImageNotFound when the image is gone,
+    else ImageServiceError naming ``what`` was sent."""
     if response.status_code == 404:
         raise ImageNotFound(image_id)
     if response.status_code >= 400:
         raise ImageServiceError(
-            f"Glance refused the formats of image {image_id}: {response.status_code} "
+            f"Glance refused {what} of image {image_id}: {response.status_code} "
             f"{response.text[:200]}")

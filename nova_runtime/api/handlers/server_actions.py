@@ -20,26 +20,17 @@ from nova_runtime.policies import servers as server_policies
 SERVERS = server_policies.SERVERS
 
 
-def _start(req, server_id, instance, body):
-    req.compute_api.start(req.context, server_id)
-    return util.empty_response(202)
-
-
-def _stop(req, server_id, instance, body):
-    req.compute_api.stop(req.context, server_id)
-    return util.empty_response(202)
-
-
 def _reboot(req, server_id, instance, body):
     data = validation.body(req, schemas.REBOOT)["reboot"]
     req.compute_api.reboot(req.context, server_id, data["type"].upper())
     return util.empty_response(202)
 
 
-def _simple(method):
+def _simple(method, status=202):
+    """An action without a body: the compute API's ``method``, then ``status``."""
     def action(req, server_id, instance, body):
         getattr(req.compute_api, method)(req.context, server_id)
-        return util.empty_response(202)
+        return util.empty_response(status)
     return action
 
 
@@ -49,16 +40,6 @@ def _resize(req, server_id, instance, body):
     quotas.check_resize(req.db, req.conf, instance["project_id"], instance["user_id"],
                         instance, flavor)
     req.compute_api.resize(req.context, server_id, flavor)
-    return util.empty_response(202)
-
-
-def _confirm_resize(req, server_id, instance, body):
-    req.compute_api.confirm_resize(req.context, server_id)
-    return util.empty_response(204)
-
-
-def _revert_resize(req, server_id, instance, body):
-    req.compute_api.revert_resize(req.context, server_id)
     return util.empty_response(202)
 
 
@@ -195,16 +176,16 @@ def _security_group(schema, name, method):
 
 # action name -> (handler, policy rule)
 ACTIONS = {
-    "os-start": (_start, SERVERS % "start"),
-    "os-stop": (_stop, SERVERS % "stop"),
+    "os-start": (_simple("start"), SERVERS % "start"),
+    "os-stop": (_simple("stop"), SERVERS % "stop"),
     "reboot": (_reboot, SERVERS % "reboot"),
     "pause": (_simple("pause"), action_policies.PAUSE % "pause"),
     "unpause": (_simple("unpause"), action_policies.PAUSE % "unpause"),
     "suspend": (_simple("suspend"), action_policies.SUSPEND % "suspend"),
     "resume": (_simple("resume"), action_policies.SUSPEND % "resume"),
     "resize": (_resize, SERVERS % "resize"),
-    "confirmResize": (_confirm_resize, SERVERS % "confirm_resize"),
-    "revertResize": (_revert_resize, SERVERS % "revert_resize"),
+    "confirmResize": (_simple("confirm_resize", status=204), SERVERS % "confirm_resize"),
+    "revertResize": (_simple("revert_resize"), SERVERS % "revert_resize"),
     "migrate": (_migrate, action_policies.MIGRATE % "migrate"),
     "rebuild": (_rebuild, SERVERS % "rebuild"),
     "createImage": (_create_image, SERVERS % "create_image"),
