@@ -100,6 +100,9 @@ class QuotaExceeded(Forbidden):
 class ImageServiceFailed(APIError):
     code = 500
 
+    def __init__(self, message=None, headers=None):
+        super().__init__(f"The image service failed: {message}", headers)
+
 
 # Most specific first: the first class that matches decides.
 _BELOW_THE_API = (
@@ -122,8 +125,6 @@ def from_exception(exc):
     """The APIError that ``exc`` (one of TRANSLATED) is shown as."""
     for error_type, api_error in _BELOW_THE_API:
         if isinstance(exc, error_type):
-            if api_error is ImageServiceFailed:
-                return api_error(f"The image service failed: {exc}")
             return api_error(str(exc))
     raise TypeError(f"{type(exc).__name__} is not an error below the API")
 

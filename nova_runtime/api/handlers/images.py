@@ -44,7 +44,7 @@ def glance_errors(function):
         except glance.InvalidImageRequest as exc:
             raise errors.BadRequest(str(exc)) from None
         except glance.ImageServiceError as exc:
-            raise errors.APIError(f"The image service failed: {exc}") from None
+            raise errors.ImageServiceFailed(str(exc)) from None
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
     return wrapper
