@@ -74,6 +74,11 @@ SECURITY_GROUPS = ("default",)
 # Metadata may change only in these vm_states, with no task running (as upstream).
 METADATA_VM_STATES = ("active", "paused", "suspended", "stopped")
 
+# The actions a locked server still allows its owner, as upstream's (those
+# without check_instance_lock): every other action refuses, new ones too.
+LOCK_EXEMPT = frozenset({"lock", "unlock", "update", "os-resetState", "createImage",
+                         "createBackup", "addSecurityGroup", "removeSecurityGroup"})
+
 
 class ComputeAPIError(Exception):
     pass
@@ -258,7 +263,7 @@ class API:
         cell = mapping["cell"]
         url = cell.database_connection
         instance = instances.get_by_uuid(url, instance_uuid)
-        self._check_unlocked(context, instance)
+        self._check_unlocked(context, instance, "delete")
         if instance["task_state"] == task_states.DELETING:
             return
         if instance["vm_state"] in vm_states.ALLOW_UNSHELVE:
@@ -275,8 +280,8 @@ class API:
 
     def restore(self, context, instance_uuid):
         """restore: a SOFT_DELETED server powers on again, ACTIVE."""
-        cell, instance = self._on_host(instance_uuid, "restore", (vm_states.SOFT_DELETED,),
-                                       context=context)
+        cell, instance = self._on_host(context, instance_uuid, "restore",
+                                       (vm_states.SOFT_DELETED,))
         url = cell.database_connection
         instance = self._set_task_state(url, instance, task_states.RESTORING, [None],
                                         values={"deleted_at": None})
@@ -332,7 +337,7 @@ class API:
         as upstream's check_instance_lock). locked_by records who locked it:
         "owner" (its own project) or "admin" (another project's admin);
         ``reason`` (2.73) is kept in its system metadata."""
-        cell, instance = self._in_cell(context, instance_uuid, "lock", check_lock=False)
+        cell, instance = self._in_cell(context, instance_uuid, "lock")
         url = cell.database_connection
         instances.update(url, instance_uuid, {"locked": True,
                                               "locked_by": self.locker(context, instance)})
@@ -340,7 +345,7 @@ class API:
         self._record_action(context, url, instance_uuid, "lock")
 
     def unlock(self, context, instance_uuid):
-        cell, instance = self._in_cell(context, instance_uuid, "unlock", check_lock=False)
+        cell, instance = self._in_cell(context, instance_uuid, "unlock")
         url = cell.database_connection
         instances.update(url, instance_uuid, {"locked": False, "locked_by": None})
         instances.set_system_metadata(url, instance_uuid, {"locked_reason": None})
@@ -356,8 +361,7 @@ class API:
         whatever the server was doing; an admin's way out of a stuck task."""
         if vm_state not in vm_states.ALLOW_RESET_STATE:
             raise InvalidRequest(f"Cannot reset a server to vm_state {vm_state}")
-        cell, instance = self._in_cell(context, instance_uuid, "os-resetState",
-                                       check_lock=False)
+        cell, instance = self._in_cell(context, instance_uuid, "os-resetState")
         url = cell.database_connection
         instances.update(url, instance_uuid, {"vm_state": vm_state, "task_state": None})
         self._record_action(context, url, instance_uuid, "resetState")
@@ -374,7 +378,7 @@ class API:
         if name not in SECURITY_GROUPS:
             raise SecurityGroupNotFound(f"Security group {name} not found.")
         action = "addSecurityGroup" if add else "removeSecurityGroup"
-        cell, instance = self._in_cell(context, instance_uuid, action, check_lock=False)
+        cell, instance = self._in_cell(context, instance_uuid, action)
         url = cell.database_connection
         groups = list(security_groups_of(instances.get_metadata(url, instance_uuid,
                                                                 system=True)))
@@ -387,21 +391,23 @@ class API:
         instances.set_system_metadata(url, instance_uuid,
                                       {SECURITY_GROUPS_KEY: json.dumps(groups)})
 
-    def _in_cell(self, context, instance_uuid, action, vm_states_allowed=None, *,
-                 check_lock=True):
+    def _in_cell(self, context, instance_uuid, action, vm_states_allowed=None):
         """(cell, instance) of a server that is in a cell (cell0 included)."""
-        cell = self._cell_of(instance_uuid, action, vm_states_allowed,
-                             context=context if check_lock else None)
+        cell = self._cell_of(context, instance_uuid, action, vm_states_allowed)
         return cell, instances.get_by_uuid(cell.database_connection, instance_uuid)
 
-    def _check_unlocked(self, context, instance):
-        if instance.get("locked") and not context.is_admin:
+    @staticmethod
+    def _check_unlocked(context, instance, action):
+        """A locked server refuses the owner every action but LOCK_EXEMPT
+        (upstream's check_instance_lock); an admin may do anything."""
+        if (instance.get("locked") and not context.is_admin
+                and action not in LOCK_EXEMPT):
             raise InstanceIsLocked(f"Instance {instance['uuid']} is locked")
 
     def stop(self, context, instance_uuid, clean_shutdown=True):
         """Power off an active server (vm_state active or error, on a host)."""
-        cell, instance = self._on_host(instance_uuid, "stop",
-                                       (vm_states.ACTIVE, vm_states.ERROR), context=context)
+        cell, instance = self._on_host(context, instance_uuid, "stop",
+                                       (vm_states.ACTIVE, vm_states.ERROR))
         url = cell.database_connection
         instance = self._set_task_state(url, instance, task_states.POWERING_OFF, [None])
         self._record_action(context, url, instance_uuid, "stop")
@@ -409,8 +415,7 @@ class API:
 
     def start(self, context, instance_uuid):
         """Power on a stopped server."""
-        cell, instance = self._on_host(instance_uuid, "start", (vm_states.STOPPED,),
-                                       context=context)
+        cell, instance = self._on_host(context, instance_uuid, "start", (vm_states.STOPPED,))
         url = cell.database_connection
         instance = self._set_task_state(url, instance, task_states.POWERING_ON, [None])
         self._record_action(context, url, instance_uuid, "start")
@@ -428,7 +433,7 @@ class API:
         unknown = sorted(set(values) - set(UPDATABLE_BY_USER))
         if unknown:
             raise InvalidRequest(f"cannot update {', '.join(unknown)} of a server")
-        cell = self._cell_of(instance_uuid, "update")
+        cell = self._cell_of(context, instance_uuid, "update")
         instance = instances.update(cell.database_connection, instance_uuid, dict(values))
         return _view(instance, cell.uuid)
 
@@ -452,28 +457,25 @@ class API:
         exactly ``metadata``); returns the whole metadata. Upstream allows it
         only while the server is active, paused, suspended or stopped with no
         task running."""
-        cell = self._cell_of(instance_uuid, "update metadata", METADATA_VM_STATES,
-                             context=context)
+        cell = self._cell_of(context, instance_uuid, "update metadata", METADATA_VM_STATES)
         return instances.set_metadata(cell.database_connection, instance_uuid, metadata,
                                       replace=replace)
 
     def delete_metadata_item(self, context, instance_uuid, key):
         """Delete one metadata key; False when the server has no such key."""
-        cell = self._cell_of(instance_uuid, "delete metadata", METADATA_VM_STATES,
-                             context=context)
+        cell = self._cell_of(context, instance_uuid, "delete metadata", METADATA_VM_STATES)
         return instances.delete_metadata_key(cell.database_connection, instance_uuid, key)
 
-    def _cell_of(self, instance_uuid, action, vm_states_allowed=None, context=None):
-        """The cell of a scheduled server, after checking its state (and,
-        given the caller's ``context``, that the server is not locked)."""
+    def _cell_of(self, context, instance_uuid, action, vm_states_allowed=None):
+        """The cell of a scheduled server, after checking its state and that
+        the server is not locked against ``action``."""
         mapping = self._mapping(instance_uuid)
         cell = mapping["cell"]
         if cell is None:
             raise InstanceInvalidState(
                 f"Cannot '{action}' instance {instance_uuid} while it is being scheduled")
         instance = instances.get_by_uuid(cell.database_connection, instance_uuid)
-        if context is not None:
-            self._check_unlocked(context, instance)
+        self._check_unlocked(context, instance, action)
         if vm_states_allowed is not None and (
                 instance["vm_state"] not in vm_states_allowed or instance["task_state"]):
             raise InstanceInvalidState(
@@ -525,8 +527,8 @@ class API:
     def trigger_crash_dump(self, context, instance_uuid):
         """An NMI to the guest of a server with no task running; its states
         do not change."""
-        cell, instance = self._on_host(instance_uuid, "trigger_crash_dump",
-                                       vm_states.ALLOW_TRIGGER_CRASH_DUMP, context=context)
+        cell, instance = self._on_host(context, instance_uuid, "trigger_crash_dump",
+                                       vm_states.ALLOW_TRIGGER_CRASH_DUMP)
         url = cell.database_connection
         instance = self._set_task_state(url, instance, None, [None])
         self._record_action(context, url, instance_uuid, "trigger_crash_dump")
@@ -543,8 +545,8 @@ class API:
         image = dict(image or {})
         if not image.get("id"):
             raise InvalidRequest("Cannot rebuild without an image id")
-        cell, instance = self._on_host(instance_uuid, "rebuild", vm_states.ALLOW_REBUILD,
-                                       context=context)
+        cell, instance = self._on_host(context, instance_uuid, "rebuild",
+                                       vm_states.ALLOW_REBUILD)
         url = cell.database_connection
         self._check_image_fits(image, instances.get_flavor(url, instance_uuid))
         values = {"image_ref": image["id"]}
@@ -568,7 +570,8 @@ class API:
         token, queued) that the compute fills with the server's disk; returns
         its id. The image inherits the server's image properties, plus
         ``metadata``, instance_uuid, image_type snapshot and base_image_ref."""
-        cell, instance = self._on_host(instance_uuid, "createImage", vm_states.ALLOW_SNAPSHOT)
+        cell, instance = self._on_host(context, instance_uuid, "createImage",
+                                       vm_states.ALLOW_SNAPSHOT)
         image_id, instance = self._new_image(context, cell, instance, "createImage", name,
                                              metadata, task_states.IMAGE_SNAPSHOT_PENDING)
         self.computes.get(cell).snapshot_instance(context, instance, image_id)
@@ -579,7 +582,8 @@ class API:
         (daily, weekly...); once it is uploaded the compute deletes the
         oldest backups of that type of this server beyond ``rotation``.
         Returns the new image's id."""
-        cell, instance = self._on_host(instance_uuid, "createBackup", vm_states.ALLOW_SNAPSHOT)
+        cell, instance = self._on_host(context, instance_uuid, "createBackup",
+                                       vm_states.ALLOW_SNAPSHOT)
         image_id, instance = self._new_image(
             context, cell, instance, "createBackup", name, metadata, task_states.IMAGE_BACKUP,
             image_type="backup", backup_type=backup_type)
@@ -615,8 +619,7 @@ class API:
         compute powers the server off, uploads its disk there: SHELVED; with
         [DEFAULT] shelved_offload_time 0 (the default) it offloads it at
         once: SHELVED_OFFLOADED, on no host. Returns the image's id."""
-        cell, instance = self._on_host(instance_uuid, "shelve", vm_states.ALLOW_SHELVE,
-                                       context=context)
+        cell, instance = self._on_host(context, instance_uuid, "shelve", vm_states.ALLOW_SHELVE)
         image_id, instance = self._new_image(
             context, cell, instance, "shelve", f"{instance['display_name']}-shelved", None,
             task_states.SHELVING)
@@ -715,8 +718,8 @@ class API:
         confirm_resize or revert_resize."""
         new = {key: flavor.get(key) for key in FLAVOR_FIELDS if key in flavor}
         new["extra_specs"] = dict(new.get("extra_specs") or {})
-        cell, instance = self._on_host(instance_uuid, "resize", vm_states.ALLOW_RESIZE,
-                                       context=context)
+        cell, instance = self._on_host(context, instance_uuid, "resize",
+                                       vm_states.ALLOW_RESIZE)
         url = cell.database_connection
         current = instances.get_flavor(url, instance_uuid)
         if (new.get("id"), new.get("flavorid")) == (current.get("id"), current.get("flavorid")):
@@ -728,8 +731,8 @@ class API:
     def migrate(self, context, instance_uuid, host=None):
         """Cold-migrate the server (same flavor) to a host the scheduler
         picks, or to ``host``: VERIFY_RESIZE there, as a resize."""
-        cell, instance = self._on_host(instance_uuid, "migrate", vm_states.ALLOW_RESIZE,
-                                       context=context)
+        cell, instance = self._on_host(context, instance_uuid, "migrate",
+                                       vm_states.ALLOW_RESIZE)
         if host is not None:
             if host == instance["host"]:
                 raise InvalidRequest(
@@ -743,7 +746,8 @@ class API:
     def confirm_resize(self, context, instance_uuid):
         """Keep the server where it was resized or migrated to: the source
         host removes its copy."""
-        cell, instance = self._on_host(instance_uuid, "confirmResize", (vm_states.RESIZED,))
+        cell, instance = self._on_host(context, instance_uuid, "confirmResize",
+                                       (vm_states.RESIZED,))
         if instance["task_state"] is not None:
             raise self._busy(instance, "confirmResize")
         url = cell.database_connection
@@ -753,8 +757,8 @@ class API:
 
     def revert_resize(self, context, instance_uuid):
         """Go back to the source host and the old flavor."""
-        cell, instance = self._on_host(instance_uuid, "revertResize", (vm_states.RESIZED,),
-                                       context=context)
+        cell, instance = self._on_host(context, instance_uuid, "revertResize",
+                                       (vm_states.RESIZED,))
         url = cell.database_connection
         migration = self._finished_migration(url, instance, None)
         instance = self._set_task_state(url, instance, task_states.RESIZE_REVERTING, [None])
@@ -785,7 +789,7 @@ class API:
                expected=(None,)):
         """Check the vm_state, set ``task_state`` (from one of ``expected``)
         and record ``action``: (cell, instance)."""
-        cell, instance = self._on_host(instance_uuid, action, vm_states_allowed, context=context)
+        cell, instance = self._on_host(context, instance_uuid, action, vm_states_allowed)
         url = cell.database_connection
         instance = self._set_task_state(url, instance, task_state, expected)
         self._record_action(context, url, instance_uuid, action)
@@ -854,17 +858,16 @@ class API:
         except exceptions.InstanceMappingNotFound:
             raise _not_found(instance_uuid) from None
 
-    def _on_host(self, instance_uuid, action, vm_states_allowed, context=None):
+    def _on_host(self, context, instance_uuid, action, vm_states_allowed):
         """(cell, instance) of a server on a host in one of ``vm_states_allowed``;
-        given the caller's ``context``, 409 also when it is locked."""
+        409 also when it is locked against ``action``."""
         mapping = self._mapping(instance_uuid)
         cell = mapping["cell"]
         if cell is None or cell.uuid == cells.CELL0_UUID or mapping["queued_for_delete"]:
             raise InstanceInvalidState(
                 f"Cannot '{action}' instance {instance_uuid} while it is not on a host")
         instance = instances.get_by_uuid(cell.database_connection, instance_uuid)
-        if context is not None:
-            self._check_unlocked(context, instance)
+        self._check_unlocked(context, instance, action)
         if instance["vm_state"] not in vm_states_allowed or not instance["host"]:
             raise InstanceInvalidState(
                 f"Cannot '{action}' instance {instance_uuid} while it is in vm_state "

@@ -96,116 +96,92 @@ class ResizeMixin:
     def prep_resize(self, context, instance, migration, flavor, image, node, limits,
                     request_spec=None):
         uuid = instance["uuid"]
-        event = "compute_prep_resize"
-        with self._instance_lock(uuid):
-            self._event_start(context, uuid, event)
-            try:
-                if (migration["source_compute"] == self.host
-                        and not self.driver.capabilities["supports_migrate_to_same_host"]):
-                    raise virt_exc.MigrationError(
-                        f"the {type(self.driver).__name__} driver of host {self.host} cannot "
-                        "resize an instance on its own host")
-                record = self.conductor.instance_get_by_uuid(context, uuid)
-                if record["task_state"] != task_states.RESIZE_PREP:
-                    raise record_exc.UnexpectedTaskState(
-                        f"instance {uuid} has task_state {record['task_state']!r}, expected "
-                        f"{task_states.RESIZE_PREP!r}")
-                migration = self.resource_tracker.move_claim(
-                    context, self.service["id"], record, migration, flavor, node, limits)
-            except _GONE:
-                self._migration_error(context, migration)
-                self._release_migration(migration)
-                self._interrupted(context, uuid, event)
-                return
-            except Exception as exc:
-                self._revert_allocations(uuid, migration)
-                self._move_failed(context, uuid, migration, event, exc, node)
-                return
-            self._event_finish(context, uuid, event, "Success")
-        self.compute_rpcapi.resize_instance(context, record, migration=migration,
-                                            flavor=flavor, image=image)
+
+        def claim():
+            if (migration["source_compute"] == self.host
+                    and not self.driver.capabilities["supports_migrate_to_same_host"]):
+                raise virt_exc.MigrationError(
+                    f"the {type(self.driver).__name__} driver of host {self.host} cannot "
+                    "resize an instance on its own host")
+            record = self.conductor.instance_get_by_uuid(context, uuid)
+            if record["task_state"] != task_states.RESIZE_PREP:
+                raise record_exc.UnexpectedTaskState(
+                    f"instance {uuid} has task_state {record['task_state']!r}, expected "
+                    f"{task_states.RESIZE_PREP!r}")
+            return record, self.resource_tracker.move_claim(
+                context, self.service["id"], record, migration, flavor, node, limits)
+
+        done = self._move_step(context, instance, migration, "compute_prep_resize", claim,
+                               node, on_source=True, report=False, fault_power=False)
+        if done:
+            record, migration = done
+            self.compute_rpcapi.resize_instance(context, record, migration=migration,
+                                                flavor=flavor, image=image)
 
     # --- 2. the source copies ---------------------------------------------------------
 
     @rpc.expose
     def resize_instance(self, context, instance, migration, flavor, image):
         uuid = instance["uuid"]
-        event = "compute_resize_instance"
-        with self._instance_lock(uuid):
-            self._event_start(context, uuid, event)
-            try:
-                record = self.conductor.instance_update(
-                    context, uuid, {"task_state": task_states.RESIZE_MIGRATING},
-                    expected_task_states=[task_states.RESIZE_PREP])
-                migration = self.conductor.migration_update(
-                    context, migration["id"], {"status": migrations.MIGRATING})
-                disk_info = self.driver.migrate_disk_and_power_off(
-                    context, record, migration["dest_host"] or migration["dest_compute"],
-                    flavor, network_info=[], timeout=self._shutdown_timeout,
-                    retry_interval=self._shutdown_retry_interval)
-                migration = self.conductor.migration_update(
-                    context, migration["id"], {"status": migrations.POST_MIGRATING})
-                record = self.conductor.instance_update(
-                    context, uuid, {"host": migration["dest_compute"],
-                                    "node": migration["dest_node"],
-                                    "task_state": task_states.RESIZE_MIGRATED,
-                                    "power_state": self._power_state(record)},
-                    expected_task_states=[task_states.RESIZE_MIGRATING])
-            except _GONE:
-                self._migration_error(context, migration)
-                self._release_migration(migration)
-                self._interrupted(context, uuid, event)
-                return
-            except Exception as exc:  # still on the source
-                self._revert_allocations(uuid, migration)
-                self._move_failed(context, uuid, migration, event, exc,
-                                  migration["source_node"], record=instance)
-                return
-            self._update_node(context, migration["source_node"])
-            self._event_finish(context, uuid, event, "Success")
-        self.compute_rpcapi.finish_resize(context, record, migration=migration,
-                                          disk_info=disk_info, image=image)
+
+        def copy():
+            record = self.conductor.instance_update(
+                context, uuid, {"task_state": task_states.RESIZE_MIGRATING},
+                expected_task_states=[task_states.RESIZE_PREP])
+            moving = self.conductor.migration_update(
+                context, migration["id"], {"status": migrations.MIGRATING})
+            disk_info = self.driver.migrate_disk_and_power_off(
+                context, record, moving["dest_host"] or moving["dest_compute"],
+                flavor, network_info=[], timeout=self._shutdown_timeout,
+                retry_interval=self._shutdown_retry_interval)
+            moved = self.conductor.migration_update(
+                context, migration["id"], {"status": migrations.POST_MIGRATING})
+            record = self.conductor.instance_update(
+                context, uuid, {"host": moved["dest_compute"],
+                                "node": moved["dest_node"],
+                                "task_state": task_states.RESIZE_MIGRATED,
+                                "power_state": self._power_state(record)},
+                expected_task_states=[task_states.RESIZE_MIGRATING])
+            return record, moved, disk_info
+
+        done = self._move_step(context, instance, migration, "compute_resize_instance", copy,
+                               migration["source_node"], on_source=True)
+        if done:
+            record, migration, disk_info = done
+            self.compute_rpcapi.finish_resize(context, record, migration=migration,
+                                              disk_info=disk_info, image=image)
 
     # --- 3. the destination runs it ---------------------------------------------------
 
     @rpc.expose
     def finish_resize(self, context, instance, migration, disk_info, image):
         uuid = instance["uuid"]
-        event = "compute_finish_resize"
-        with self._instance_lock(uuid):
-            self._event_start(context, uuid, event)
-            try:
-                record = self.conductor.instance_update(
-                    context, uuid, {"task_state": task_states.RESIZE_FINISH},
-                    expected_task_states=[task_states.RESIZE_MIGRATED])
-                flavors = self.conductor.instance_flavors_get(context, uuid)
-                old, new = flavors["old"], flavors["new"]
-                power_on = record["vm_state"] != vm_states.STOPPED
-                record = self.conductor.instance_update(context, uuid, _flavor_values(new))
-                self.conductor.instance_flavors_update(context, uuid, {"cur": new})
-                network_info = self.conductor.instance_spawn_info(
-                    context, uuid, config_drive=False)["network_info"]
-                self.driver.finish_migration(
-                    context, migration, record, disk_info, network_info, image or {},
-                    resize_instance=_flavor_values(old) != _flavor_values(new),
-                    power_on=power_on)
-                self.conductor.migration_update(context, migration["id"],
-                                                {"status": migrations.FINISHED})
-                self.conductor.instance_update(
-                    context, uuid, {"vm_state": vm_states.RESIZED, "task_state": None,
-                                    "power_state": self._power_state(record)},
-                    expected_task_states=[task_states.RESIZE_FINISH])
-            except _GONE:
-                self._migration_error(context, migration)
-                self._release_migration(migration)
-                self._interrupted(context, uuid, event)
-                return
-            except Exception as exc:
-                self._move_failed(context, uuid, migration, event, exc,
-                                  migration["dest_node"], record=instance)
-                return
-            self._update_node(context, migration["dest_node"])
-            self._event_finish(context, uuid, event, "Success")
+
+        def finish():
+            record = self.conductor.instance_update(
+                context, uuid, {"task_state": task_states.RESIZE_FINISH},
+                expected_task_states=[task_states.RESIZE_MIGRATED])
+            flavors = self.conductor.instance_flavors_get(context, uuid)
+            old, new = flavors["old"], flavors["new"]
+            power_on = record["vm_state"] != vm_states.STOPPED
+            record = self.conductor.instance_update(context, uuid, _flavor_values(new))
+            self.conductor.instance_flavors_update(context, uuid, {"cur": new})
+            network_info = self.conductor.instance_spawn_info(
+                context, uuid, config_drive=False)["network_info"]
+            self.driver.finish_migration(
+                context, migration, record, disk_info, network_info, image or {},
+                resize_instance=_flavor_values(old) != _flavor_values(new),
+                power_on=power_on)
+            self.conductor.migration_update(context, migration["id"],
+                                            {"status": migrations.FINISHED})
+            self.conductor.instance_update(
+                context, uuid, {"vm_state": vm_states.RESIZED, "task_state": None,
+                                "power_state": self._power_state(record)},
+                expected_task_states=[task_states.RESIZE_FINISH])
+            return True
+
+        if self._move_step(context, instance, migration, "compute_finish_resize", finish,
+                           migration["dest_node"]):
             LOG.info("Instance %s runs on %s: VERIFY_RESIZE", uuid, self.host)
 
     # --- 4. confirm, or revert ------------------------------------------------------
@@ -213,94 +189,78 @@ class ResizeMixin:
     @rpc.expose
     def confirm_resize(self, context, instance, migration):
         uuid = instance["uuid"]
-        event = "compute_confirm_resize"
-        with self._instance_lock(uuid):
-            self._event_start(context, uuid, event)
+
+        def confirm():
+            record = self.conductor.instance_get_by_uuid(context, uuid)
+            self.driver.confirm_migration(context, migration, record, network_info=[])
+            self.conductor.migration_update(context, migration["id"],
+                                            {"status": migrations.CONFIRMED})
+            self._release_migration(migration)  # the source's allocations
+            self.conductor.instance_flavors_update(context, uuid, {"old": None, "new": None})
+            stopped = record["power_state"] == power_state.SHUTDOWN
             try:
-                record = self.conductor.instance_get_by_uuid(context, uuid)
-                self.driver.confirm_migration(context, migration, record, network_info=[])
-                self.conductor.migration_update(context, migration["id"],
-                                                {"status": migrations.CONFIRMED})
-                self._release_migration(migration)  # the source's allocations
-                self.conductor.instance_flavors_update(context, uuid, {"old": None, "new": None})
-                stopped = record["power_state"] == power_state.SHUTDOWN
                 self.conductor.instance_update(
                     context, uuid, {"vm_state": vm_states.STOPPED if stopped
                                     else vm_states.ACTIVE, "task_state": None},
                     expected_task_states=[None])
             except record_exc.UnexpectedTaskState:
                 pass  # being deleted (confirmed first, see compute.api.delete): done here
-            except record_exc.InstanceNotFound:
-                self._release_migration(migration)
-                self._interrupted(context, uuid, event)
-                self._update_node(context, migration["source_node"])
-                return
-            except Exception as exc:
-                self._move_failed(context, uuid, migration, event, exc,
-                                  migration["source_node"], record=instance)
-                return
+            return True
+
+        def deleted_meanwhile():
+            # The migration is confirmed or about to be: not an error, its
+            # allocations go all the same.
+            self._release_migration(migration)
             self._update_node(context, migration["source_node"])
-            self._event_finish(context, uuid, event, "Success")
+
+        if self._move_step(context, instance, migration, "compute_confirm_resize", confirm,
+                           migration["source_node"], on_gone=deleted_meanwhile):
             LOG.info("Resize of instance %s confirmed: removed from %s", uuid, self.host)
 
     @rpc.expose
     def revert_resize(self, context, instance, migration):
         uuid = instance["uuid"]
-        event = "compute_revert_resize"
-        with self._instance_lock(uuid):
-            self._event_start(context, uuid, event)
-            try:
-                record = self.conductor.instance_get_by_uuid(context, uuid)
-                self.driver.destroy(context, record, network_info=[])
-                old = self.conductor.instance_flavors_get(context, uuid)["old"]
-                record = self.conductor.instance_update(
-                    context, uuid, dict(_flavor_values(old), host=migration["source_compute"],
-                                        node=migration["source_node"]),
-                    expected_task_states=[task_states.RESIZE_REVERTING])
-                self.conductor.instance_flavors_update(context, uuid, {"cur": old})
-                migration = self.conductor.migration_update(
-                    context, migration["id"], {"status": migrations.REVERTED})
-                self._revert_allocations(uuid, migration)
-            except _GONE:
-                self._migration_error(context, migration)
-                self._release_migration(migration)
-                self._interrupted(context, uuid, event)
-                return
-            except Exception as exc:
-                self._move_failed(context, uuid, migration, event, exc,
-                                  migration["dest_node"], record=instance)
-                return
-            self._update_node(context, migration["dest_node"])
-            self._event_finish(context, uuid, event, "Success")
-        self.compute_rpcapi.finish_revert_resize(context, record, migration)
+
+        def revert():
+            record = self.conductor.instance_get_by_uuid(context, uuid)
+            self.driver.destroy(context, record, network_info=[])
+            old = self.conductor.instance_flavors_get(context, uuid)["old"]
+            record = self.conductor.instance_update(
+                context, uuid, dict(_flavor_values(old), host=migration["source_compute"],
+                                    node=migration["source_node"]),
+                expected_task_states=[task_states.RESIZE_REVERTING])
+            self.conductor.instance_flavors_update(context, uuid, {"cur": old})
+            reverted = self.conductor.migration_update(
+                context, migration["id"], {"status": migrations.REVERTED})
+            self._revert_allocations(uuid, reverted)
+            return record, reverted
+
+        done = self._move_step(context, instance, migration, "compute_revert_resize", revert,
+                               migration["dest_node"])
+        if done:
+            record, migration = done
+            self.compute_rpcapi.finish_revert_resize(context, record, migration)
 
     @rpc.expose
     def finish_revert_resize(self, context, instance, migration):
         uuid = instance["uuid"]
-        event = "compute_finish_revert_resize"
-        with self._instance_lock(uuid):
-            self._event_start(context, uuid, event)
-            try:
-                record = self.conductor.instance_get_by_uuid(context, uuid)
-                # The destination's copy ran unless the instance was stopped before.
-                power_on = record["power_state"] != power_state.SHUTDOWN
-                self.driver.finish_revert_migration(context, record, [], migration,
-                                                    power_on=power_on)
-                self.conductor.instance_flavors_update(context, uuid, {"old": None, "new": None})
-                self.conductor.instance_update(
-                    context, uuid, {"vm_state": vm_states.ACTIVE if power_on
-                                    else vm_states.STOPPED, "task_state": None,
-                                    "power_state": self._power_state(record)},
-                    expected_task_states=[task_states.RESIZE_REVERTING])
-            except _GONE:
-                self._interrupted(context, uuid, event)
-                return
-            except Exception as exc:
-                self._move_failed(context, uuid, migration, event, exc,
-                                  migration["source_node"], record=instance)
-                return
-            self._update_node(context, migration["source_node"])
-            self._event_finish(context, uuid, event, "Success")
+
+        def finish_revert():
+            record = self.conductor.instance_get_by_uuid(context, uuid)
+            # The destination's copy ran unless the instance was stopped before.
+            power_on = record["power_state"] != power_state.SHUTDOWN
+            self.driver.finish_revert_migration(context, record, [], migration,
+                                                power_on=power_on)
+            self.conductor.instance_flavors_update(context, uuid, {"old": None, "new": None})
+            self.conductor.instance_update(
+                context, uuid, {"vm_state": vm_states.ACTIVE if power_on
+                                else vm_states.STOPPED, "task_state": None,
+                                "power_state": self._power_state(record)},
+                expected_task_states=[task_states.RESIZE_REVERTING])
+            return True
+
+        if self._move_step(context, instance, migration, "compute_finish_revert_resize",
+                           finish_revert, migration["source_node"], on_gone=lambda: None):
             LOG.info("Resize of instance %s reverted: back on %s", uuid, self.host)
 
     # --- [DEFAULT] resize_confirm_window ------------------------------------------
@@ -339,6 +299,44 @@ class ResizeMixin:
         self.compute_rpcapi.confirm_resize(context, record, migration)
 
     # --- helpers ------------------------------------------------------------------
+
+    def _move_step(self, context, instance, migration, event, step, node, *,
+                   on_source=False, report=True, on_gone=None, fault_power=True):
+        """Run ``step()`` under the instance's lock as the ``event`` of the
+        user's action; its result, or None when it failed.
+
+        Deleted or taken over meanwhile (InstanceNotFound,
+        UnexpectedTaskState): ``on_gone()`` if given, else the migration in
+        error and its allocations released; the event ends in Error. Any other
+        failure: ``on_source`` (the instance has not left the source yet) gives
+        the instance its source allocations back, then _move_failed on
+        ``node`` (setting the instance's power state from the driver unless
+        not ``fault_power``). Success: ``node`` reported (``report``), event
+        Success.
+        """
+        uuid = instance["uuid"]
+        with self._instance_lock(uuid):
+            self._event_start(context, uuid, event)
+            try:
+                result = step()
+            except _GONE:
+                if on_gone is None:
+                    self._migration_error(context, migration)
+                    self._release_migration(migration)
+                else:
+                    on_gone()
+                self._interrupted(context, uuid, event)
+                return None
+            except Exception as exc:
+                if on_source:
+                    self._revert_allocations(uuid, migration)
+                self._move_failed(context, uuid, migration, event, exc, node,
+                                  record=instance if fault_power else None)
+                return None
+            if report:
+                self._update_node(context, node)
+            self._event_finish(context, uuid, event, "Success")
+            return result
 
     def _move_failed(self, context, uuid, migration, event, exc, node, record=None):
         """A step failed: migration error; a rollback (claim failed, the

@@ -299,11 +299,10 @@ def upload(context, image_id, data, conf=None):
 
 def delete(context, image_id, conf=None):
     """Delete the image (a snapshot that failed); an image already gone is fine."""
-    response = request(context, "DELETE", f"/v2/images/{image_id}", conf)
-    if response.status_code >= 400 and response.status_code != 404:
-        raise ImageServiceError(
-            f"Glance refused to delete image {image_id}: {response.status_code} "
-            f"{response.text[:200]}")
+    try:
+        delete_image(context, image_id, conf)
+    except ImageNotFound:
+        pass
 
 
 def set_formats(context, image_id, disk_format, container_format, conf=None):

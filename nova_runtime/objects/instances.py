@@ -20,7 +20,7 @@ from nova_runtime.db.main.models import (
 )
 from nova_runtime.objects import exceptions, fixed_ips, tags
 from nova_runtime.cells import session
-from nova_runtime.objects._db import as_dict
+from nova_runtime.objects._db import as_dict, check_fields, compare_and_set, one_row
 
 # Columns that identify an instance or belong to the API's bookkeeping.
 # (deleted_at is settable: a soft delete, vm_state soft-delete, records its
@@ -37,9 +37,7 @@ def create(url, values, *, flavor=None, metadata=None, system_metadata=None, tag
     {"cur": flavor, "old": None, "new": None}), user ``metadata`` and
     ``system_metadata`` (dicts of strings) and ``tags``. Returns the instance
     record."""
-    unknown = sorted(set(values) - set(UPDATABLE) - {"uuid"})
-    if unknown:
-        raise exceptions.InvalidField(f"cannot set {', '.join(unknown)} of an instance")
+    check_fields(set(values) - {"uuid"}, UPDATABLE, "an instance")
     instance_uuid = values["uuid"]
     try:
         with session(url) as db:
@@ -130,23 +128,12 @@ def get_metadata(url, instance_uuid, system=False):
 def update(url, instance_uuid, values, expected_task_states=None):
     """Set ``values``; with ``expected_task_states`` (a list, which may hold
     None) only if the instance's task_state is one of them, else
-    UnexpectedTaskState: the compare-and-swap that stops two requests acting
-    on one instance at once."""
-    unknown = sorted(set(values) - set(UPDATABLE))
-    if unknown:
-        raise exceptions.InvalidField(f"cannot set {', '.join(unknown)} of an instance")
+    UnexpectedTaskState (_db.compare_and_set)."""
+    check_fields(values, UPDATABLE, "an instance")
     with session(url) as db:
-        # The compare-and-swap reads with a lock (FOR UPDATE): a plain read gives
-        # InnoDB's snapshot, and two requests that both read task_state None
-        # would both "win" and both write (the REPEATABLE READ trap of Placement).
         row = _get(db, instance_uuid, lock=expected_task_states is not None)
-        if expected_task_states is not None and row.task_state not in expected_task_states:
-            raise exceptions.UnexpectedTaskState(
-                f"instance {instance_uuid} has task_state {row.task_state!r}, "
-                f"expected one of {list(expected_task_states)!r}")
-        for key, value in values.items():
-            setattr(row, key, value)
-        return as_dict(row)
+        return compare_and_set(row, values, "task_state", expected_task_states,
+                               f"instance {instance_uuid}")
 
 
 def destroy(url, instance_uuid, values=None):
@@ -154,9 +141,7 @@ def destroy(url, instance_uuid, values=None):
     deleted) with its instance_extra and metadata rows; its faults and actions
     stay, as upstream keeps them. Returns the deleted record."""
     values = dict(values or {})
-    unknown = sorted(set(values) - set(UPDATABLE))
-    if unknown:
-        raise exceptions.InvalidField(f"cannot set {', '.join(unknown)} of an instance")
+    check_fields(values, UPDATABLE, "an instance")
     now = utcnow()
     with session(url) as db:
         row = _get(db, instance_uuid)
@@ -392,11 +377,9 @@ def delete_metadata_key(url, instance_uuid, key):
 
 
 def _get(db, instance_uuid, lock=False):
-    query = sa.select(Instance).filter_by(uuid=instance_uuid, deleted=0)
-    row = db.scalar(query.with_for_update() if lock else query)
-    if row is None:
-        raise exceptions.InstanceNotFound(f"Instance {instance_uuid} could not be found.")
-    return row
+    return one_row(db, sa.select(Instance).filter_by(uuid=instance_uuid, deleted=0),
+                   exceptions.InstanceNotFound(f"Instance {instance_uuid} could not be found."),
+                   lock)
 
 
 def set_system_metadata(url, instance_uuid, values):

@@ -27,7 +27,7 @@ from nova_runtime import cells
 from nova_runtime.cells import session
 from nova_runtime.db.main.models import InstanceExtra, Migration
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import as_dict, check_fields
+from nova_runtime.objects._db import as_dict, check_fields, compare_and_set, one_row
 
 PRE_MIGRATING = "pre-migrating"
 MIGRATING = "migrating"
@@ -63,20 +63,12 @@ def get(url, migration_id):
 
 def update(url, migration_id, values, expected_statuses=None):
     """Set ``values``; with ``expected_statuses`` only if the status is one
-    of them, else exceptions.UnexpectedTaskState (the same compare-and-swap
-    as instances.update)."""
+    of them, else UnexpectedTaskState (_db.compare_and_set)."""
     check_fields(values, UPDATABLE, "a migration")
     with session(url) as db:
-        # Read with a lock, as instances.update: a snapshot read lets two racing
-        # confirm/revert requests both pass the check.
         row = _get(db, migration_id, lock=expected_statuses is not None)
-        if expected_statuses is not None and row.status not in expected_statuses:
-            raise exceptions.UnexpectedTaskState(
-                f"migration {migration_id} has status {row.status!r}, expected one of "
-                f"{list(expected_statuses)!r}")
-        for key, value in values.items():
-            setattr(row, key, value)
-        return as_dict(row)
+        return compare_and_set(row, values, "status", expected_statuses,
+                               f"migration {migration_id}")
 
 
 def for_instance(url, instance_uuid, statuses=None):
@@ -154,8 +146,5 @@ def list_all(dbs, filters):
 
 
 def _get(db, migration_id, lock=False):
-    query = sa.select(Migration).filter_by(id=migration_id, deleted=0)
-    row = db.scalar(query.with_for_update() if lock else query)
-    if row is None:
-        raise exceptions.NotFound(f"migration {migration_id} could not be found")
-    return row
+    return one_row(db, sa.select(Migration).filter_by(id=migration_id, deleted=0),
+                   exceptions.NotFound(f"migration {migration_id} could not be found"), lock)

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from nova_runtime.db.main.models import Instance, InstanceSystemMetadata
 from nova_runtime.objects import exceptions
+from nova_runtime.objects._db import one_row
 from nova_runtime.cells import session
 
 CHUNKS = 4
@@ -71,6 +72,5 @@ def _write(db, instance_uuid, rows, password):
 
 
 def _instance(db, instance_uuid, lock=False):
-    query = sa.select(Instance.id).filter_by(uuid=instance_uuid, deleted=0)
-    if db.scalar(query.with_for_update() if lock else query) is None:
-        raise exceptions.InstanceNotFound(f"Instance {instance_uuid} could not be found.")
+    one_row(db, sa.select(Instance.id).filter_by(uuid=instance_uuid, deleted=0),
+            exceptions.InstanceNotFound(f"Instance {instance_uuid} could not be found."), lock)

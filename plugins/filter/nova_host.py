@@ -2,8 +2,7 @@
 
 roles/nova/vars/main.yml keeps nova.conf and the Debian packages as plain data
 keyed by *part* (what a host is: controller, compute, libvirt, ...); these
-functions say which parts a host has, which daemons it runs and how each is
-started. Unit tests: tests/unit/test_filter_nova_host.py.
+functions say which parts a host has, and which daemons it runs. Unit tests: tests/unit/test_filter_nova_host.py.
 """
 
 # The parts a host can have, in the order their settings are merged into
@@ -87,22 +86,9 @@ def nova_for_parts(by_part, parts):
     return [by_part[part] for part in parts if part in by_part]
 
 
-def nova_daemon_command(daemon, venv, config_file, logging_to_stderr):
-    """The command line of a nova daemon.
-
-    Daemons in ``logging_to_stderr`` get no --log-file: what they print goes to
-    the daemon module's log file.
-    """
-    command = [f"{venv}/bin/{daemon}", f"--config-file={config_file}"]
-    if daemon not in logging_to_stderr:
-        command.append(f"--log-file=/var/log/nova/{daemon}.log")
-    return command
-
-
 class FilterModule:
     def filters(self):
         return {
             "nova_host_profile": nova_host_profile,
             "nova_for_parts": nova_for_parts,
-            "nova_daemon_command": nova_daemon_command,
         }

@@ -138,16 +138,7 @@ def test_for_parts_refuses_a_part_it_does_not_know():
         filters.nova_for_parts({"computes": {}}, ["compute"])
 
 
-def test_daemon_command_logs_to_a_file_unless_the_daemon_logs_to_stderr():
-    assert filters.nova_daemon_command("nova-compute", "/opt/openstack/nova", "/etc/nova/nova.conf", ["nova-api"]) == [
-        "/opt/openstack/nova/bin/nova-compute", "--config-file=/etc/nova/nova.conf",
-        "--log-file=/var/log/nova/nova-compute.log"]
-    assert filters.nova_daemon_command("nova-api", "/opt/openstack/nova", "/etc/nova/nova.conf", ["nova-api"]) == [
-        "/opt/openstack/nova/bin/nova-api", "--config-file=/etc/nova/nova.conf"]
-
-
 def test_the_filters_are_registered_under_their_names():
     registered = filters.FilterModule().filters()
     assert registered == {"nova_host_profile": filters.nova_host_profile,
-                          "nova_for_parts": filters.nova_for_parts,
-                          "nova_daemon_command": filters.nova_daemon_command}
+                          "nova_for_parts": filters.nova_for_parts}

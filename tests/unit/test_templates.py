@@ -1,4 +1,4 @@
-"""The toolkit's shared templates (templates/ini.j2, templates/uwsgi.ini.j2),
+"""The toolkit's shared templates (templates/ini.j2, the uwsgi_service role's uwsgi.ini.j2),
 rendered with Jinja set up as Ansible's template module sets it up (trim_blocks,
 the template's trailing newline kept), and the roles' tasks that name them."""
 
@@ -11,7 +11,8 @@ import pytest
 import yaml
 
 _ROOT = os.path.join(os.path.dirname(__file__), os.pardir, os.pardir)
-_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(os.path.join(_ROOT, "templates")),
+_ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(
+    [os.path.join(_ROOT, "templates"), os.path.join(_ROOT, "roles", "uwsgi_service", "templates")]),
                           trim_blocks=True, keep_trailing_newline=True,
                           undefined=jinja2.StrictUndefined)
 
@@ -108,11 +109,11 @@ def test_roles_name_shared_templates_that_exist_and_pass_their_inputs():
         if not match:
             role_dir = os.path.dirname(os.path.dirname(path))
             assert os.path.isfile(os.path.join(role_dir, "templates", module["src"])), path
+            assert inputs.get(module["src"], set()) <= set(task.get("vars", {})), path
             continue
         shared += 1
         name = match.group(1)
         assert os.path.isfile(os.path.join(_ROOT, "templates", name)), (path, name)
         assert inputs[name] <= set(task.get("vars", {})), (path, task["name"])
-    # keystone, glance, placement: conf; uwsgi_service: uwsgi; nova.conf; MariaDB's cnf;
-    # tempest.conf.
-    assert shared == 7
+    # keystone, glance, placement: conf; nova.conf; MariaDB's cnf; tempest.conf.
+    assert shared == 6

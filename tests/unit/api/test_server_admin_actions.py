@@ -30,6 +30,28 @@ def test_lock_with_a_reason_refuses_the_owner_until_unlocked(cloud):
                   **MEMBER).status_int == 400
 
 
+def test_a_locked_server_refuses_its_owner_all_but_the_exempt_actions(cloud):
+    client, urls = cloud
+    resized = add_server(urls, "resized", vm_state="resized")
+    server = add_server(urls, "web")
+    for locked in (resized, server):
+        assert action(client, locked, {"lock": None}, **MEMBER).status_int == 202
+    # Refused before any state check: confirming a resize changes the server.
+    confirm = action(client, resized, {"confirmResize": None}, **MEMBER)
+    assert confirm.status_int == 409 and "is locked" in confirm.data["conflictingRequest"]["message"]
+    metadata = client("POST", f"/v2.1/servers/{server}/metadata",
+                      {"metadata": {"role": "db"}}, **MEMBER)
+    assert metadata.status_int == 409 and "is locked" in metadata.data["conflictingRequest"]["message"]
+    # A new name and security groups are allowed while locked, as upstream.
+    renamed = client("PUT", f"/v2.1/servers/{server}", {"server": {"name": "web2"}}, **MEMBER)
+    assert renamed.status_int == 200 and renamed.data["server"]["name"] == "web2"
+    assert action(client, server, {"removeSecurityGroup": {"name": "default"}},
+                  **MEMBER).status_int == 202
+    # The admin is not held by the lock.
+    assert client("POST", f"/v2.1/servers/{server}/metadata",
+                  {"metadata": {"role": "db"}}).status_int == 200
+
+
 def test_a_lock_by_an_admin_is_not_the_owners_to_lift(cloud):
     client, urls = cloud
     server = add_server(urls, "web")
