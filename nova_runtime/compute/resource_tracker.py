@@ -223,7 +223,13 @@ class ResourceTracker:
             node = self.nodes.get(nodename)
             if node is None:
                 raise ClaimFailed(f"host {self.host} has no node {nodename}")
-            self._test(node, dict(_flavor_usage(flavor), uuid=instance["uuid"]), limits or {})
+            # The conductor named this node in the migration before this claim:
+            # a report made since counts the migration already, so test against
+            # the node without it.
+            without = self._node_usage(context, service_id, nodename,
+                                       ignore_migration=migration["id"])
+            self._test(dict(node, **without), dict(_flavor_usage(flavor), uuid=instance["uuid"]),
+                       limits or {})
             migration = self.conductor.migration_update(
                 context, migration["id"], {"dest_compute": self.host, "dest_node": nodename,
                                            "dest_host": self.conf.my_ip})
@@ -234,7 +240,7 @@ class ResourceTracker:
                      flavor["vcpus"], nodename, migration["migration_type"], instance["uuid"])
             return migration
 
-    def _moving_usage(self, context, nodename, instances):
+    def _moving_usage(self, context, nodename, instances, ignore_migration=None):
         """What migrations in progress hold on this node besides ``instances``
         (the records on it): the source keeps the old flavor, the destination
         the new one, until confirm or revert. A resize to the same node holds
@@ -244,7 +250,7 @@ class ResourceTracker:
         for migration in self.conductor.migration_get_in_progress_by_host_and_node(
                 context, self.host, nodename):
             old, new = migration["old_flavor"], migration["new_flavor"]
-            if old is None or new is None:
+            if old is None or new is None or migration["id"] == ignore_migration:
                 continue
             source = (migration["source_compute"], migration["source_node"]) == (
                 self.host, nodename)
@@ -271,13 +277,18 @@ class ResourceTracker:
                     f"limit of {limit:g} ({node[total_column]} total, {node[used_column]} used); "
                     f"instance {instance['uuid']} needs {requested[key]}")
 
-    def _update_node(self, context, service_id, nodename, single):
+    def _node_usage(self, context, service_id, nodename, ignore_migration=None):
+        """The compute_nodes columns of ``nodename`` as the driver and the
+        records show it now (without the migration ``ignore_migration``)."""
         resources = self.driver.get_available_resource(nodename)
         instances = [instance for instance in
                      self.conductor.instance_get_all_by_host(context, self.host, nodename)
                      if instance["vm_state"] not in _NOT_ON_HOST]
-        moving = self._moving_usage(context, nodename, instances)
-        values = self.node_values(resources, instances, service_id, moving)
+        moving = self._moving_usage(context, nodename, instances, ignore_migration)
+        return self.node_values(resources, instances, service_id, moving)
+
+    def _update_node(self, context, service_id, nodename, single):
+        values = self._node_usage(context, service_id, nodename)
         try:
             existing = self.conductor.compute_node_get_by_host_and_nodename(
                 context, self.host, nodename)
