@@ -1,5 +1,7 @@
 """A plain per-host implementation of the filter scheduler, for tests and
-benchmarks only (tests/unit/scheduler, bench/scheduler.py --reference).
+benchmarks only (tests/unit/scheduler, bench/scheduler.py --oracle): the
+tests' oracle, not upstream Nova (bench/scheduler.py --against upstream runs
+upstream's own classes).
 
 It follows upstream Nova's shape: one object per host, each filter asked about
 each host in turn, weights normalised over the survivors and summed, sorted
