@@ -15,6 +15,7 @@ import json
 import webob
 
 from nova_runtime.compute import api as compute_api
+from nova_runtime.console import api as console_api
 from nova_runtime.image import glance
 from nova_runtime.objects import exceptions as record_exc
 
@@ -113,7 +114,12 @@ _BELOW_THE_API = (
     (record_exc.Invalid, BadRequest),
     (record_exc.QuotaExceeded, QuotaExceeded),
     (glance.ImageNotFound, BadRequest),  # an image a request names
+    (glance.ImageNotAuthorized, Forbidden),
+    (glance.InvalidImageRequest, BadRequest),
     (glance.ImageServiceError, ImageServiceFailed),
+    (console_api.ServerNotFound, NotFound),
+    (console_api.ServerNotReady, Conflict),
+    (console_api.ConsoleUnavailable, BadRequest),
 )
 
 

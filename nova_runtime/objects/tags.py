@@ -20,7 +20,7 @@ MAX_PER_SERVER = 50
 MAX_LENGTH = 60
 
 
-class TooManyTags(exceptions.RecordError):
+class TooManyTags(exceptions.Invalid):
     """Adding the tag would give the server more than MAX_PER_SERVER."""
 
 

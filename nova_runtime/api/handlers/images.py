@@ -28,8 +28,9 @@ _PROPERTY_FILTERS = {"server": "instance_uuid", "type": "image_type"}
 
 
 def glance_errors(function):
-    """Glance's refusals as the API's errors. An image id that is not a UUID
-    names no image (Glance's ids are UUIDs): 404 without asking Glance (a
+    """An image the proxy is asked about and Glance does not show is 404 (an
+    image a server request names is 400: api/errors). An image id that is not a
+    UUID names no image (Glance's ids are UUIDs): 404 without asking Glance (a
     70,000-character id made Glance's server refuse the URL, a 500 here)."""
     def wrapper(req, *args, **kwargs):
         image_id = kwargs.get("image_id", args[0] if args else None)
@@ -39,12 +40,6 @@ def glance_errors(function):
             return function(req, *args, **kwargs)
         except glance.ImageNotFound:
             raise errors.NotFound("Image not found.") from None
-        except glance.ImageNotAuthorized as exc:
-            raise errors.Forbidden(str(exc)) from None
-        except glance.InvalidImageRequest as exc:
-            raise errors.BadRequest(str(exc)) from None
-        except glance.ImageServiceError as exc:
-            raise errors.ImageServiceFailed(str(exc)) from None
     wrapper.__name__ = function.__name__
     wrapper.__doc__ = function.__doc__
     return wrapper

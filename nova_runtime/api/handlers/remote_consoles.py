@@ -53,14 +53,6 @@ def get_vnc_console_action(req, server_id, instance=None, body=None):
 def _console_url(req, server_id, console_type):
     context = req.context
     api_url = req.conf.api_database.connection
-    try:
-        server = console_api.find_server(api_url, server_id)
-        context.can(policies.BASE_POLICY_NAME, target={"project_id": server.project_id})
-        console = console_api.get_vnc_console(req.conf, context, server, console_type)
-    except console_api.ServerNotFound as exc:
-        raise errors.NotFound(str(exc)) from None
-    except console_api.ServerNotReady as exc:
-        raise errors.Conflict(str(exc)) from None
-    except console_api.ConsoleUnavailable as exc:
-        raise errors.BadRequest(str(exc)) from None
-    return console["access_url"]
+    server = console_api.find_server(api_url, server_id)
+    context.can(policies.BASE_POLICY_NAME, target={"project_id": server.project_id})
+    return console_api.get_vnc_console(req.conf, context, server, console_type)["access_url"]

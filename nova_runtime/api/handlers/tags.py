@@ -73,10 +73,7 @@ def update(req, server_id, tag):
     """Add one tag: 201 with its Location, or 204 if the server had it."""
     _, url = _server(req, server_id, "update", "update tag")
     _check_tag(tag)
-    try:
-        created = tags.add(url, server_id, tag)
-    except tags.TooManyTags as exc:
-        raise errors.BadRequest(str(exc)) from None
+    created = tags.add(url, server_id, tag)
     if not created:
         return util.empty_response(204)
     response = util.empty_response(201)
