@@ -99,6 +99,15 @@ def _tls_only_when_asked(dialect, connection_record, cargs, cparams):
         cparams.setdefault("ssl_disabled", True)
 
 
+@sa.event.listens_for(sa.engine.Engine, "do_connect")
+def _sqlite_waits_for_the_lock(dialect, connection_record, cargs, cparams):
+    """SQLite (tests, the embedded mode) has one writer at a time; the others
+    wait for its lock up to this timeout (pysqlite's default, 5 s, made
+    in-process clouds fail with "database is locked" on a loaded machine)."""
+    if dialect.name == "sqlite":
+        cparams.setdefault("timeout", 60)
+
+
 def dispose_all():
     with _lock:
         for engine in _engines.values():
