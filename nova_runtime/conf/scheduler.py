@@ -27,6 +27,23 @@ opts = [
              "every cell and the aggregates: before its next decision, and in its periodic "
              "task (which runs every [DEFAULT] periodic_interval). Between two reads it "
              "counts what it placed itself. 0 reads them before every decision."),
+    cfg.IntOpt(
+        "max_placement_results", default=1000, min=1,
+        help="The most allocation candidates nova-scheduler asks Placement for "
+             "(GET /allocation_candidates?limit=), as upstream's option of the same name: "
+             "only these compute nodes are filtered and weighed. Placement returns the "
+             "first ones it finds unless its [placement] randomize_allocation_candidates "
+             "is set, so a lower value packs servers onto fewer hosts."),
+    cfg.IntOpt(
+        "placement_candidates_max_age", default=0, min=0,
+        help="Seconds for which later decisions that need the same resources and traits "
+             "reuse an answer of GET /allocation_candidates instead of asking again. 0 (the "
+             "default, as upstream) asks Placement for every decision, except that decisions "
+             "made at the same time share one answer. Placement builds every candidate before "
+             "it applies the limit (about a second per query with 10,000 compute nodes); the "
+             "claim of each instance is still checked by Placement, this scheduler's own "
+             "placements are counted by its filters meanwhile, and a refused claim drops the "
+             "kept answers. With several schedulers, keep it short."),
 ]
 
 

@@ -1,20 +1,28 @@
-"""Identical calls in flight at the same time share one answer.
+"""Identical calls in flight at the same time share one answer; with a
+``max_age``, a later call may reuse a recent answer.
 
 nova-scheduler asks Placement for allocation candidates before every
 decision; in a boot storm many decisions for the same flavor run at once,
 and each GET /allocation_candidates costs Placement far more than anything
-else it does for a build. A request that arrives while the same query is
-already being answered waits for that answer instead of sending its own: the
-answer is no older than one the request would have got itself a moment
-later. Candidates only narrow the hosts; the claim (PUT /allocations) is
-what Placement checks, so a host that filled up meanwhile refuses it and the
-next alternate is tried, as with any answer.
+else it does for a build (Placement builds every candidate before it applies
+``limit``: with 10,000 compute nodes, about a second). A request that arrives
+while the same query is already being answered waits for that answer instead
+of sending its own: the answer is no older than one the request would have
+got itself a moment later. Candidates only narrow the hosts; the claim (PUT
+/allocations) is what Placement checks, so a host that filled up meanwhile
+refuses it and the next alternate is tried, as with any answer.
 
-Nothing is kept once the call returns: a call that starts after the answer
-came asks again.
+By default (``max_age`` 0) nothing is kept once the call returns: a call that
+starts after the answer came asks again. With ``max_age`` seconds, a call
+that starts within that time of the last answer for its key gets that answer
+(``reused`` counts them); ``forget`` drops an answer that proved stale.
+Errors are never kept.
 """
 
 import threading
+import time
+
+_KEPT = 64  # answers kept at most (one per distinct key: a flavor's resources and traits)
 
 
 class _Flight:
@@ -25,15 +33,23 @@ class _Flight:
 
 
 class Coalescer:
-    def __init__(self):
+    def __init__(self, max_age=0, clock=time.monotonic):
+        self.max_age, self._clock = max_age, clock
         self._lock = threading.Lock()
         self._flights = {}  # key -> _Flight in progress
+        self._answers = {}  # key -> (monotonic time the call started, result); with max_age
         self.shared = 0  # calls answered by another's flight (the tests read it)
+        self.reused = 0  # calls answered by a kept answer
 
     def call(self, key, function):
         """``function()``, or the answer of the call with the same ``key``
-        that is in flight now (its exception, if it raised one)."""
+        that is in flight now (its exception, if it raised one), or one kept
+        for less than ``max_age`` seconds."""
         with self._lock:
+            kept = self._answers.get(key)
+            if kept is not None and self._clock() - kept[0] < self.max_age:
+                self.reused += 1
+                return kept[1]
             flight = self._flights.get(key)
             leader = flight is None
             if leader:
@@ -41,6 +57,7 @@ class Coalescer:
             else:
                 self.shared += 1
         if leader:
+            started = self._clock()
             try:
                 flight.result = function()
             except Exception as exc:
@@ -48,9 +65,23 @@ class Coalescer:
             finally:
                 with self._lock:
                     del self._flights[key]
+                    if self.max_age > 0 and flight.error is None:
+                        self._answers.pop(key, None)
+                        if len(self._answers) >= _KEPT:
+                            del self._answers[next(iter(self._answers))]
+                        self._answers[key] = (started, flight.result)
                 flight.done.set()
         else:
             flight.done.wait()
         if flight.error is not None:
             raise flight.error
         return flight.result
+
+    def forget(self, key=None):
+        """Drop the kept answer of ``key`` (None: every kept answer): the
+        next call asks again."""
+        with self._lock:
+            if key is None:
+                self._answers.clear()
+            else:
+                self._answers.pop(key, None)

@@ -12,6 +12,8 @@ database's aggregates, and builds HostStates from them::
     hosts = HostStates(records, aggregates, HostDefaults.from_conf(conf))
 """
 
+import collections
+import itertools
 import json
 import logging
 
@@ -35,6 +37,9 @@ def records_from_rows(compute_nodes, services, cell_uuid=None):
     (free_disk_gb unset), are left out, as upstream's host manager leaves them.
     """
     service_of = {s.host: s for s in services if s.binary == COMPUTE_BINARY}
+    # Most nodes report the same supported_instances and stats: each distinct
+    # text is read once (the records share what it gives; nothing changes it).
+    read_json, read_stats = _Memo(lambda text, uuid: _json(text, [], uuid)), _Memo(_stats)
     records = []
     for node in compute_nodes:
         service = service_of.get(node.host)
@@ -54,8 +59,8 @@ def records_from_rows(compute_nodes, services, cell_uuid=None):
             disk_available_least=node.disk_available_least, cell_uuid=cell_uuid,
             hypervisor_type=node.hypervisor_type, hypervisor_version=node.hypervisor_version,
             cpu_info=node.cpu_info, host_ip=node.host_ip,
-            supported_instances=_json(node.supported_instances, [], node.uuid),
-            stats=_stats(node.stats, node.uuid),
+            supported_instances=read_json(node.supported_instances, node.uuid),
+            stats=read_stats(node.stats, node.uuid),
             cpu_allocation_ratio=node.cpu_allocation_ratio,
             ram_allocation_ratio=node.ram_allocation_ratio,
             disk_allocation_ratio=node.disk_allocation_ratio,
@@ -79,13 +84,39 @@ def aggregates_from_rows(aggregates, aggregate_hosts, aggregate_metadata):
             for a in aggregates]
 
 
+# What records_from_rows reads: plain rows, not ORM objects (a cell of 10,000
+# compute nodes is read in a fraction of the time).
+_NODE_COLUMNS = ("uuid", "host", "hypervisor_hostname", "vcpus", "vcpus_used", "memory_mb",
+                 "memory_mb_used", "free_ram_mb", "local_gb", "free_disk_gb",
+                 "disk_available_least", "hypervisor_type", "hypervisor_version", "cpu_info",
+                 "host_ip", "supported_instances", "stats", "cpu_allocation_ratio",
+                 "ram_allocation_ratio", "disk_allocation_ratio", "updated_at", "created_at")
+_SERVICE_COLUMNS = ("host", "binary", "disabled", "forced_down", "last_seen_up", "updated_at",
+                    "created_at")
+_Node = collections.namedtuple("_Node", _NODE_COLUMNS)
+_Service = collections.namedtuple("_Service", _SERVICE_COLUMNS)
+
+
 def load_cell(session, cell_uuid=None):
     """The HostRecords of one cell database (live rows only)."""
-    nodes = session.scalars(
-        sa.select(main_models.ComputeNode).filter_by(deleted=0).order_by(main_models.ComputeNode.id))
-    services = session.scalars(
-        sa.select(main_models.Service).filter_by(deleted=0, binary=COMPUTE_BINARY))
-    return records_from_rows(nodes.all(), services.all(), cell_uuid)
+    nodes, services = main_models.ComputeNode.__table__, main_models.Service.__table__
+    node_rows = session.execute(
+        sa.select(*(nodes.c[name] for name in _NODE_COLUMNS))
+        .where(nodes.c.deleted == 0).order_by(nodes.c.id))
+    service_rows = session.execute(
+        sa.select(*(services.c[name] for name in _SERVICE_COLUMNS))
+        .where(services.c.deleted == 0, services.c.binary == COMPUTE_BINARY))
+    # Named tuples: their attributes are read many times faster than a Row's.
+    return records_from_rows(list(itertools.starmap(_Node, node_rows.all())),
+                             list(itertools.starmap(_Service, service_rows.all())), cell_uuid)
+
+
+def load_host_cells(session):
+    """{host name: uuid of the cell it is mapped to} from the API database's
+    host mappings."""
+    hosts, cells = api_models.HostMapping.__table__, api_models.CellMapping.__table__
+    return dict(session.execute(
+        sa.select(hosts.c.host, cells.c.uuid).join(cells, hosts.c.cell_id == cells.c.id)).all())
 
 
 def load_aggregates(session):
@@ -94,6 +125,19 @@ def load_aggregates(session):
         session.scalars(sa.select(api_models.Aggregate).order_by(api_models.Aggregate.id)).all(),
         session.scalars(sa.select(api_models.AggregateHost)).all(),
         session.scalars(sa.select(api_models.AggregateMetadata)).all())
+
+
+class _Memo:
+    """``function(text, uuid)``, once per distinct text (the uuid of its
+    first reader names it in a warning)."""
+
+    def __init__(self, function):
+        self.function, self.found = function, {}
+
+    def __call__(self, text, uuid):
+        if text not in self.found:
+            self.found[text] = self.function(text, uuid)
+        return self.found[text]
 
 
 def _json(text, default, uuid):

@@ -20,6 +20,7 @@ import collections
 import dataclasses
 import json
 import logging
+import operator
 import threading
 import time
 from collections.abc import Mapping, Sequence
@@ -436,7 +437,12 @@ class HostStates:
                     added.append(record)
                 else:
                     stale = record.updated_at is not None and self.updated[i] > record.updated_at
-                    self._write_row(i, record, resources=not stale)
+                    # The record the row holds, again (only its service may
+                    # have changed: heartbeat, disabled), and nothing placed
+                    # on the row since: its resources are already written.
+                    unchanged = (self.updated[i] == record.updated_at
+                                 and _same_node(self.records[i], record))
+                    self._write_row(i, record, resources=not stale and not unchanged)
             removed = {u for u in removed if u in self._row_of_uuid}
             if added or removed:
                 self._restructure(added, removed)
@@ -489,6 +495,17 @@ class HostStates:
         """Bytes held by the NumPy columns."""
         return sum(v.nbytes for v in vars(self).values() if isinstance(v, np.ndarray)) + \
             sum(m.nbytes for m in self._az_masks.values())
+
+
+# What a HostRecord says of its service rather than of its node.
+_SERVICE_FIELDS = frozenset(("disabled", "forced_down", "last_heartbeat"))
+_node_fields = operator.attrgetter(
+    *(f.name for f in dataclasses.fields(HostRecord) if f.name not in _SERVICE_FIELDS))
+
+
+def _same_node(old, new):
+    """Whether two records of a node say the same of it (their service aside)."""
+    return old is new or _node_fields(old) == _node_fields(new)
 
 
 def _or_nan(value):

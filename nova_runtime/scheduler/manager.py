@@ -20,13 +20,15 @@ chose for it counts instead.
 
 Placement (when [placement] has auth_type; otherwise one warning at start
 and every node is a candidate): before the filters, GET
-/allocation_candidates for the flavor's resources and traits (decisions
+/allocation_candidates for the flavor's resources and traits, at most
+[scheduler] max_placement_results of them (Placement's ``limit``; decisions
 that need the same query at the same time share one answer:
-scheduler.coalesce); only the compute nodes it offers are filtered and
-weighed. Once the hosts are chosen, each instance's allocation request is
-claimed on its host (PUT /allocations/{instance}); a host that another
-scheduler filled meanwhile refuses the claim, and the instance's alternates
-are tried in order. Each
+scheduler.coalesce; with [scheduler] placement_candidates_max_age, later
+decisions reuse an answer that young, until a claim is refused); only the
+compute nodes it offers are filtered and weighed. Once the hosts are chosen,
+each instance's allocation request is claimed on its host (PUT
+/allocations/{instance}); a host that another scheduler filled meanwhile
+refuses the claim, and the instance's alternates are tried in order. Each
 selection carries its allocation request, so that a reschedule (in
 nova-conductor) can claim on an alternate. No candidate, a Placement that does
 not answer, or no claim that succeeds: NoValidHost, naming Placement.
@@ -133,7 +135,8 @@ class SchedulerManager(service.Manager):
         self._discovered_at = None
         self._placed = collections.OrderedDict()  # instance uuid -> host chosen for it
         self.placement = placement.from_conf(conf)  # PlacementConfigError: cannot start
-        self._candidate_queries = Coalescer()
+        self._candidate_queries = Coalescer(
+            max_age=conf.scheduler.placement_candidates_max_age, clock=clock)
         if self.placement is None:
             placement.warn_without_placement(LOG, "nova-scheduler")
 
@@ -160,14 +163,17 @@ class SchedulerManager(service.Manager):
 
     def schedule(self, context, request_spec, instance_uuids=None, return_alternates=False):
         """select_destinations, for callers in this process. Raises NoValidHost."""
+        began = self._clock()
         try:
             self._refresh_if_due()
         except service.Unavailable as exc:
             LOG.warning("Scheduling on host states read before: %s", exc)
+        refreshed = self._clock()
         spec = request_spec_from_dict(request_spec, instance_uuids)
         spec = self._with_hint_hosts(spec, request_spec.get("scheduler_hints") or {})
         group = spec.instance_group
         spec = self._allocation_candidates(context, spec)
+        offered = self._clock()
         with self.hosts.lock:
             if group is not None:
                 # Under the lock: a request for the same group decided just
@@ -177,10 +183,16 @@ class SchedulerManager(service.Manager):
                 self.hosts, spec, return_alternates=return_alternates)
             for instance_uuid, host_list in zip(spec.instance_uuids, host_lists):
                 self._remember(instance_uuid, host_list[0].host)
+        decided = self._clock()
         host_lists = self._claim_allocations(context, spec, host_lists, request_spec)
-        LOG.info("Selected %s for %s", ", ".join(
-            _label(host_list[0]) for host_list in host_lists),
-            ", ".join(spec.instance_uuids) or f"{spec.num_instances} instance(s)")
+        ended = self._clock()
+        LOG.info("Selected %s for %s in %.0f ms (host states %.0f, Placement candidates %.0f, "
+                 "filters and weighers %.0f, claims %.0f)", ", ".join(
+                     _label(host_list[0]) for host_list in host_lists),
+                 ", ".join(spec.instance_uuids) or f"{spec.num_instances} instance(s)",
+                 *(1000 * (end - start) for start, end in (
+                     (began, ended), (began, refreshed), (refreshed, offered),
+                     (offered, decided), (decided, ended))))
         return [[selection_dict(selection, spec.allocation_requests) for selection in host_list]
                 for host_list in host_lists]
 
@@ -199,16 +211,19 @@ class SchedulerManager(service.Manager):
                 placement_resources.flavor_resources(flavor), required, forbidden)
         except placement_resources.BadRequest as exc:
             raise NoValidHost("No valid host was found", [f"Placement: {exc}"]) from None
+        # As upstream: at most this many candidates to filter and weigh.
+        query["limit"] = str(self.conf.scheduler.max_placement_results)
+        key = tuple(sorted(query.items()))
         try:
             answer = self._candidate_queries.call(
-                tuple(sorted(query.items())),
-                lambda: self.placement.allocation_candidates(query))
+                key, lambda: self.placement.allocation_candidates(query))
         except placement.PlacementError as exc:
             LOG.error("Cannot get allocation candidates from Placement: %s", exc)
             raise NoValidHost("No valid host was found",
                               [f"Placement did not answer: {exc}"]) from None
         requests = node_allocation_requests(answer)
         if not requests:
+            self._candidate_queries.forget(key)
             LOG.info("Placement has no allocation candidate for %s",
                      placement_resources.describe(query))
             raise NoValidHost("No valid host was found", [
@@ -263,6 +278,7 @@ class SchedulerManager(service.Manager):
                 return host_list[index:]
             LOG.info("Host %s has no room left in Placement for instance %s",
                      _label(selection), instance_uuid)
+            self._candidate_queries.forget()  # a kept answer offered it: ask again
         return None
 
     def _move_consumption(self, spec, taken_from, given_to):
@@ -308,8 +324,8 @@ class SchedulerManager(service.Manager):
             try:
                 mappings = [cell for cell in cell_mappings.list_cells(self.api_url)
                             if cell.uuid != cells.CELL0_UUID and not cell.disabled]
-                host_cells = {host: cell.uuid for cell, host in cell_mappings.list_hosts(self.api_url)}
                 with session(self.api_url) as db:
+                    host_cells = scheduler_db.load_host_cells(db)
                     aggregates = scheduler_db.load_aggregates(db)
             except cells.DOWN_ERRORS as exc:
                 raise service.Unavailable(

@@ -13,6 +13,7 @@ from nova_runtime import cells, config, context as nova_context, rpc, service
 from nova_runtime.cmd import scheduler as scheduler_cmd
 from nova_runtime.db import engines, migration
 from nova_runtime.db.api import models as api_models
+from nova_runtime.placement import client as placement_client
 from nova_runtime.objects import build_requests, cell_mappings, compute_nodes, instances, services
 from nova_runtime.scheduler import NoValidHost, manager, rpcapi
 
@@ -209,6 +210,69 @@ def test_placement_seam_narrows_the_candidates(deployment):
     sched._allocation_candidates = lambda context, request: sched.restrict_to_nodes(
         request, [nodes["h2"]["uuid"]])
     assert chosen(sched.schedule(admin(), spec(), ["i1"])) == ["h2"]
+
+
+class FakePlacement:
+    """allocation_candidates answers ``answer`` and keeps the queries; a
+    claim on a provider of ``full`` is refused."""
+
+    def __init__(self, answer, full=()):
+        self.answer, self.queries, self.full, self.claims = answer, [], set(full), {}
+
+    def allocation_candidates(self, query):
+        self.queries.append(dict(query))
+        return self.answer
+
+    def put_allocations(self, consumer, allocations, project_id, user_id, consumer_generation):
+        if self.full & set(allocations):
+            raise placement_client.Conflict("no room left", 409, "placement.undefined_code")
+        self.claims[consumer] = allocations
+
+
+def candidates(*nodes):
+    return {"allocation_requests": [{"allocations": {node: {"resources": {"VCPU": 1}}}}
+                                    for node in nodes],
+            "provider_summaries": {node: {"root_provider_uuid": node} for node in nodes}}
+
+
+def test_allocation_candidates_are_limited_by_max_placement_results(deployment):
+    nodes = {host: add_host(deployment["cell1"], host) for host in ("h1", "h2")}
+    cell_mappings.discover_hosts(deployment["api"])
+    assert scheduler(deployment).conf.scheduler.max_placement_results == 1000  # upstream's
+    sched = scheduler(deployment, scheduler__max_placement_results=7)
+    node = nodes["h2"]["uuid"]
+    sched.placement = FakePlacement(candidates(node))
+    assert chosen(sched.schedule(admin(), spec())) == ["h2"]
+    assert sched.placement.queries == [
+        {"resources": "DISK_GB:1,MEMORY_MB:1024,VCPU:1", "limit": "7"}]
+
+
+def test_candidates_are_asked_for_each_decision_unless_a_max_age_keeps_them(deployment):
+    nodes = {host: add_host(deployment["cell1"], host, memory_mb=memory)["uuid"]
+             for host, memory in (("h1", 8192), ("h2", 4096))}
+    cell_mappings.discover_hosts(deployment["api"])
+    fresh = scheduler(deployment)
+    fresh.placement = FakePlacement(candidates(*nodes.values()))
+    for index in range(2):
+        fresh.schedule(admin(), spec(), [f"i{index}"])
+    assert len(fresh.placement.queries) == 2  # upstream's way: one query per decision
+
+    clock = Clock()
+    kept = scheduler(deployment, clock=clock, scheduler__placement_candidates_max_age=10)
+    kept.placement = FakePlacement(candidates(*nodes.values()))
+    # h1 keeps the most free RAM; the three decisions share one query.
+    assert [chosen(kept.schedule(admin(), spec(), [f"k{index}"])) for index in range(3)] == \
+        [["h1"], ["h1"], ["h1"]]
+    assert len(kept.placement.queries) == 1 and set(kept.placement.claims) == {"k0", "k1", "k2"}
+    clock.now += 10  # too old: asked again
+    kept.schedule(admin(), spec(), ["k3"])
+    assert len(kept.placement.queries) == 2
+    # h1 filled up behind this scheduler's back: its claim is refused, the
+    # alternate h2 takes the instance, and the next decision asks again.
+    kept.placement.full = {nodes["h1"]}
+    assert chosen(kept.schedule(admin(), spec(), ["k4"], return_alternates=True)) == ["h2"]
+    kept.schedule(admin(), spec(), ["k5"], return_alternates=True)
+    assert len(kept.placement.queries) == 3
 
 
 def test_periodic_discovery_maps_new_hosts(deployment):

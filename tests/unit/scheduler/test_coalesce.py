@@ -70,3 +70,34 @@ def test_the_leaders_error_reaches_every_sharer_and_the_next_call_tries_again():
     with pytest.raises(ValueError):
         coalescer.call("q", lambda: int("x"))
     assert coalescer.call("q", lambda: 1) == 1
+
+
+class Clock:
+    def __init__(self):
+        self.now = 100.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_with_a_max_age_a_recent_answer_is_reused_until_it_is_too_old_or_forgotten():
+    clock = Clock()
+    coalescer = Coalescer(max_age=5, clock=clock)
+    answers = iter(range(10))
+
+    def ask():
+        return next(answers)
+
+    assert coalescer.call("q", ask) == 0
+    clock.now += 4.9
+    assert (coalescer.call("q", ask), coalescer.reused) == (0, 1)
+    assert coalescer.call("other", ask) == 1  # another key asks for itself
+    clock.now += 0.1  # 5 s after the first call started
+    assert coalescer.call("q", ask) == 2
+    coalescer.forget("q")
+    assert coalescer.call("q", ask) == 3
+    with pytest.raises(ValueError):  # an error is not kept
+        coalescer.call("e", lambda: int("x"))
+    assert coalescer.call("e", ask) == 4
+    coalescer.forget()  # every key
+    assert (coalescer.call("q", ask), coalescer.call("e", ask)) == (5, 6)

@@ -173,6 +173,18 @@ def test_service_state_applies_even_from_a_stale_report():
     assert states.free_ram_mb.tolist() == [15384, 16384, 16384]
 
 
+def test_a_record_read_again_updates_the_service_and_its_usage_as_before():
+    states = hosts(record("a"))  # updated_at NOW - 5
+    states.refresh([record("a", last_heartbeat=NOW + 10)])  # the same node, a new heartbeat
+    assert states.heartbeat.tolist() == [NOW + 10] and states.free_ram_mb.tolist() == [16384]
+    states.consume(0, spec(memory_mb=1000), now=NOW - 5.5)  # before the record was written
+    states.refresh([record("a", last_heartbeat=NOW + 20)])  # the record wins, as before
+    assert states.heartbeat.tolist() == [NOW + 20] and states.free_ram_mb.tolist() == [16384]
+    states.consume(0, spec(memory_mb=1000), now=NOW - 4)  # after it: kept
+    states.refresh([record("a", last_heartbeat=NOW + 30)])
+    assert states.heartbeat.tolist() == [NOW + 30] and states.free_ram_mb.tolist() == [15384]
+
+
 def test_a_node_that_moved_to_another_host_is_re_added():
     states = hosts(record("a"), record("b"),
                    aggregates=[aggregate("z", {"x"}, availability_zone="az")])
