@@ -45,11 +45,11 @@ package_name = _filters.requirement_name
 
 
 def project_requirements():
-    """nova_runtime's requirements with its extras, and pip (tools/bootstrap.sh
-    upgrades the .venv's)."""
+    """nova_runtime's requirements with its extras, and pip and uv (tools/bootstrap.sh
+    puts both in the .venv; roles/python_venv installs with that uv)."""
     with open(os.path.join(ROOT, "pyproject.toml"), "rb") as f:
         project = tomllib.load(f)["project"]
-    lines = ["pip", *project["dependencies"]]
+    lines = ["pip", "uv", *project["dependencies"]]
     for extra in EXTRAS:
         lines += project["optional-dependencies"][extra]
     return lines
