@@ -110,11 +110,7 @@ class UpstreamNova:
     def start(self):
         """Cells, conductor, computes (all reported), discovery, scheduler
         (listening), Placement providers, then nova-api; returns its /v2.1 URL."""
-        controller = self.write_conf("controller")
-        self.manage(controller, "api_db", "sync")
-        self.manage(controller, "cell_v2", "map_cell0")
-        self.manage(controller, "cell_v2", "create_cell", "--name=cell1")
-        self.manage(controller, "db", "sync")
+        controller = make_cells(self)
         self.start_daemon("nova-conductor", controller)
         for index in range(1, self.computes + 1):
             self.start_daemon("nova-compute", self.write_conf(f"u{index:03d}", databases=False))
@@ -214,9 +210,8 @@ class _NoGlance:
 
 def make_cells(nova):
     """The controller's nova.conf and upstream's databases, made by upstream's
-    own nova-manage as UpstreamNova.start() makes them (api_db sync,
-    map_cell0, create_cell, db sync); no daemon is started. Returns the
-    nova.conf's path."""
+    own nova-manage as the install guide does (api_db sync, map_cell0,
+    create_cell, db sync); no daemon is started. Returns the nova.conf's path."""
     controller = nova.write_conf("controller")
     for step in (("api_db", "sync"), ("cell_v2", "map_cell0"),
                  ("cell_v2", "create_cell", "--name=cell1"), ("db", "sync")):
