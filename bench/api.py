@@ -132,7 +132,7 @@ def write_conf(workdir, urls, keystone, memcached, port):
     return nova_conf.write(pathlib.Path(workdir, "nova.conf"), {
         "DEFAULT": {"transport_url": nova_conf.TRANSPORT_URL, "enabled_apis": "osapi_compute",
                     "osapi_compute_listen": "127.0.0.1", "osapi_compute_listen_port": port,
-                    "fixed_range": "10.0.0.0/20"},  # room for every server's fixed address
+                    "fixed_range": "10.0.0.0/18"},  # room for every server's fixed address (16,381)
         "api_database": {"connection": urls["api"]},
         "database": {"connection": urls["main"]},
         "keystone_authtoken": dict(keystone.authtoken("nova", NOVA_PASSWORD), **cache)})

@@ -3,16 +3,20 @@ MariaDB, the real Placement and Keystone (and, over HTTP, Glance).
 
     python bench/boot_storm.py [--servers 500] [--computes 50] [--conductors 2]
                                [--threads 32] [--against upstream] [--no-placement]
-                               [--timeout 600] [--keep]
+                               [--existing N] [--timeout 600] [--keep]
     python bench/boot_storm.py --in-process [--threads 8] [--per-request 1] ...
 
 Options: --servers N (500), --computes M (50), --conductors C (nova-conductor's
 [conductor] workers, 2), --threads T (client threads: 32 over HTTP, 8
 in-process), --against upstream (then the same HTTP storm against upstream
 Nova 34 from PyPI; prints both and their ratio), --in-process (the old storm,
-below), --per-request K (in-process only), --no-placement, --timeout S (per
-server over HTTP; after the last request in-process), --keep (keep the work
-directory: configs and daemon logs).
+below), --per-request K (in-process only), --no-placement, --existing N
+(N servers already in the cloud before the storm: below), --query-log K
+(over HTTP: MariaDB logs every statement of the storm, then the K that
+examined the most rows are printed; it costs MariaDB CPU, so it is for
+finding what grows, not for the figures), --timeout S (per server over
+HTTP; after the last request in-process), --keep (keep the work directory:
+configs and daemon logs).
 
 What runs, each as its own process, as in a deployment (the harness's
 private servers, as in the tests: harness/mariadb.py, harness/rabbitmq.py,
@@ -25,14 +29,14 @@ harness/keystone.py, harness/placement.py, harness/glance.py):
   and queue;
 - one nova-scheduler (filter scheduler, default filters and weighers, with
   Placement's allocation candidates and claims unless --no-placement);
-- M nova-compute processes (fake driver; [fake_driver] 16 vCPUs, 16 GiB RAM,
-  200 GB disk each, so that every server fits many times over), one per
+- M nova-compute processes (fake driver; [fake_driver] 128 vCPUs, 1 TiB RAM,
+  8 TB disk each, so that the storm's and the existing servers fit), one per
   compute host: 50 of them together idle at under 5% of one core on the
   2-core machines and start in one to two minutes, so no compute host has
   to share a process with another;
 - cells set up with nova-manage (api_db sync, map_cell0, create_cell, db
   sync), computes mapped with ``nova-manage cell_v2 discover_hosts`` once all
-  of them reported; the flat network is 10.0.0.0/22 (1021 addresses);
+  of them reported; the flat network is 10.0.0.0/18 (16,381 addresses);
 - over HTTP (the default): Keystone with memcached as auth_token's token
   cache, Glance with the ``cirros`` image, and nova-api (cheroot) with
   keystonemiddleware, policy, schemas, the Glance lookup and quota. The
@@ -48,6 +52,17 @@ once), do what ``openstack server create --wait`` does: POST /v2.1/servers
 (one server, image cirros, ``networks: none``, microversion 2.37), then GET
 /v2.1/servers/{id} every 0.5 s until ACTIVE or ERROR; then the next server.
 A server's time to ACTIVE runs from its POST to the GET that saw it ACTIVE.
+
+--existing N (cost as the cloud grows): before the conductor and the
+computes start, N ACTIVE servers are written in bulk as builds leave them
+(bench/api.py's writer: instance, instance_extra with flavor and network
+info, metadata, system metadata, a virtual interface and a fixed address in
+cell1; instance mapping and request spec in the API database), m1.tiny,
+round-robin over the computes and over 10 projects, one of them the
+storm's; each compute's resource tracker finds its host's instances in the
+cell database when it starts, and once the computes reported, the servers'
+allocations are written to Placement (POST /allocations). Only
+nova_runtime's side (not with --against).
 
 --against upstream (bench/upstream_nova.py): then nova_runtime's daemons
 stop, their resource providers are deleted, and upstream Nova 34.x from
@@ -83,6 +98,7 @@ upstream, >= 10x upstream's servers/s). Exit code 0 when they are met.
 
 import argparse
 import contextlib
+import datetime
 import itertools
 import json
 import os
@@ -102,7 +118,7 @@ import nova_runtime  # noqa: E402,F401  first: it selects oslo.service's threadi
 
 import sqlalchemy as sa  # noqa: E402
 
-from nova_runtime import config, context as nova_context, rpc  # noqa: E402
+from nova_runtime import cells, config, context as nova_context, rpc  # noqa: E402
 from nova_runtime.compute import api as compute_api  # noqa: E402
 from nova_runtime.db import engines  # noqa: E402
 from nova_runtime.db.api import models as api_models  # noqa: E402
@@ -124,13 +140,17 @@ TARGET_RATE = 20.0
 TARGET_RATIO = 10.0  # --against upstream: nova_runtime's servers/s over upstream's
 FLAVOR = {"id": 1, "flavorid": "1", "name": "m1.storm", "memory_mb": 512, "vcpus": 1,
           "root_gb": 1, "ephemeral_gb": 0, "swap": 0, "extra_specs": {}}
-COMPUTE_RESOURCES = {"fake_driver": {"vcpus": 16, "memory_mb": 16384, "local_gb": 200}}
+# Room on every compute for the storm and --existing servers alike (the same in
+# every run, so that runs with and without existing servers compare).
+COMPUTE_RESOURCES = {"fake_driver": {"vcpus": 128, "memory_mb": 1048576, "local_gb": 8192}}
+EXISTING_PROJECTS = 10  # --existing: the servers belong to 10 projects, one the storm's
 POLL_INTERVAL = 0.1
 IDLE_SECONDS = 5  # CPU of the idle cloud, measured before the storm
 
 # Every nova.conf of the storm: the common options (harness/nova_conf.py),
-# a flat network with room for the servers, and time for RPC calls under load.
-OPTIONS = {"DEFAULT": {"fixed_range": "10.0.0.0/22", "rpc_response_timeout": 60}}
+# a flat network with room for the servers (a /18: 16,381 addresses, for
+# --existing 5000 and more), and time for RPC calls under load.
+OPTIONS = {"DEFAULT": {"fixed_range": "10.0.0.0/18", "rpc_response_timeout": 60}}
 
 
 def log(message):
@@ -150,6 +170,12 @@ class Cloud:
         log(f"Work directory (configs, daemon logs): {self.workdir}")
         self.mariadb = MariaDB().start()
         stack.callback(self.mariadb.stop)
+        if args.query_log:
+            # Before any client connects: a session takes long_query_time when it
+            # opens, and the pools keep theirs. The log itself is off until the storm.
+            self.mariadb.sql("SET GLOBAL long_query_time = 0; "
+                             "SET GLOBAL log_slow_verbosity = 'query_plan'; "
+                             f"SET GLOBAL slow_query_log_file = '{self.query_log_path()}';")
         self.rabbitmq = RabbitMQ().start()
         stack.callback(self.rabbitmq.destroy)
         self.keystone = self.placement = self.glance = None
@@ -164,6 +190,26 @@ class Cloud:
             self.glance = self._start_glance(stack)
         self.urls = self._databases(stack)
         stack.callback(self._stop_daemons)
+
+    def query_log_path(self):
+        return os.path.join(self.mariadb.basedir, "storm-queries.log")
+
+    @contextlib.contextmanager
+    def query_log(self):
+        """--query-log: MariaDB logs every statement of the block (slow query
+        log, long_query_time 0); then the statements that examined the
+        most rows are printed, grouped by their text without literals."""
+        if not self.args.query_log:
+            yield
+            return
+        self.mariadb.sql("SET GLOBAL slow_query_log = 1;")
+        try:
+            yield
+        finally:
+            self.mariadb.sql("SET GLOBAL slow_query_log = 0;")
+            top = self.args.query_log
+            for line in storm_http.query_log_summary(self.query_log_path(), top):
+                log(line)
 
     def _start_keystone(self, stack):
         keystone = Keystone(tempfile.mkdtemp(dir=self.workdir, prefix="keystone-")).start()
@@ -268,15 +314,19 @@ class Cloud:
 NO_QUOTA = {"quota": {"instances": -1, "cores": -1, "ram": -1}}
 
 
-def bring_up(cloud, computes, conductors, extra=None):
-    """Cells, the conductor, the computes (all reported), discovery, the
-    scheduler (sees every compute); returns the controller's config file
-    (``extra``: more of its options)."""
+def bring_up(cloud, computes, conductors, extra=None, existing=0, project=None):
+    """Cells, ``existing`` servers already in the cloud (see
+    add_existing_servers; ``project``: the storm's), the conductor, the
+    computes (all reported), discovery, the scheduler (sees every compute);
+    returns the controller's config file (``extra``: more of its options)."""
     controller = cloud.write_conf("controller", extra or {}, cloud.databases(),
                                   {"conductor": {"workers": conductors}})
     cli.setup_cells(controller)
-    conductor = cloud.start("nova-conductor", controller)
     hosts = [f"c{index:03d}" for index in range(1, computes + 1)]
+    written = None
+    if existing:
+        written = add_existing_servers(cloud, controller, existing, hosts, project)
+    conductor = cloud.start("nova-conductor", controller)
     for host in hosts:
         cloud.start("nova-compute", cloud.write_conf(host, COMPUTE_RESOURCES))
     engine = engines.get_engine(cloud.urls["main"])
@@ -300,7 +350,89 @@ def bring_up(cloud, computes, conductors, extra=None):
         wait_until(lambda: cloud.placement.providers_with_inventory() == computes, 120,
                    f"Placement does not have {computes} providers with inventories",
                    cloud.daemons)
+        if written:
+            allocate_existing_servers(cloud, written)
     return controller
+
+
+# --- servers already in the cloud (--existing) --------------------------------------------
+
+def add_existing_servers(cloud, controller, count, hosts, project):
+    """``count`` ACTIVE servers written in bulk before the computes start,
+    as the conductor and the computes leave them (bench/api.py's writer:
+    instance, instance_extra, metadata, system metadata, virtual interface
+    and fixed address in cell1; instance mapping and request spec in the API
+    database), m1.tiny (1 vCPU, 512 MB, 1 GB), spread round-robin over
+    ``hosts`` and over EXISTING_PROJECTS projects, one of them ``project``
+    (the storm's). Each compute, when it starts, finds its host's instances
+    in the cell database (its resource tracker counts them). Returns the
+    servers written ({"instance": ...} dicts) for allocate_existing_servers."""
+    import random
+
+    from bench import api as bench_api
+
+    started = time.monotonic()
+    rng = random.Random(1)
+    conf = config.new_conf()
+    config.load(conf, ["--config-file", controller], prog="boot_storm", default_config_files=[])
+    projects = [(project or "storm", "storm-user")] + [
+        (f"{index:032x}", f"{index + 1000:032x}") for index in range(1, EXISTING_PROJECTS)]
+    api = engines.get_engine(cloud.urls["api"])
+    with api.begin() as connection:
+        cell_id = connection.scalar(sa.select(api_models.CellMapping.id).where(
+            api_models.CellMapping.uuid != cells.CELL0_UUID))  # cell1, the only other
+        tiny = bench_api._add_flavors(connection)[0]
+    now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    servers = []
+    for index in range(count):
+        owner, user = projects[index % len(projects)]
+        created = now - datetime.timedelta(minutes=rng.randint(10, 60 * 24 * 60))
+        servers.append(bench_api._server(index, tiny, owner, user, created, "active", 1,
+                                         hosts[index % len(hosts)], rng))
+    bench_api._write_cell(conf, cloud.urls["main"], servers, with_network=True, rng=rng)
+    with api.begin() as connection:
+        connection.execute(sa.insert(api_models.InstanceMapping), [
+            {"instance_uuid": s["instance"]["uuid"], "cell_id": cell_id,
+             "project_id": s["instance"]["project_id"], "user_id": s["instance"]["user_id"],
+             "queued_for_delete": False} for s in servers])
+        connection.execute(sa.insert(api_models.RequestSpec), [
+            {"instance_uuid": s["instance"]["uuid"], "spec": json.dumps(s["request_spec"])}
+            for s in servers])
+    log(f"{count} existing servers written over {len(hosts)} hosts and {len(projects)} "
+        f"projects in {time.monotonic() - started:.1f} s")
+    return servers
+
+
+def allocate_existing_servers(cloud, servers, batch=500):
+    """The existing servers' allocations in Placement, against their
+    computes' resource providers (POST /allocations, ``batch`` consumers a
+    request), as the builds that made them left them."""
+    import requests
+
+    started = time.monotonic()
+    table = main_models.ComputeNode.__table__
+    with engines.get_engine(cloud.urls["main"]).connect() as connection:
+        providers = dict(connection.execute(
+            sa.select(table.c.host, table.c.uuid).where(table.c.deleted == 0)).all())
+    token = cloud.keystone.token("admin", ADMIN_PASSWORD, "admin")
+    for first in range(0, len(servers), batch):
+        body = {}
+        for server in servers[first:first + batch]:
+            instance = server["instance"]
+            body[instance["uuid"]] = {
+                "allocations": {providers[instance["host"]]: {"resources": {
+                    "VCPU": instance["vcpus"], "MEMORY_MB": instance["memory_mb"],
+                    "DISK_GB": instance["root_gb"]}}},
+                "project_id": instance["project_id"], "user_id": instance["user_id"],
+                "consumer_generation": None}
+        response = requests.post(f"{cloud.placement.url}/allocations", json=body, timeout=120,
+                                 headers={"X-Auth-Token": token,
+                                          "OpenStack-API-Version": "placement 1.28"})
+        if response.status_code != 204:
+            raise RuntimeError(f"POST /allocations: {response.status_code} "
+                               f"{response.text[:500]}")
+    log(f"{len(servers)} existing servers' allocations written to Placement in "
+        f"{time.monotonic() - started:.1f} s")
 
 
 # --- where the CPU goes -----------------------------------------------------------------
@@ -472,7 +604,8 @@ def run_in_process(args):
     with contextlib.ExitStack() as stack:
         started = time.monotonic()
         cloud = Cloud(args, stack)
-        controller = bring_up(cloud, args.computes, args.conductors, extra=NO_QUOTA)
+        controller = bring_up(cloud, args.computes, args.conductors, extra=NO_QUOTA,
+                              existing=args.existing, project="storm")
         ready = time.monotonic() - started
         log(f"{args.computes} computes up and mapped, scheduler ready "
             f"({'with' if cloud.placement else 'without'} Placement) after {ready:.0f} s")
@@ -493,7 +626,7 @@ def run_in_process(args):
         elapsed = last - began
         per_host = spread(cloud.urls["main"], set(active))
         figures = {
-            "servers": args.servers, "computes": args.computes,
+            "servers": args.servers, "existing": args.existing, "computes": args.computes,
             "conductors": args.conductors,
             "placement": cloud.placement is not None, "client_threads": args.threads,
             "servers_per_request": args.per_request,
@@ -557,10 +690,12 @@ def http_storm(cloud, groups, api_url, args, label):
     log(f"[{label}] storm: {args.servers} servers from {args.threads} client threads "
         f"(POST /servers, then GET every {storm_http.POLL_INTERVAL} s)")
     meter.start()
-    records, began = storm_http.storm(api_url, tokens, flavor, cloud.glance.images["cirros"],
-                                      args.servers, args.timeout, prefix=label)
-    cpu = meter.stop()
+    with cloud.query_log():
+        records, began = storm_http.storm(api_url, tokens, flavor, cloud.glance.images["cirros"],
+                                          args.servers, args.timeout, prefix=label)
+        cpu = meter.stop()
     figures = storm_http.summarize(records, began)
+    cloud.storm_ids = {record["id"] for record in records if record.get("id")}
     figures["cpu_s"] = cpu
     figures["cpu_ms_per_server"] = storm_http.per_server_ms(cpu, figures["active"])
     figures["cpu_ms_per_server_total"] = round(sum(
@@ -602,7 +737,8 @@ def run_http(args):
         if not os.path.realpath(os.path.join(cli.BIN, "python3")).startswith("/usr/bin/"):
             log("WARNING: not Debian's /usr/bin/python3, which the deployment runs on")
         started = time.monotonic()
-        bring_up(cloud, args.computes, args.conductors)
+        bring_up(cloud, args.computes, args.conductors, existing=args.existing,
+                 project=cloud.keystone.ids["demo"])
         api_url = cloud.start_api()
         ready = time.monotonic() - started
         log(f"[nova_runtime] {args.computes} computes, conductor, scheduler and nova-api up "
@@ -611,7 +747,7 @@ def run_http(args):
                                              "nova_runtime")
         results["nova_runtime"]["startup_s"] = round(ready, 1)
         results["nova_runtime"]["spread"] = _spread_summary(
-            spread(cloud.urls["main"], None))
+            spread(cloud.urls["main"], cloud.storm_ids))
         if args.against == "upstream":
             from bench.upstream_nova import UpstreamNova
 
@@ -635,7 +771,8 @@ def run_http(args):
                 cloud.placement.delete_providers(lambda name: name.startswith("u"))
     ours = results["nova_runtime"]
     figures = {
-        "mode": "http", "servers": args.servers, "computes": args.computes,
+        "mode": "http", "servers": args.servers, "existing": args.existing,
+        "computes": args.computes,
         "conductors": args.conductors, "client_threads": args.threads,
         "poll_s": storm_http.POLL_INTERVAL, "microversion": storm_http.MICROVERSION,
         "placement": not args.no_placement, "python": pythons, **results,
@@ -675,6 +812,13 @@ def _rounded(value):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--servers", type=int, default=500)
+    parser.add_argument("--existing", type=int, default=0, metavar="N",
+                        help="N ACTIVE servers already in the cloud before the storm "
+                             "(written in bulk, with their allocations in Placement)")
+    parser.add_argument("--query-log", type=int, default=0, metavar="K",
+                        help="log every MariaDB statement during the storm and print the K "
+                             "that examined the most rows (costs MariaDB CPU: for finding "
+                             "what grows, not for the figures)")
     parser.add_argument("--computes", type=int, default=50)
     parser.add_argument("--conductors", type=int, default=2,
                         help="nova-conductor's [conductor] workers (default 2: one per core, "
@@ -704,6 +848,12 @@ def main():
     for name in ("servers", "computes", "conductors", "threads", "per_request"):
         if getattr(args, name) < 1:
             parser.error(f"--{name.replace('_', '-')} must be at least 1")
+    if args.existing < 0:
+        parser.error("--existing must be at least 0")
+    if args.existing and args.against:
+        parser.error("--existing is for nova_runtime's storm alone (not with --against)")
+    if args.existing and args.no_placement:
+        parser.error("--existing writes the servers' allocations: it needs Placement")
     if args.in_process and args.against:
         parser.error("--against runs the HTTP storm; it does not go with --in-process")
     if args.against and args.no_placement:

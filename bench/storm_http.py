@@ -10,10 +10,12 @@ thread sends ``POST /v2.1/servers`` (one server, ``networks: none``), then
 runs from its POST to the GET that saw it ACTIVE: what the user waits.
 
 The pure helpers (``percentile``, ``summarize``, ``per_server_ms``,
-``ratio``) have unit tests (tests/unit/test_bench_storm.py).
+``ratio``, ``query_log_summary``) have unit tests
+(tests/unit/test_bench_storm.py).
 """
 
 import itertools
+import re
 import threading
 import time
 
@@ -77,6 +79,48 @@ def ratio(ours, theirs):
     if not ours or not theirs:
         return None
     return round(ours / theirs, 1)
+
+
+def query_log_summary(path, top):
+    """Lines on the ``top`` statements of MariaDB's slow query log at ``path``
+    (every statement, with long_query_time 0) by rows examined, each
+    statement's literals replaced by ?: calls, rows examined and sent in all,
+    query seconds."""
+    groups = {}
+    entry = None  # [rows examined, rows sent, seconds, statement lines] of the entry read
+
+    def flush():
+        if entry and entry[3]:
+            text = " ".join(entry[3])
+            text = re.sub(r"'(?:[^'\\]|\\.)*'", "?", text)
+            text = re.sub(r"\b\d+(\.\d+)?\b", "?", text)
+            text = re.sub(r"\((?:\?, )+\?\)", "(?...)", text)[:300]
+            group = groups.setdefault(text, [0, 0, 0, 0.0])
+            group[0] += 1
+            group[1] += entry[0]
+            group[2] += entry[1]
+            group[3] += entry[2]
+
+    try:
+        handle = open(path, errors="replace")
+    except OSError as exc:
+        return [f"no query log: {exc}"]
+    with handle:
+        for line in handle:
+            if line.startswith("# Query_time:"):
+                flush()
+                fields = dict(re.findall(r"(\w+): ([\d.]+)", line))
+                entry = [int(fields.get("Rows_examined", 0)), int(fields.get("Rows_sent", 0)),
+                         float(fields.get("Query_time", 0)), []]
+            elif entry is None or line.startswith(("#", "SET timestamp=", "use ")) \
+                    or not line.strip():
+                continue  # the server's header, an entry's other fields
+            else:
+                entry[3].append(line.strip())
+        flush()
+    ranked = sorted(groups.items(), key=lambda item: -item[1][1])[:top]
+    return [f"query log: {calls} calls, {rows} rows examined, {sent} sent, {secs:.2f} s: {text}"
+            for text, (calls, rows, sent, secs) in ranked]
 
 
 # --- the Compute API -------------------------------------------------------------------

@@ -334,17 +334,17 @@ def revert(api_url, project_id, user_id=None):
             db.execute(sa.delete(api_models.ProjectUserQuota).filter_by(project_id=project_id))
 
 
-def _building(api_url, project_id, user_id=None):
-    """{uuid: (cores, ram)} of build requests: servers not in a cell yet."""
+def _building_by_user(api_url, project_id):
+    """{uuid: (cores, ram, user_id)} of the project's build requests: its
+    servers not in a cell yet."""
     found = {}
     with session(api_url) as db:
         for uuid, row in db.execute(sa.select(
                 api_models.BuildRequest.instance_uuid, api_models.BuildRequest.instance).filter_by(
                 project_id=project_id)):
             instance = json.loads(row)
-            if user_id and instance.get("user_id") != user_id:
-                continue
-            found[uuid] = (instance.get("vcpus") or 0, instance.get("memory_mb") or 0)
+            found[uuid] = (instance.get("vcpus") or 0, instance.get("memory_mb") or 0,
+                           instance.get("user_id"))
     return found
 
 
@@ -359,9 +359,9 @@ def allowed_servers(dbs, conf, project_id, user_id, flavor, min_count, max_count
     ``recheck``)."""
     wanted = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
     allowed = max_count
-    for owner in (None, user_id):
+    in_use = _servers_usages(dbs, project_id, user_id)
+    for owner, used in zip((None, user_id), in_use):
         limits_ = limits(dbs.api_url, conf, project_id, owner)
-        used = _servers_usage(dbs, project_id, owner)
         for resource, each in wanted.items():
             limit = limits_[resource]
             if limit < 0 or each == 0:
@@ -383,23 +383,37 @@ def check_resize(dbs, conf, project_id, user_id, old, new):
               "ram": max(0, new["memory_mb"] - old["memory_mb"])}
     if not any(wanted.values()):
         return
-    for owner in (None, user_id):
-        check_fits(limits(dbs.api_url, conf, project_id, owner),
-                   _servers_usage(dbs, project_id, owner), wanted,
+    for owner, used in zip((None, user_id), _servers_usages(dbs, project_id, user_id)):
+        check_fits(limits(dbs.api_url, conf, project_id, owner), used, wanted,
                    error=exceptions.QuotaExceeded)
 
 
-def _servers_usage(dbs, project_id, owner):
-    """Instances, cores and ram in use, build requests included. Build
-    requests are read before the cells: the conductor creates an instance in
-    its cell before it deletes the build request, so in that order a server
-    on its way is seen at least once, and it is counted once (its uuid
-    excluded from the cells' count)."""
-    building = _building(dbs.api_url, project_id, owner)
-    used = usage(dbs, project_id, owner, exclude=building)
-    return {"instances": used["instances"] + len(building),
-            "cores": used["cores"] + sum(cores for cores, _ in building.values()),
-            "ram": used["ram"] + sum(ram for _, ram in building.values())}
+def _servers_usages(dbs, project_id, user_id):
+    """(the project's, ``user_id``'s) instances, cores and ram in use, build
+    requests included, from one read of the build requests and one count per
+    cell (it counts for both: a project's count reads all its instances, so
+    it is read once per request, not once per owner). Build requests are
+    read before the cells: the conductor creates an instance in its cell
+    before it deletes the build request, so in that order a server on its
+    way is seen at least once, and it is counted once (its uuid excluded
+    from the cells' count). A cell that is down is left out."""
+    building = _building_by_user(dbs.api_url, project_id)
+    totals = [0] * 6
+    for _cell, result in dbs.scatter(
+            lambda cell: _instance_totals(cell.database_connection, project_id, user_id,
+                                          building),
+            include_cell0=True):
+        if not isinstance(result, cells.CellDown):
+            totals = _add(totals, result)
+    project, user = _split(totals, user_id)
+    usages = []
+    for owner, used in ((None, project), (user_id, user if user_id else project)):
+        mine = [(cores, ram) for cores, ram, who in building.values()
+                if owner is None or who == owner]
+        usages.append({"instances": used["instances"] + len(mine),
+                       "cores": used["cores"] + sum(cores for cores, _ in mine),
+                       "ram": used["ram"] + sum(ram for _, ram in mine)})
+    return usages
 
 
 # --- quota classes (os-quota-class-sets) ----------------------------------------

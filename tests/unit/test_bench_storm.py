@@ -54,3 +54,37 @@ def test_per_server_ms_and_ratio():
     assert storm_http.ratio(24.0, 2.0) == 12.0
     assert storm_http.ratio(24.0, 0.0) is None
     assert storm_http.ratio(None, 3.0) is None
+
+
+def test_query_log_summary_groups_statements_without_their_literals(tmp_path):
+    log = tmp_path / "slow.log"
+    log.write_text(
+        "/usr/sbin/mariadbd, Version: 10.11.6-MariaDB-0+deb12u1 (Debian 12). started with:\n"
+        "Tcp port: 3306  Unix socket: /tmp/x.sock\n"
+        "Time\t\t    Id Command\tArgument\n"
+        "# Time: 261206 17:00:00\n"
+        "# User@Host: nova[nova] @ localhost [127.0.0.1]\n"
+        "# Thread_id: 8  Schema: nova  QC_hit: No\n"
+        "# Query_time: 0.002000  Lock_time: 0.000010  Rows_sent: 1  Rows_examined: 500\n"
+        "# Rows_affected: 0  Bytes_sent: 80\n"
+        "use nova;\n"
+        "SET timestamp=1796576400;\n"
+        "SELECT count(*) FROM instances WHERE project_id = 'a' AND deleted = 0;\n"
+        "# User@Host: nova[nova] @ localhost [127.0.0.1]\n"
+        "# Query_time: 0.003000  Lock_time: 0.000010  Rows_sent: 1  Rows_examined: 700\n"
+        "SET timestamp=1796576401;\n"
+        "SELECT count(*) FROM instances WHERE project_id = 'b' AND deleted = 0;\n"
+        "# User@Host: nova[nova] @ localhost [127.0.0.1]\n"
+        "# Query_time: 0.001000  Lock_time: 0.000010  Rows_sent: 1  Rows_examined: 1\n"
+        "SET timestamp=1796576402;\n"
+        "SELECT uuid FROM instances\n"
+        "WHERE id IN (1, 2, 3);\n")
+    lines = storm_http.query_log_summary(str(log), 5)
+    assert lines == [
+        "query log: 2 calls, 1200 rows examined, 2 sent, 0.01 s: SELECT count(*) FROM instances "
+        "WHERE project_id = ? AND deleted = ?;",
+        "query log: 1 calls, 1 rows examined, 1 sent, 0.00 s: SELECT uuid FROM instances "
+        "WHERE id IN (?...);",
+    ]
+    assert storm_http.query_log_summary(str(tmp_path / "missing.log"), 5)[0].startswith(
+        "no query log")

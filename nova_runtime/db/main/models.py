@@ -89,7 +89,11 @@ class Instance(Row, Base):
     __tablename__ = "instances"
     __table_args__ = table_args(
         sa.UniqueConstraint("uuid", name="uniq_instances0uuid"),
-        sa.Index("instances_project_id_deleted_idx", "project_id", "deleted"),
+        # The quota count reads this index alone (migration main_004).
+        sa.Index("instances_project_id_deleted_usage_idx", "project_id", "deleted", "user_id",
+                 "vcpus", "memory_mb", "uuid"),
+        # Pages of servers in their default order (created_at, uuid).
+        sa.Index("instances_deleted_created_at_uuid_idx", "deleted", "created_at", "uuid"),
         sa.Index("instances_host_node_deleted_idx", "host", "node", "deleted"),
         sa.Index("instances_reservation_id_idx", "reservation_id"),
         sa.Index("instances_updated_at_project_id_idx", "updated_at", "project_id"),
