@@ -39,10 +39,11 @@ built, so later requests see fuller hosts; at the end the bench checks that
 Placement holds exactly R claims.
 
 --candidates-max-age S[,S...]: nova-scheduler's [scheduler]
-placement_candidates_max_age (default 0: a GET /allocation_candidates for
-every decision, as upstream). With several values, one nova-scheduler after
-the other on the same compute nodes, R calls each; the first value's figures
-decide the exit code, the others are printed beside them.
+placement_candidates_max_age (default: the option's default, then 0, a GET
+/allocation_candidates for every decision as upstream Nova asks). With
+several values, one nova-scheduler after the other on the same compute
+nodes, R calls each; the first value's figures decide the exit code, the
+others are printed beside them.
 
 --profile: py-spy samples the scheduler daemon (every thread) during the
 timed calls and prints its hottest functions.
@@ -77,6 +78,7 @@ import requests  # noqa: E402
 import sqlalchemy as sa  # noqa: E402
 
 from nova_runtime import config, context as nova_context, rpc  # noqa: E402
+from nova_runtime.conf import scheduler as scheduler_conf  # noqa: E402
 from nova_runtime.db import engines  # noqa: E402
 from nova_runtime.db.main import models as main_models  # noqa: E402
 from nova_runtime.scheduler import rpcapi as scheduler_rpcapi  # noqa: E402
@@ -89,6 +91,9 @@ from harness.mariadb import MariaDB  # noqa: E402
 from harness.placement import Placement  # noqa: E402
 from harness.processes import wait_until  # noqa: E402
 from harness.rabbitmq import RabbitMQ  # noqa: E402
+
+DEFAULT_MAX_AGE = {opt.name: opt.default
+                   for opt in scheduler_conf.opts}["placement_candidates_max_age"]
 
 TARGET_P50_MS = 150
 
@@ -436,10 +441,11 @@ def main():
     parser.add_argument("--hosts", type=int, default=10000)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--candidates-max-age", type=lambda text: [int(v) for v in text.split(",")],
-                        default=[0], metavar="S[,S...]",
+                        default=[DEFAULT_MAX_AGE, 0],
+                        metavar="S[,S...]",
                         help="nova-scheduler's [scheduler] placement_candidates_max_age; "
                              "several: one nova-scheduler after the other, R calls each "
-                             "(default 0, the default of the option)")
+                             "(default: the option's default, then 0, upstream's way)")
     parser.add_argument("--profile", action="store_true",
                         help="sample nova-scheduler with py-spy during the calls")
     parser.add_argument("--keep", action="store_true",

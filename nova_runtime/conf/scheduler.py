@@ -35,15 +35,17 @@ opts = [
              "first ones it finds unless its [placement] randomize_allocation_candidates "
              "is set, so a lower value packs servers onto fewer hosts."),
     cfg.IntOpt(
-        "placement_candidates_max_age", default=0, min=0,
-        help="Seconds for which later decisions that need the same resources and traits "
-             "reuse an answer of GET /allocation_candidates instead of asking again. 0 (the "
-             "default, as upstream) asks Placement for every decision, except that decisions "
-             "made at the same time share one answer. Placement builds every candidate before "
-             "it applies the limit (about a second per query with 10,000 compute nodes); the "
-             "claim of each instance is still checked by Placement, this scheduler's own "
-             "placements are counted by its filters meanwhile, and a refused claim drops the "
-             "kept answers. With several schedulers, keep it short."),
+        "placement_candidates_max_age", default=2, min=0,
+        help="Seconds after its arrival for which later decisions that need the same "
+             "resources and traits reuse an answer of GET /allocation_candidates instead of "
+             "asking again (decisions made at the same time always share one). Placement "
+             "builds every candidate before it applies the limit: about a second per query "
+             "with 10,000 compute nodes. Reuse is safe within the staleness the scheduler "
+             "already accepts (host states are [scheduler] host_state_refresh_interval old): "
+             "Placement still checks each claim, a refused claim drops the kept answers, and a "
+             "decision that finds no host on a kept answer is made again on a fresh one. A new "
+             "compute node is offered at most this many seconds late. 0 asks Placement for "
+             "every decision, as upstream Nova does."),
 ]
 
 

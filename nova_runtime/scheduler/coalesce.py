@@ -12,11 +12,12 @@ got itself a moment later. Candidates only narrow the hosts; the claim (PUT
 /allocations) is what Placement checks, so a host that filled up meanwhile
 refuses it and the next alternate is tried, as with any answer.
 
-By default (``max_age`` 0) nothing is kept once the call returns: a call that
+With ``max_age`` 0 nothing is kept once the call returns: a call that
 starts after the answer came asks again. With ``max_age`` seconds, a call
-that starts within that time of the last answer for its key gets that answer
-(``reused`` counts them); ``forget`` drops an answer that proved stale.
-Errors are never kept.
+that starts within that time of the arrival of the last answer for its key
+gets that answer (``reused`` counts them); ``forget`` drops an answer that
+proved stale, and a caller that must not act on a kept answer asks with
+``fresh``. Errors are never kept.
 """
 
 import threading
@@ -37,19 +38,24 @@ class Coalescer:
         self.max_age, self._clock = max_age, clock
         self._lock = threading.Lock()
         self._flights = {}  # key -> _Flight in progress
-        self._answers = {}  # key -> (monotonic time the call started, result); with max_age
+        self._answers = {}  # key -> (clock when the answer arrived, result); with max_age
         self.shared = 0  # calls answered by another's flight (the tests read it)
         self.reused = 0  # calls answered by a kept answer
 
     def call(self, key, function):
-        """``function()``, or the answer of the call with the same ``key``
-        that is in flight now (its exception, if it raised one), or one kept
-        for less than ``max_age`` seconds."""
+        return self.answer(key, function)[0]
+
+    def answer(self, key, function, fresh=False):
+        """(result, kept): ``function()``, or the answer of the call with the
+        same ``key`` that is in flight now (its exception, if it raised one),
+        or, unless ``fresh``, one that arrived less than ``max_age`` seconds
+        ago (``kept`` True). An answer is dated from its arrival: at 10,000
+        providers Placement takes longer than a short ``max_age``."""
         with self._lock:
-            kept = self._answers.get(key)
+            kept = None if fresh else self._answers.get(key)
             if kept is not None and self._clock() - kept[0] < self.max_age:
                 self.reused += 1
-                return kept[1]
+                return kept[1], True
             flight = self._flights.get(key)
             leader = flight is None
             if leader:
@@ -57,7 +63,6 @@ class Coalescer:
             else:
                 self.shared += 1
         if leader:
-            started = self._clock()
             try:
                 flight.result = function()
             except Exception as exc:
@@ -69,13 +74,13 @@ class Coalescer:
                         self._answers.pop(key, None)
                         if len(self._answers) >= _KEPT:
                             del self._answers[next(iter(self._answers))]
-                        self._answers[key] = (started, flight.result)
+                        self._answers[key] = (self._clock(), flight.result)
                 flight.done.set()
         else:
             flight.done.wait()
         if flight.error is not None:
             raise flight.error
-        return flight.result
+        return flight.result, False
 
     def forget(self, key=None):
         """Drop the kept answer of ``key`` (None: every kept answer): the

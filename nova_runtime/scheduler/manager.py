@@ -23,9 +23,10 @@ and every node is a candidate): before the filters, GET
 /allocation_candidates for the flavor's resources and traits, at most
 [scheduler] max_placement_results of them (Placement's ``limit``; decisions
 that need the same query at the same time share one answer:
-scheduler.coalesce; with [scheduler] placement_candidates_max_age, later
-decisions reuse an answer that young, until a claim is refused); only the
-compute nodes it offers are filtered and weighed. Once the hosts are chosen,
+scheduler.coalesce; later decisions reuse an answer for [scheduler]
+placement_candidates_max_age seconds after it came, until a claim is refused,
+and a decision that finds no host on a kept answer is made again on a fresh
+one); only the compute nodes it offers are filtered and weighed. Once the hosts are chosen,
 each instance's allocation request is claimed on its host (PUT
 /allocations/{instance}); a host that another scheduler filled meanwhile
 refuses the claim, and the instance's alternates are tried in order. Each
@@ -169,22 +170,20 @@ class SchedulerManager(service.Manager):
         except service.Unavailable as exc:
             LOG.warning("Scheduling on host states read before: %s", exc)
         refreshed = self._clock()
-        spec = request_spec_from_dict(request_spec, instance_uuids)
-        spec = self._with_hint_hosts(spec, request_spec.get("scheduler_hints") or {})
-        group = spec.instance_group
-        spec = self._allocation_candidates(context, spec)
-        offered = self._clock()
-        with self.hosts.lock:
-            if group is not None:
-                # Under the lock: a request for the same group decided just
-                # before is among the members, with the host it was given.
-                self.hosts.set_group_hosts(group.uuid, self._group_hosts(group.uuid))
-            host_lists = self.driver.select_destinations(
-                self.hosts, spec, return_alternates=return_alternates)
-            for instance_uuid, host_list in zip(spec.instance_uuids, host_lists):
-                self._remember(instance_uuid, host_list[0].host)
-        decided = self._clock()
-        host_lists = self._claim_allocations(context, spec, host_lists, request_spec)
+        wanted = request_spec_from_dict(request_spec, instance_uuids)
+        wanted = self._with_hint_hosts(wanted, request_spec.get("scheduler_hints") or {})
+        spec, kept = self._allocation_candidates(context, wanted)
+        try:
+            (offered, decided), host_lists = self._decide(
+                context, spec, request_spec, return_alternates)
+        except NoValidHost:
+            if not kept:
+                raise
+            # The kept answer may lack what changed since it came: decide once
+            # more on Placement's answer of now.
+            spec, _ = self._allocation_candidates(context, wanted, fresh=True)
+            (offered, decided), host_lists = self._decide(
+                context, spec, request_spec, return_alternates)
         ended = self._clock()
         LOG.info("Selected %s for %s in %.0f ms (host states %.0f, Placement candidates %.0f, "
                  "filters and weighers %.0f, claims %.0f)", ", ".join(
@@ -196,14 +195,33 @@ class SchedulerManager(service.Manager):
         return [[selection_dict(selection, spec.allocation_requests) for selection in host_list]
                 for host_list in host_lists]
 
+    def _decide(self, context, spec, request_spec, return_alternates):
+        """Filter, weigh and claim: ((clock before, clock after the filters),
+        the host lists as claimed). Raises NoValidHost."""
+        offered = self._clock()
+        group = spec.instance_group
+        with self.hosts.lock:
+            if group is not None:
+                # Under the lock: a request for the same group decided just
+                # before is among the members, with the host it was given.
+                self.hosts.set_group_hosts(group.uuid, self._group_hosts(group.uuid))
+            host_lists = self.driver.select_destinations(
+                self.hosts, spec, return_alternates=return_alternates)
+            for instance_uuid, host_list in zip(spec.instance_uuids, host_lists):
+                self._remember(instance_uuid, host_list[0].host)
+        decided = self._clock()
+        return (offered, decided), self._claim_allocations(
+            context, spec, host_lists, request_spec)
+
     # --- Placement ------------------------------------------------------------------
 
-    def _allocation_candidates(self, context, spec):
-        """``spec`` narrowed to the compute nodes Placement offers for it, with
-        their allocation requests; unchanged without Placement. Raises
-        NoValidHost when Placement offers none or does not answer."""
+    def _allocation_candidates(self, context, spec, fresh=False):
+        """(``spec`` narrowed to the compute nodes Placement offers for it,
+        with their allocation requests; whether that answer was a kept one).
+        ``spec`` unchanged without Placement. Raises NoValidHost when
+        Placement offers none or does not answer."""
         if self.placement is None:
-            return spec
+            return spec, False
         flavor = dataclasses.asdict(spec.flavor)
         try:
             required, forbidden = placement_resources.flavor_traits(flavor)
@@ -215,13 +233,16 @@ class SchedulerManager(service.Manager):
         query["limit"] = str(self.conf.scheduler.max_placement_results)
         key = tuple(sorted(query.items()))
         try:
-            answer = self._candidate_queries.call(
-                key, lambda: self.placement.allocation_candidates(query))
+            answer, kept = self._candidate_queries.answer(
+                key, lambda: self.placement.allocation_candidates(query), fresh=fresh)
         except placement.PlacementError as exc:
             LOG.error("Cannot get allocation candidates from Placement: %s", exc)
             raise NoValidHost("No valid host was found",
                               [f"Placement did not answer: {exc}"]) from None
         requests = node_allocation_requests(answer)
+        if not requests and kept:
+            self._candidate_queries.forget(key)
+            return self._allocation_candidates(context, spec, fresh=True)
         if not requests:
             self._candidate_queries.forget(key)
             LOG.info("Placement has no allocation candidate for %s",
@@ -229,7 +250,7 @@ class SchedulerManager(service.Manager):
             raise NoValidHost("No valid host was found", [
                 f"Placement: no allocation candidate for {placement_resources.describe(query)}"])
         return dataclasses.replace(self.restrict_to_nodes(spec, requests),
-                                   allocation_requests=requests)
+                                   allocation_requests=requests), kept
 
     def restrict_to_nodes(self, spec, node_uuids):
         """``spec`` with only the compute nodes ``node_uuids`` as candidates."""

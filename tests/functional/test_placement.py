@@ -362,10 +362,11 @@ def test_a_lost_claim_goes_to_the_alternate(deployment, placement):
                          resources.inventories(node, a.conf), {"COMPUTE_NODE"})
     servers = [str(uuid.uuid4()) for _ in range(3)]
     request = spec(memory_mb=2048, project_id="p1", user_id="u1")
-    stale = b._allocation_candidates(admin(), manager.request_spec_from_dict(request))
+    stale, _ = b._allocation_candidates(admin(), manager.request_spec_from_dict(request))
     assert stale.candidate_nodes >= {node["uuid"] for node in nodes.values()}
-    b._allocation_candidates = lambda context, s: dataclasses.replace(
-        s, candidate_nodes=stale.candidate_nodes, allocation_requests=stale.allocation_requests)
+    b._allocation_candidates = lambda context, s, fresh=False: (dataclasses.replace(
+        s, candidate_nodes=stale.candidate_nodes, allocation_requests=stale.allocation_requests),
+        False)
     try:
         assert chosen(a.schedule(admin(), request, [servers[0]])) == ["h1"]
         [[first, *alternates]] = b.schedule(admin(), request, [servers[1]],

@@ -207,8 +207,8 @@ def test_placement_seam_narrows_the_candidates(deployment):
              for host, memory in (("h1", 8192), ("h2", 4096))}
     cell_mappings.discover_hosts(deployment["api"])
     sched = scheduler(deployment)
-    sched._allocation_candidates = lambda context, request: sched.restrict_to_nodes(
-        request, [nodes["h2"]["uuid"]])
+    sched._allocation_candidates = lambda context, request, fresh=False: (
+        sched.restrict_to_nodes(request, [nodes["h2"]["uuid"]]), False)
     assert chosen(sched.schedule(admin(), spec(), ["i1"])) == ["h2"]
 
 
@@ -251,7 +251,8 @@ def test_candidates_are_asked_for_each_decision_unless_a_max_age_keeps_them(depl
     nodes = {host: add_host(deployment["cell1"], host, memory_mb=memory)["uuid"]
              for host, memory in (("h1", 8192), ("h2", 4096))}
     cell_mappings.discover_hosts(deployment["api"])
-    fresh = scheduler(deployment)
+    assert scheduler(deployment).conf.scheduler.placement_candidates_max_age == 2
+    fresh = scheduler(deployment, scheduler__placement_candidates_max_age=0)
     fresh.placement = FakePlacement(candidates(*nodes.values()))
     for index in range(2):
         fresh.schedule(admin(), spec(), [f"i{index}"])
@@ -273,6 +274,26 @@ def test_candidates_are_asked_for_each_decision_unless_a_max_age_keeps_them(depl
     assert chosen(kept.schedule(admin(), spec(), ["k4"], return_alternates=True)) == ["h2"]
     kept.schedule(admin(), spec(), ["k5"], return_alternates=True)
     assert len(kept.placement.queries) == 3
+
+
+def test_a_decision_that_finds_no_host_on_a_kept_answer_is_made_again_on_a_fresh_one(
+        deployment):
+    nodes = {host: add_host(deployment["cell1"], host)["uuid"] for host in ("h1", "h2")}
+    cell_mappings.discover_hosts(deployment["api"])
+    sched = scheduler(deployment)
+    sched.placement = FakePlacement(candidates(nodes["h1"]))
+    assert chosen(sched.schedule(admin(), spec(), ["k0"])) == ["h1"]
+    # h1 filled up behind this scheduler's back and h2 came to Placement: the
+    # kept answer offers only h1, whose claim is refused.
+    sched.placement.full = {nodes["h1"]}
+    sched.placement.answer = candidates(nodes["h1"], nodes["h2"])
+    assert chosen(sched.schedule(admin(), spec(), ["k1"])) == ["h2"]
+    assert len(sched.placement.queries) == 2 and set(sched.placement.claims) == {"k0", "k1"}
+    # A decision on a fresh answer that finds no host is not made again.
+    sched.placement.full = set(nodes.values())
+    with pytest.raises(NoValidHost, match="no room left"):
+        sched.schedule(admin(), spec(), ["k2"])
+    assert len(sched.placement.queries) == 3
 
 
 def test_periodic_discovery_maps_new_hosts(deployment):

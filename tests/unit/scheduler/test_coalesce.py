@@ -91,13 +91,29 @@ def test_with_a_max_age_a_recent_answer_is_reused_until_it_is_too_old_or_forgott
     assert coalescer.call("q", ask) == 0
     clock.now += 4.9
     assert (coalescer.call("q", ask), coalescer.reused) == (0, 1)
+    assert coalescer.answer("q", ask) == (0, True)
     assert coalescer.call("other", ask) == 1  # another key asks for itself
-    clock.now += 0.1  # 5 s after the first call started
-    assert coalescer.call("q", ask) == 2
-    coalescer.forget("q")
+    clock.now += 0.1  # 5 s after the first answer came
+    assert coalescer.answer("q", ask) == (2, False)
+    assert coalescer.answer("q", ask, fresh=True) == (3, False)  # and keeps the fresh one
     assert coalescer.call("q", ask) == 3
+    coalescer.forget("q")
+    assert coalescer.call("q", ask) == 4
     with pytest.raises(ValueError):  # an error is not kept
         coalescer.call("e", lambda: int("x"))
-    assert coalescer.call("e", ask) == 4
+    assert coalescer.call("e", ask) == 5
     coalescer.forget()  # every key
-    assert (coalescer.call("q", ask), coalescer.call("e", ask)) == (5, 6)
+    assert (coalescer.call("q", ask), coalescer.call("e", ask)) == (6, 7)
+
+
+def test_an_answer_is_dated_from_its_arrival_not_from_the_call():
+    clock = Clock()
+    coalescer = Coalescer(max_age=1, clock=clock)
+
+    def slow():  # an answer that takes longer than max_age to come
+        clock.now += 1.5
+        return "candidates"
+
+    assert coalescer.answer("q", slow) == ("candidates", False)
+    clock.now += 0.9
+    assert coalescer.answer("q", slow) == ("candidates", True)
