@@ -85,7 +85,6 @@ import tempfile
 import time
 import uuid
 
-import numpy as np
 import requests
 import sqlalchemy as sa
 import webob
@@ -95,32 +94,20 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from nova_runtime import cells, config  # noqa: E402
 from nova_runtime.api import app  # noqa: E402
-from nova_runtime.compute import api as compute_api  # noqa: E402
 from nova_runtime.db.api import models as api_models  # noqa: E402
 from nova_runtime.db.main import models as cell_models  # noqa: E402
-from nova_runtime.network import api as network_api  # noqa: E402
-from nova_runtime.objects import fixed_ips  # noqa: E402
 from bench import upstream_nova  # noqa: E402
 from harness import cli, nova_conf  # noqa: E402
+from harness import bulk_servers  # noqa: E402
 from harness.databases import nova_databases  # noqa: E402
 from harness.keystone import NOVA_PASSWORD, Keystone  # noqa: E402
 from harness.mariadb import MariaDB  # noqa: E402
+from harness.measure import CpuMeter, percentile  # noqa: E402
 from harness.memcached import start_memcached  # noqa: E402
 from harness.processes import free_port, stop, wait_for_http  # noqa: E402
 
 TARGET_P50_MS = 100
 HOSTS = [f"compute{i:02d}" for i in range(1, 21)]
-FLAVORS = [  # (flavorid, name, memory_mb, vcpus, root_gb, extra_specs)
-    ("1", "m1.tiny", 512, 1, 1, {}),
-    ("2", "m1.small", 2048, 1, 20, {"hw:cpu_policy": "shared"}),
-    ("3", "m1.medium", 4096, 2, 40,
-     {"hw:cpu_policy": "shared", "quota:disk_read_iops_sec": "5000"}),
-    ("4", "m1.large", 8192, 4, 80, {"hw:mem_page_size": "any"}),
-]
-IMAGES = [str(uuid.UUID(int=k + 1)) for k in range(3)]
-METADATA_KEYS = ("role", "owner", "env", "tier", "backup")
-FAULT_MESSAGE = "No valid host was found. There are not enough hosts available."
-FAULT_DETAILS = "Traceback (most recent call last):\n  ...\nNoValidHost\n"
 TARGET_RATIO = 10  # upstream p50 / ours, with --against upstream
 DEBIAN_PYTHON = "/usr/bin/python3"  # what the deployment runs the daemons on
 
@@ -178,7 +165,7 @@ def populate(conf, urls, projects, count, rng):
     with api.begin() as connection:
         cell_ids = dict(connection.execute(sa.select(
             api_models.CellMapping.uuid, api_models.CellMapping.id)).all())
-        flavors = _add_flavors(connection)
+        flavors = bulk_servers.add_flavors(connection)
     cell0_count = count * 2 // 100
     error_count = count // 100
     servers = []
@@ -193,24 +180,18 @@ def populate(conf, urls, projects, count, rng):
         else:
             vm_state = rng.choices(["active", "stopped", "paused"], [90, 8, 2])[0]
             power = {"active": 1, "stopped": 4, "paused": 3}[vm_state]
-        servers.append(_server(index, flavor, project, user, created, vm_state, power,
-                               None if in_cell0 else rng.choice(HOSTS), rng))
+        servers.append(bulk_servers.server(index, flavor, project, user, created, vm_state,
+                                           power, None if in_cell0 else rng.choice(HOSTS), rng))
     by_cell = {cells.CELL0_UUID: servers[:cell0_count]}
     cell1_uuid = next(uuid for uuid in cell_ids if uuid != cells.CELL0_UUID)
     by_cell[cell1_uuid] = servers[cell0_count:]
     cell_urls = {cells.CELL0_UUID: urls["cell0"], cell1_uuid: urls["main"]}
     for cell_uuid, members in by_cell.items():
-        _write_cell(conf, cell_urls[cell_uuid], members, with_network=cell_uuid == cell1_uuid,
-                    rng=rng)
+        bulk_servers.write_cell(conf, cell_urls[cell_uuid], members,
+                                with_network=cell_uuid == cell1_uuid, rng=rng)
     with api.begin() as connection:
-        connection.execute(sa.insert(api_models.InstanceMapping), [
-            {"instance_uuid": s["instance"]["uuid"], "cell_id": cell_ids[cell_uuid],
-             "project_id": s["instance"]["project_id"], "user_id": s["instance"]["user_id"],
-             "queued_for_delete": False}
-            for cell_uuid, members in by_cell.items() for s in members])
-        connection.execute(sa.insert(api_models.RequestSpec), [
-            {"instance_uuid": s["instance"]["uuid"], "spec": json.dumps(s["request_spec"])}
-            for s in servers])
+        bulk_servers.write_api_rows(connection, {
+            cell_ids[cell_uuid]: members for cell_uuid, members in by_cell.items()})
     api.dispose()
     for cell_uuid, members in by_cell.items():
         for server in members:
@@ -219,140 +200,7 @@ def populate(conf, urls, projects, count, rng):
             "seconds": round(time.monotonic() - started, 1), "servers": servers}
 
 
-def _add_flavors(connection):
-    flavors = []
-    for flavorid, name, memory_mb, vcpus, root_gb, specs in FLAVORS:
-        flavor_id = connection.execute(sa.insert(api_models.Flavor).values(
-            flavorid=flavorid, name=name, memory_mb=memory_mb, vcpus=vcpus, root_gb=root_gb,
-            ephemeral_gb=0, swap=0, rxtx_factor=1.0, is_public=True,
-            disabled=False)).inserted_primary_key[0]
-        for key, value in specs.items():
-            connection.execute(sa.insert(api_models.FlavorExtraSpec).values(
-                flavor_id=flavor_id, key=key, value=value))
-        flavors.append({"id": flavor_id, "flavorid": flavorid, "name": name,
-                        "memory_mb": memory_mb, "vcpus": vcpus, "root_gb": root_gb,
-                        "ephemeral_gb": 0, "swap": 0, "rxtx_factor": 1.0, "vcpu_weight": None,
-                        "is_public": True, "disabled": False, "description": None,
-                        "extra_specs": dict(specs)})
-    return flavors
-
-
-def _server(index, flavor, project, user, created, vm_state, power, host, rng):
-    """One server: its instances row, flavor, metadata, system metadata and request spec."""
-    server_uuid = str(uuid.UUID(int=rng.getrandbits(128), version=4))
-    name = f"{rng.choice(['web', 'db', 'cache', 'worker', 'api'])}-{index:04d}"
-    image = rng.choice(IMAGES)
-    zone = "nova" if host else None
-    instance = {
-        "uuid": server_uuid, "display_name": name, "display_description": None,
-        "hostname": compute_api.hostname(name, server_uuid), "project_id": project,
-        "user_id": user, "image_ref": image, "memory_mb": flavor["memory_mb"],
-        "vcpus": flavor["vcpus"], "root_gb": flavor["root_gb"], "ephemeral_gb": 0,
-        "instance_type_id": flavor["id"], "key_name": "mykey", "key_data": "ssh-ed25519 AAAA",
-        "user_data": None, "availability_zone": zone, "vm_state": vm_state,
-        "task_state": None, "power_state": power, "reservation_id": f"r-{index:08x}",
-        "launch_index": 0, "locked": False, "config_drive": "", "progress": 0,
-        "host": host, "node": host, "launched_on": host, "os_type": "linux",
-        "launched_at": created + datetime.timedelta(seconds=30) if host else None,
-        "created_at": created, "updated_at": created + datetime.timedelta(seconds=31),
-        "deleted": 0,
-    }
-    metadata = {key: f"{key}-{rng.randint(1, 9)}"
-                for key in rng.sample(METADATA_KEYS, rng.randint(0, 3))}
-    system_metadata = {"image_base_image_ref": image, "image_min_ram": "0",
-                       "image_min_disk": "1", "image_disk_format": "qcow2",
-                       "image_container_format": "bare", "image_os_type": "linux",
-                       "image_hw_disk_bus": "virtio"}
-    spec = {"flavor": flavor, "image": {"id": image, "properties": {"os_type": "linux"}},
-            "availability_zone": None, "instance_group": None, "scheduler_hints": {},
-            "force_hosts": None, "force_nodes": None, "ignore_hosts": [], "num_instances": 1,
-            "project_id": project, "user_id": user, "instance_uuid": server_uuid}
-    return {"instance": instance, "flavor": flavor, "metadata": metadata,
-            "system_metadata": system_metadata, "request_spec": spec}
-
-
-def _write_cell(conf, url, servers, with_network, rng):
-    if not servers:
-        return
-    network = None
-    if with_network:  # the flat network's rows, as the first allocation in a cell makes them
-        network = network_api.network_row(conf, url)
-    engine = sa.create_engine(url)
-    with engine.begin() as connection:
-        connection.execute(sa.insert(cell_models.Instance), [s["instance"] for s in servers])
-        network_infos = _allocate(connection, network, servers, rng) if network else {}
-        for server in servers:
-            server["network_info"] = network_infos.get(server["instance"]["uuid"], [])
-        connection.execute(sa.insert(cell_models.InstanceExtra), [
-            {"instance_uuid": s["instance"]["uuid"],
-             "flavor": json.dumps({"cur": s["flavor"], "old": None, "new": None}),
-             "network_info": json.dumps(s["network_info"]),
-             "deleted": 0} for s in servers])
-        metadata = [{"instance_uuid": s["instance"]["uuid"], "key": k, "value": v, "deleted": 0}
-                    for s in servers for k, v in s["metadata"].items()]
-        if metadata:
-            connection.execute(sa.insert(cell_models.InstanceMetadata), metadata)
-        connection.execute(sa.insert(cell_models.InstanceSystemMetadata), [
-            {"instance_uuid": s["instance"]["uuid"], "key": k, "value": v, "deleted": 0}
-            for s in servers for k, v in s["system_metadata"].items()])
-        faults = [s for s in servers if s["instance"]["vm_state"] == "error"]
-        if faults:
-            connection.execute(sa.insert(cell_models.InstanceFault), [
-                {"instance_uuid": s["instance"]["uuid"], "code": 500,
-                 "message": FAULT_MESSAGE, "details": FAULT_DETAILS,
-                 "host": s["instance"]["host"], "created_at": s["instance"]["created_at"],
-                 "deleted": 0} for s in faults])
-    engine.dispose()
-
-
-def _allocate(connection, network, servers, rng):
-    """A virtual interface and a fixed address for each server, as
-    objects.fixed_ips.allocate gives them; returns {uuid: network_info}."""
-    free = connection.execute(
-        sa.select(cell_models.FixedIp.id, cell_models.FixedIp.address)
-        .where(cell_models.FixedIp.network_id == network["id"],
-               cell_models.FixedIp.allocated == sa.false(),
-               cell_models.FixedIp.reserved == sa.false(), cell_models.FixedIp.deleted == 0)
-        .order_by(cell_models.FixedIp.id).limit(len(servers))).all()
-    if len(free) < len(servers):
-        raise SystemExit(f"fixed_range has {len(free)} free addresses for {len(servers)} servers")
-    macs = set()
-    while len(macs) < len(servers):
-        macs.add(fixed_ips.random_mac(rng))
-    vifs = [{"uuid": str(uuid.uuid4()), "address": mac, "network_id": network["id"],
-             "instance_uuid": s["instance"]["uuid"], "deleted": 0}
-            for s, mac in zip(servers, sorted(macs))]
-    connection.execute(sa.insert(cell_models.VirtualInterface), vifs)
-    vif_ids = dict(connection.execute(sa.select(
-        cell_models.VirtualInterface.instance_uuid, cell_models.VirtualInterface.id)).all())
-    connection.execute(
-        sa.update(cell_models.FixedIp).where(cell_models.FixedIp.id == sa.bindparam("row_id"))
-        .values(allocated=True, leased=True, instance_uuid=sa.bindparam("uuid"),
-                virtual_interface_id=sa.bindparam("vif_id"), host=sa.bindparam("row_host")),
-        [{"row_id": row_id, "uuid": vif["instance_uuid"], "vif_id": vif_ids[vif["instance_uuid"]],
-          "row_host": s["instance"]["host"]}
-         for (row_id, _), vif, s in zip(free, vifs, servers)])
-    dns = [server for server in (network["dns1"], network["dns2"]) if server]
-    return {vif["instance_uuid"]: [{
-        "id": vif["uuid"], "address": vif["address"], "fixed_ip": address,
-        "bridge": network["bridge"], "cidr": network["cidr"], "gateway": network["gateway"],
-        "dns": dns, "label": network["label"], "network_id": network["uuid"]}]
-        for (_, address), vif in zip(free, vifs)}
-
-
 # --- measuring ---------------------------------------------------------------------------
-
-def cpu_seconds(pid):
-    """User + system CPU time of process ``pid`` so far (from /proc)."""
-    with open(f"/proc/{pid}/stat") as handle:
-        fields = handle.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def tree_cpu_seconds(pid):
-    """CPU time of ``pid`` and of its children (uwsgi's master and workers)."""
-    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in upstream_nova.children(pid))
-
 
 def measure(url, token, microversion, requests_, warmup, expected, pids, dump=None):
     """Latencies (ms) of GET /servers/detail on one keep-alive session, and
@@ -365,10 +213,11 @@ def measure(url, token, microversion, requests_, warmup, expected, pids, dump=No
     session.headers.update({"X-Auth-Token": token, "Accept": "application/json",
                             "OpenStack-API-Version": f"compute {microversion}"})
     target = f"{url}/servers/detail?all_tenants=1"
-    latencies, sizes, version, cpu_before = [], [], None, None
+    latencies, sizes, version, meter = [], [], None, None
     for index in range(warmup + requests_):
         if index == warmup:
-            cpu_before = {name: tree_cpu_seconds(pid) for name, pid in pids.items()}
+            meter = CpuMeter({name: [pid] for name, pid in pids.items()}, alone=())
+            meter.start()
         start = time.perf_counter()
         response = session.get(target, timeout=300)
         body = response.content
@@ -382,8 +231,7 @@ def measure(url, token, microversion, requests_, warmup, expected, pids, dump=No
         if index >= warmup:
             latencies.append(elapsed)
             sizes.append(len(body))
-    cpu = {name: (tree_cpu_seconds(pid) - cpu_before[name]) * 1000 / requests_
-           for name, pid in pids.items()}
+    cpu = {name: seconds * 1000 / requests_ for name, seconds in meter.stop().items()}
     session.close()
     if dump:
         with open(dump.format(version=version), "wb") as handle:
@@ -396,7 +244,7 @@ def measure(url, token, microversion, requests_, warmup, expected, pids, dump=No
         "statuses": dict(sorted(collections.Counter(s["status"] for s in servers).items())),
         "ids_sha1": hashlib.sha1(ids).hexdigest()[:12],
         "p50_ms": round(statistics.median(latencies), 1),
-        "p90_ms": round(float(np.percentile(latencies, 90)), 1),
+        "p90_ms": round(percentile(latencies, 0.9), 1),
         "min_ms": round(min(latencies), 1),
         "max_ms": round(max(latencies), 1),
         "mean_ms": round(statistics.fmean(latencies), 1),
@@ -482,14 +330,15 @@ def upstream_servers(servers, hosts_disabled):
               "updated_at")
     return {
         "flavors": [{"flavorid": f[0], "name": f[1], "memory_mb": f[2], "vcpus": f[3],
-                     "root_gb": f[4], "extra_specs": f[5]} for f in FLAVORS],
+                     "root_gb": f[4], "extra_specs": f[5]} for f in bulk_servers.FLAVORS],
         "hosts": [{"name": host, "disabled": host in hosts_disabled} for host in HOSTS],
         "servers": [{
             "cell": s["cell"], "flavorid": s["flavor"]["flavorid"],
             "instance": {key: iso(s["instance"][key]) for key in fields},
             "metadata": s["metadata"], "system_metadata": s["system_metadata"],
             "network_info": s["network_info"],
-            "fault": ({"code": 500, "message": FAULT_MESSAGE, "details": FAULT_DETAILS}
+            "fault": ({"code": 500, "message": bulk_servers.FAULT_MESSAGE,
+                       "details": bulk_servers.FAULT_DETAILS}
                       if s["instance"]["vm_state"] == "error" else None),
         } for s in servers]}
 

@@ -105,7 +105,6 @@ import os
 import pathlib
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
@@ -124,11 +123,12 @@ from nova_runtime.db import engines  # noqa: E402
 from nova_runtime.db.api import models as api_models  # noqa: E402
 from nova_runtime.db.main import models as main_models  # noqa: E402
 from bench import storm_http  # noqa: E402
-from harness import cli, nova_conf  # noqa: E402
+from harness import bulk_servers, cli, nova_conf  # noqa: E402
 from harness.cloud import IMAGE  # noqa: E402
 from harness.daemons import Daemon, stop_all  # noqa: E402
 from harness.databases import nova_databases  # noqa: E402
 from harness.glance import Glance  # noqa: E402
+from harness.measure import CpuMeter, interpreter, percentile  # noqa: E402
 from harness.keystone import ADMIN_PASSWORD, DEMO_PASSWORD, NOVA_PASSWORD, Keystone  # noqa: E402
 from harness.mariadb import MariaDB  # noqa: E402
 from harness.memcached import start_memcached  # noqa: E402
@@ -359,7 +359,7 @@ def bring_up(cloud, computes, conductors, extra=None, existing=0, project=None):
 
 def add_existing_servers(cloud, controller, count, hosts, project):
     """``count`` ACTIVE servers written in bulk before the computes start,
-    as the conductor and the computes leave them (bench/api.py's writer:
+    as the conductor and the computes leave them (harness/bulk_servers.py:
     instance, instance_extra, metadata, system metadata, virtual interface
     and fixed address in cell1; instance mapping and request spec in the API
     database), m1.tiny (1 vCPU, 512 MB, 1 GB), spread round-robin over
@@ -368,8 +368,6 @@ def add_existing_servers(cloud, controller, count, hosts, project):
     in the cell database (its resource tracker counts them). Returns the
     servers written ({"instance": ...} dicts) for allocate_existing_servers."""
     import random
-
-    from bench import api as bench_api
 
     started = time.monotonic()
     rng = random.Random(1)
@@ -381,23 +379,17 @@ def add_existing_servers(cloud, controller, count, hosts, project):
     with api.begin() as connection:
         cell_id = connection.scalar(sa.select(api_models.CellMapping.id).where(
             api_models.CellMapping.uuid != cells.CELL0_UUID))  # cell1, the only other
-        tiny = bench_api._add_flavors(connection)[0]
+        tiny = bulk_servers.add_flavors(connection)[0]
     now = datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
     servers = []
     for index in range(count):
         owner, user = projects[index % len(projects)]
         created = now - datetime.timedelta(minutes=rng.randint(10, 60 * 24 * 60))
-        servers.append(bench_api._server(index, tiny, owner, user, created, "active", 1,
-                                         hosts[index % len(hosts)], rng))
-    bench_api._write_cell(conf, cloud.urls["main"], servers, with_network=True, rng=rng)
+        servers.append(bulk_servers.server(index, tiny, owner, user, created, "active", 1,
+                                           hosts[index % len(hosts)], rng))
+    bulk_servers.write_cell(conf, cloud.urls["main"], servers, with_network=True, rng=rng)
     with api.begin() as connection:
-        connection.execute(sa.insert(api_models.InstanceMapping), [
-            {"instance_uuid": s["instance"]["uuid"], "cell_id": cell_id,
-             "project_id": s["instance"]["project_id"], "user_id": s["instance"]["user_id"],
-             "queued_for_delete": False} for s in servers])
-        connection.execute(sa.insert(api_models.RequestSpec), [
-            {"instance_uuid": s["instance"]["uuid"], "spec": json.dumps(s["request_spec"])}
-            for s in servers])
+        bulk_servers.write_api_rows(connection, {cell_id: servers})
     log(f"{count} existing servers written over {len(hosts)} hosts and {len(projects)} "
         f"projects in {time.monotonic() - started:.1f} s")
     return servers
@@ -433,66 +425,6 @@ def allocate_existing_servers(cloud, servers, batch=500):
                                f"{response.text[:500]}")
     log(f"{len(servers)} existing servers' allocations written to Placement in "
         f"{time.monotonic() - started:.1f} s")
-
-
-# --- where the CPU goes -----------------------------------------------------------------
-
-_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-def _process_tree():
-    """{pid: parent pid} of every process."""
-    parents = {}
-    for entry in os.listdir("/proc"):
-        if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as handle:
-                    parents[int(entry)] = int(handle.read().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-    return parents
-
-
-def _cpu_seconds(pid):
-    """User + system CPU of the process (all its threads), 0 once it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / _TICKS
-
-
-class CpuMeter:
-    """CPU seconds that each group of processes (and their descendants,
-    except for the groups named in ``alone``) used between ``start`` and
-    ``stop``: where a storm's time goes."""
-
-    def __init__(self, groups, alone=("client",)):
-        parents = _process_tree()
-        children = {}
-        for pid, parent in parents.items():
-            children.setdefault(parent, []).append(pid)
-        self.groups = {}
-        for name, pids in groups.items():
-            found, todo = [], list(pids)
-            while todo:
-                pid = todo.pop()
-                found.append(pid)
-                if name not in alone:  # the client's descendants are the daemons
-                    todo += children.get(pid, [])
-            self.groups[name] = found
-        self.before = {}
-
-    def _read(self):
-        return {name: sum(_cpu_seconds(pid) for pid in pids) for name, pids in self.groups.items()}
-
-    def start(self):
-        self.before = self._read()
-
-    def stop(self):
-        after = self._read()
-        return {name: round(after[name] - self.before[name], 2) for name in self.groups}
 
 
 # --- the storm ------------------------------------------------------------------------
@@ -634,8 +566,8 @@ def run_in_process(args):
             "request_errors": len(errors),
             "submit_s": round(submitted, 2), "elapsed_s": round(elapsed, 2),
             "servers_per_s": round(len(active) / elapsed, 2) if active else 0.0,
-            "time_to_active_p50_s": _rounded(storm_http.percentile(list(active.values()), 0.5)),
-            "time_to_active_p90_s": _rounded(storm_http.percentile(list(active.values()), 0.9)),
+            "time_to_active_p50_s": _rounded(percentile(list(active.values()), 0.5)),
+            "time_to_active_p90_s": _rounded(percentile(list(active.values()), 0.9)),
             "time_to_active_max_s": _rounded(max(active.values(), default=None)),
             "hosts_used": len(per_host), "max_per_host": max(per_host.values(), default=0),
             "min_per_host": min(per_host.values(), default=0),
@@ -667,15 +599,6 @@ def run_in_process(args):
 
 
 # --- through the front door: HTTP clients, nova_runtime and upstream Nova ---------------
-
-def interpreter(bin_dir):
-    """The interpreter that runs ``bin_dir``'s console scripts: the real path
-    behind their virtualenv's python, and its version."""
-    python = os.path.join(bin_dir, "python3")
-    version = subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
-                             capture_output=True, text=True, check=True).stdout.strip()
-    return f"{os.path.realpath(python)} {version} (virtualenv {os.path.dirname(bin_dir)})"
-
 
 def http_storm(cloud, groups, api_url, args, label):
     """The storm against ``api_url`` (one side); its figures."""

@@ -82,11 +82,11 @@ from nova_runtime.conf import scheduler as scheduler_conf  # noqa: E402
 from nova_runtime.db import engines  # noqa: E402
 from nova_runtime.db.main import models as main_models  # noqa: E402
 from nova_runtime.scheduler import rpcapi as scheduler_rpcapi  # noqa: E402
-from bench.boot_storm import CpuMeter, interpreter  # noqa: E402
 from harness import cli, nova_conf  # noqa: E402
 from harness.daemons import Daemon, stop_all  # noqa: E402
 from harness.databases import nova_databases  # noqa: E402
 from harness.keystone import ADMIN_PASSWORD, Keystone  # noqa: E402
+from harness.measure import CpuMeter, interpreter, percentile  # noqa: E402
 from harness.mariadb import MariaDB  # noqa: E402
 from harness.placement import Placement  # noqa: E402
 from harness.processes import wait_until  # noqa: E402
@@ -246,11 +246,6 @@ def scheduler_stages(text, instances):
             for name in ("total", "host_states", "candidates", "filters", "claims"):
                 stages.setdefault(name, []).append(int(match[name]))
     return stages
-
-
-def percentile(values, fraction):
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
 
 
 def hot_functions(raw_path, top=15):

@@ -9,7 +9,7 @@ thread sends ``POST /v2.1/servers`` (one server, ``networks: none``), then
 (or the per-server timeout passes: still BUILD). A server's time to ACTIVE
 runs from its POST to the GET that saw it ACTIVE: what the user waits.
 
-The pure helpers (``percentile``, ``summarize``, ``per_server_ms``,
+The pure helpers (``summarize``, ``per_server_ms``,
 ``ratio``, ``query_log_summary``) have unit tests
 (tests/unit/test_bench_storm.py).
 """
@@ -21,20 +21,13 @@ import time
 
 import requests
 
+from harness.measure import percentile
+
 POLL_INTERVAL = 0.5  # s between two GETs of one server, as a waiting client
 MICROVERSION = "2.37"  # the first one with ``networks: none``
 
 
 # --- pure helpers ---------------------------------------------------------------------
-
-def percentile(values, fraction):
-    """The nearest-rank ``fraction`` percentile of ``values`` (None if empty):
-    the element at round(fraction * (n - 1)) of the sorted values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))]
-
 
 def _rounded(value, digits=2):
     return None if value is None else round(value, digits)

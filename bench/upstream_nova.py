@@ -33,6 +33,7 @@ from harness import nova_conf, upstream
 from harness.daemons import Daemon, stop_all
 from harness.databases import nova_databases
 from harness.keystone import NOVA_PASSWORD
+from harness.measure import children
 from harness.processes import free_port, stop, wait_for_http, wait_until
 
 VHOST = "upstream"
@@ -264,15 +265,6 @@ def interpreter(nova):
     return {"process": os.path.realpath(f"/proc/{nova.api_process.pid}/exe"),
             "libpython": libpython and os.path.realpath(libpython),
             "sys_executable": executable, "realpath": os.path.realpath(executable)}
-
-
-def children(pid):
-    """The process ids of ``pid``'s children (uwsgi's workers)."""
-    try:
-        with open(f"/proc/{pid}/task/{pid}/children") as handle:
-            return [int(child) for child in handle.read().split()]
-    except OSError:
-        return []
 
 
 # Run by the upstream virtualenv's python: argv = nova.conf, servers JSON.

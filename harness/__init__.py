@@ -19,6 +19,10 @@ processes, and clouds made of them. Not part of the nova_runtime package.
   nova-api, Keystone and Glance; ``compute_cloud``: nova-api alone.
 - ``scheduler_reference``: a plain per-host filter scheduler that the
   vectorised one is checked (and timed) against.
+- ``bulk_servers``: servers written straight into the databases, as the
+  conductor and the computes leave them (a cloud that already holds many);
+  ``measure``: percentiles, the CPU time of groups of processes, which Python
+  runs a virtualenv.
 
 Importable from the repository's root: pytest adds it (pyproject.toml's
 ``pythonpath``), and each bench script puts it first on sys.path.

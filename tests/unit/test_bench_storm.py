@@ -10,16 +10,6 @@ storm_http = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(storm_http)
 
 
-def test_percentile_is_the_nearest_rank_of_the_sorted_values():
-    values = [5, 1, 4, 2, 3]
-    assert storm_http.percentile(values, 0.5) == 3
-    assert storm_http.percentile(values, 0.0) == 1
-    assert storm_http.percentile(values, 1.0) == 5
-    assert storm_http.percentile(list(range(1, 11)), 0.9) == 9  # index round(0.9 * 9) = 8
-    assert storm_http.percentile([7], 0.9) == 7
-    assert storm_http.percentile([], 0.5) is None
-
-
 def test_summarize_counts_each_outcome_and_times_the_active_servers():
     began = 100.0
     records = [
