@@ -202,8 +202,13 @@ def run_supervisor(module, params):
             program_changed = handle.read() != wanted
     except FileNotFoundError:
         program_changed = state != "stopped"
-    supervisor.ensure_running()
-    running = supervisor.state(name) in ("RUNNING", "STARTING", "BACKOFF")
+    # A program's state answers for supervisord too: one supervisorctl call
+    # (a Python process) when it runs, as on a re-run.
+    current = supervisor.state(name)
+    if current is None:  # supervisord down, or the program unknown to it
+        supervisor.ensure_running()
+        current = supervisor.state(name)
+    running = current in ("RUNNING", "STARTING", "BACKOFF")
     if state == "stopped":
         if not os.path.exists(path):
             return dict(changed=False)
