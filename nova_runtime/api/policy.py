@@ -13,8 +13,9 @@ class Enforcer:
 
     def authorize(self, action, target, context):
         """True if ``context`` may do ``action`` on ``target``. An unregistered
-        action is a programming error (PolicyNotRegistered), not a refusal."""
-        self._enforcer.load_rules()  # re-reads the policy file when it changed
+        action is a programming error (PolicyNotRegistered), not a refusal.
+        oslo.policy's enforce re-reads the policy file when it changed (its
+        load_rules, at every check)."""
         return self._enforcer.authorize(action, target, context, do_raise=False)
 
     def check_is_admin(self, context):

@@ -192,7 +192,7 @@ def _sorts_after(instance, marker, sort_keys, sort_dirs):
 # --- what the views need, for a page of servers ---------------------------------
 
 def details(db, servers, *, request_specs=False, image_properties=False,
-            service_down_time=None, with_tags=False, system_keys=()):
+            service_down_time=None, with_tags=False, system_keys=(), build_requests=None):
     """{uuid: {"flavor", "metadata", "network_info", "fixed_ips", "fault",
     "image_properties", "request_spec", "host_status"}} for the instance
     dicts ``servers`` (as list_servers returns them). Only what the caller's
@@ -207,11 +207,15 @@ def details(db, servers, *, request_specs=False, image_properties=False,
 
     The details hold parsed JSON shared between servers (a page has few
     distinct flavors, image properties or hints): callers must not change
-    them."""
+    them. ``build_requests``: {uuid: build request's instance} of servers
+    whose build request the caller read already (not read again)."""
     result = {}
     by_cell = {}
+    known = build_requests or {}
     building = [server["uuid"] for server in servers if server.get("cell_uuid") is None]
-    for instance in _build_request_instances(db, building):
+    requested = [known[uuid] for uuid in building if uuid in known] + _build_request_instances(
+        db, [uuid for uuid in building if uuid not in known])
+    for instance in requested:
         result[instance["uuid"]] = {
             "flavor": instance.get("flavor"), "metadata": instance.get("metadata") or {},
             "network_info": (), "fixed_ips": (), "fault": None,

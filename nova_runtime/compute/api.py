@@ -228,6 +228,12 @@ class API:
         request while it is scheduled. Raises InstanceNotFound (also once
         the server is deleted). Its flavor, metadata and system metadata are
         read with objects.instances.get_flavor and get_metadata."""
+        return self.get_with_build_request(context, instance_uuid)[0]
+
+    def get_with_build_request(self, context, instance_uuid):
+        """(``get``'s instance dict, the build request's whole instance while
+        the server is one, else None): its flavor, metadata, system metadata
+        and tags, which the API's view of the server shows, read once."""
         mapping = self._mapping(instance_uuid)
         if mapping["cell"] is None:
             try:
@@ -237,10 +243,11 @@ class API:
                 if mapping["cell"] is None:
                     raise _not_found(instance_uuid) from None
             else:
-                return _view(dict(request["instance"], created_at=request["created_at"]), None)
+                return _view(dict(request["instance"], created_at=request["created_at"]),
+                             None), request["instance"]
         cell = mapping["cell"]
         instance = instances.get_by_uuid(cell.database_connection, instance_uuid)
-        return _view(instance, cell.uuid)
+        return _view(instance, cell.uuid), None
 
     # --- delete, stop, start ---------------------------------------------------------
 

@@ -1,5 +1,8 @@
 """Row conversion shared by the record modules (sessions: nova_runtime.cells)."""
 
+import sqlalchemy as sa
+
+from nova_runtime.db.base import utcnow
 from nova_runtime.objects import exceptions
 
 
@@ -39,3 +42,60 @@ def compare_and_set(row, values, column, expected, what):
     for key, value in values.items():
         setattr(row, key, value)
     return as_dict(row)
+
+
+# --- Core statements for the hot paths ----------------------------------------------
+# Every build updates its instance twice and its node once, and starts and ends
+# an action event: plain rows and Core statements there, not mapped objects,
+# which cost several times the statements. They write what the ORM's flush
+# writes: an UPDATE of the columns whose value changes, with updated_at (the
+# column's onupdate) when any does, and none when nothing changes.
+
+def read_row(db, table, *where, not_found, lock=False):
+    """The one row of ``table`` matching ``where`` as a dict of every column
+    (read FOR UPDATE with ``lock``); raises ``not_found`` when there is none."""
+    query = sa.select(table).where(*where).limit(1)
+    row = db.execute(query.with_for_update() if lock else query).mappings().first()
+    if row is None:
+        raise not_found
+    return dict(row)
+
+
+def update_row(db, table, row, values, flushed=False):
+    """Set ``values`` in ``row`` (a dict of every column of ``table``, as read
+    in this transaction) as the ORM's flush would: the columns whose value
+    changes, with updated_at when the table has one and it was not given;
+    nothing when no value changes. Returns the row with ``values`` set, as
+    the mapped object showed it before its flush (updated_at as read: what
+    the record functions that returned it inside their transaction gave),
+    or with ``flushed`` as after it (the new updated_at too)."""
+    changed = {key: value for key, value in values.items() if row[key] != value}
+    updated = dict(row, **values)
+    if not changed:
+        return updated
+    if "updated_at" in table.c and "updated_at" not in changed:
+        changed["updated_at"] = utcnow()
+        if flushed:
+            updated["updated_at"] = changed["updated_at"]
+    db.execute(sa.update(table).where(table.c.id == row["id"]).values(changed))
+    return updated
+
+
+def insert_row(db, table, values):
+    """INSERT ``values`` into ``table``; the new row as the ORM would return
+    it: every column, with the columns' defaults and the new id."""
+    result = db.execute(sa.insert(table).values(values))
+    params = result.last_inserted_params()
+    row = {column.name: params.get(column.key) for column in table.columns}
+    row["id"] = result.inserted_primary_key[0]
+    return row
+
+
+def compare_and_set_row(db, table, row, values, column, expected, what):
+    """compare_and_set for a row read as a dict (read_row, with a lock
+    whenever ``expected`` is given)."""
+    current = row[column]
+    if expected is not None and current not in expected:
+        raise exceptions.UnexpectedTaskState(
+            f"{what} has {column} {current!r}, expected one of {list(expected)!r}")
+    return update_row(db, table, row, values)

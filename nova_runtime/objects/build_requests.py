@@ -38,18 +38,27 @@ def create(api_url, requests, group_uuid=None):
                 if group_id is None:
                     raise exceptions.InstanceGroupNotFound(
                         f"instance group {group_uuid} could not be found")
+            # Core inserts, the rows the mapped objects made (every create request).
+            rows = {BuildRequest: [], RequestSpec: [], InstanceMapping: [],
+                    InstanceGroupMember: []}
             for request in requests:
                 instance = request["instance"]
                 uuid = instance["uuid"]
-                db.add(BuildRequest(instance_uuid=uuid, project_id=instance["project_id"],
-                                    instance=json.dumps(instance), block_device_mappings="[]",
-                                    tags="[]"))
-                db.add(RequestSpec(instance_uuid=uuid, spec=json.dumps(request["request_spec"])))
-                db.add(InstanceMapping(instance_uuid=uuid, cell_id=None,
-                                       project_id=instance["project_id"],
-                                       user_id=instance.get("user_id"), queued_for_delete=False))
+                rows[BuildRequest].append({
+                    "instance_uuid": uuid, "project_id": instance["project_id"],
+                    "instance": json.dumps(instance), "block_device_mappings": "[]",
+                    "tags": "[]"})
+                rows[RequestSpec].append({"instance_uuid": uuid,
+                                          "spec": json.dumps(request["request_spec"])})
+                rows[InstanceMapping].append({
+                    "instance_uuid": uuid, "cell_id": None, "project_id": instance["project_id"],
+                    "user_id": instance.get("user_id"), "queued_for_delete": False})
                 if group_id is not None:
-                    db.add(InstanceGroupMember(group_id=group_id, instance_uuid=uuid))
+                    rows[InstanceGroupMember].append({"group_id": group_id,
+                                                      "instance_uuid": uuid})
+            for model, values in rows.items():
+                if values:
+                    db.execute(sa.insert(model.__table__), values)
     except db_exc.DBDuplicateEntry as exc:
         raise exceptions.RecordError(
             f"a build request exists already ({', '.join(exc.columns)})") from None
@@ -57,8 +66,13 @@ def create(api_url, requests, group_uuid=None):
 
 def get(api_url, instance_uuid):
     """{"instance_uuid", "project_id", "instance" (dict), "created_at"}."""
+    # Core (the API reads it at every poll of a server being scheduled, the
+    # conductor at every build): the four columns, not a mapped object.
+    table = BuildRequest.__table__
     with session(api_url) as db:
-        row = db.scalar(sa.select(BuildRequest).filter_by(instance_uuid=instance_uuid))
+        row = db.execute(sa.select(table.c.instance_uuid, table.c.project_id,
+                                   table.c.instance, table.c.created_at)
+                         .where(table.c.instance_uuid == instance_uuid)).first()
         if row is None:
             raise exceptions.BuildRequestNotFound(
                 f"no build request for instance {instance_uuid}")
@@ -98,11 +112,12 @@ def mark_placed(api_url, instance_uuid, cell_id):
     delete its build request, in one transaction. Returns False when the
     build request was already gone: the user deleted the server meanwhile,
     or another conductor placed it (the mapping is then left as it was)."""
-    with session(api_url) as db:
-        if not db.execute(sa.delete(BuildRequest).filter_by(
-                instance_uuid=instance_uuid)).rowcount:
+    requests, mappings = BuildRequest.__table__, InstanceMapping.__table__
+    with session(api_url) as db:  # table-level statements: every build runs them
+        if not db.execute(sa.delete(requests).where(
+                requests.c.instance_uuid == instance_uuid)).rowcount:
             return False
-        db.execute(sa.update(InstanceMapping).filter_by(instance_uuid=instance_uuid)
+        db.execute(sa.update(mappings).where(mappings.c.instance_uuid == instance_uuid)
                    .values(cell_id=cell_id))
         return True
 

@@ -10,7 +10,7 @@ from nova_runtime import cells
 from nova_runtime.cells import session
 from nova_runtime.db.main.models import ComputeNode, Instance, Service
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import as_dict, check_fields
+from nova_runtime.objects._db import as_dict, check_fields, read_row, update_row
 
 # What nova-compute's resource tracker reports. Not 'mapped': only host
 # discovery (nova_runtime.objects.cell_mappings) sets it.
@@ -79,13 +79,12 @@ def _undelete(url, uuid, values):
 
 def update(url, node_id, values):
     check_fields(values, REPORTED, "a compute node")
+    table = ComputeNode.__table__
     with session(url) as db:
-        row = db.scalar(sa.select(ComputeNode).filter_by(id=node_id, deleted=0))
-        if row is None:
-            raise exceptions.ComputeNodeNotFound(f"compute node {node_id} does not exist")
-        for key, value in values.items():
-            setattr(row, key, value)
-        return as_dict(row)
+        row = read_row(db, table, table.c.id == node_id, table.c.deleted == 0,
+                       not_found=exceptions.ComputeNodeNotFound(
+                           f"compute node {node_id} does not exist"))
+        return update_row(db, table, row, values)
 
 
 # --- across cells (the API's os-hypervisors) ---------------------------------------------

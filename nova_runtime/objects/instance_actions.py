@@ -6,7 +6,7 @@ from nova_runtime.db.base import utcnow
 from nova_runtime.db.main.models import InstanceAction, InstanceActionEvent, InstanceFault
 from nova_runtime.objects import exceptions
 from nova_runtime.cells import session
-from nova_runtime.objects._db import as_dict
+from nova_runtime.objects._db import as_dict, insert_row, update_row
 
 # instance_faults.message is VARCHAR(255); details keep the rest.
 _MESSAGE_LENGTH = 255
@@ -47,11 +47,11 @@ def action_with_event(url, *, instance_uuid, request_id, action, event, result,
     records one."""
     now = utcnow()
     with session(url) as db:
-        action_id = db.execute(sa.insert(InstanceAction).values(
+        action_id = db.execute(sa.insert(InstanceAction.__table__).values(
             action=action, instance_uuid=instance_uuid, request_id=request_id,
             user_id=user_id, project_id=project_id, start_time=now,
             message="Error" if result.lower() == "error" else None)).inserted_primary_key[0]
-        db.execute(sa.insert(InstanceActionEvent).values(
+        db.execute(sa.insert(InstanceActionEvent.__table__).values(
             action_id=action_id, event=event, start_time=now, finish_time=now, result=result,
             traceback=traceback))
 
@@ -73,40 +73,43 @@ def event_start(url, *, instance_uuid, request_id, event, host=None):
     """Record that a step (e.g. compute_build_and_run_instance) of the action
     that request ``request_id`` started on ``instance_uuid`` has begun."""
     with session(url) as db:
-        action = _action(db, instance_uuid, request_id)
-        row = InstanceActionEvent(action_id=action.id, event=event, host=host,
-                                  start_time=utcnow())
-        db.add(row)
-    return as_dict(row)
+        action = _action_row(db, instance_uuid, request_id)
+        return insert_row(db, InstanceActionEvent.__table__, {
+            "action_id": action["id"], "event": event, "host": host, "start_time": utcnow()})
 
 
 def event_finish(url, *, instance_uuid, request_id, event, result, traceback=None):
     """Close the step: result 'Success' or 'Error'. An error marks the whole
     action's message 'Error', as os-instance-actions shows it."""
+    events = InstanceActionEvent.__table__
     with session(url) as db:
-        action = _action(db, instance_uuid, request_id)
-        row = db.scalar(
-            sa.select(InstanceActionEvent)
-            .filter_by(action_id=action.id, event=event, deleted=0)
-            .order_by(InstanceActionEvent.id.desc()))
+        action = _action_row(db, instance_uuid, request_id)
+        query = (sa.select(events)
+                 .where(events.c.action_id == action["id"], events.c.event == event,
+                        events.c.deleted == 0)
+                 .order_by(events.c.id.desc()).limit(1))
+        row = db.execute(query).mappings().first()
         if row is None:
             raise exceptions.InstanceActionNotFound(
                 f"event {event} of request {request_id} on instance {instance_uuid} "
                 "was never started")
-        row.finish_time = utcnow()
-        row.result = result
-        row.traceback = traceback
+        row = update_row(db, events, dict(row), {"finish_time": utcnow(), "result": result,
+                                                 "traceback": traceback}, flushed=True)
         if result.lower() == "error":
-            action.message = "Error"
-    return as_dict(row)
+            update_row(db, InstanceAction.__table__, action, {"message": "Error"})
+    return row
 
 
-def _action(db, instance_uuid, request_id):
-    action = db.scalar(
-        sa.select(InstanceAction)
-        .filter_by(instance_uuid=instance_uuid, request_id=request_id, deleted=0)
-        .order_by(InstanceAction.id.desc()))
+def _action_row(db, instance_uuid, request_id):
+    """The newest action of the request on the instance, as a dict (Core:
+    every build starts and ends an event)."""
+    actions = InstanceAction.__table__
+    query = (sa.select(actions)
+             .where(actions.c.instance_uuid == instance_uuid,
+                    actions.c.request_id == request_id, actions.c.deleted == 0)
+             .order_by(actions.c.id.desc()).limit(1))
+    action = db.execute(query).mappings().first()
     if action is None:
         raise exceptions.InstanceActionNotFound(
             f"no action of request {request_id} on instance {instance_uuid}")
-    return action
+    return dict(action)

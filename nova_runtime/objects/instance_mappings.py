@@ -4,13 +4,14 @@ import sqlalchemy as sa
 
 from nova_runtime.db.api.models import CellMapping, InstanceMapping
 from nova_runtime.objects import exceptions
+from nova_runtime import cells
 from nova_runtime.cells import session
 
 
 def get(api_url, instance_uuid):
     """{"instance_uuid", "project_id", "user_id", "queued_for_delete", "cell"}:
-    ``cell`` is the CellMapping (detached), None while the instance is being
-    scheduled."""
+    ``cell`` is the cell mapping (a nova_runtime.cells.Cell), None while the
+    instance is being scheduled."""
     found = get_many(api_url, [instance_uuid])
     if instance_uuid not in found:
         raise exceptions.InstanceMappingNotFound(
@@ -22,15 +23,24 @@ def get_many(api_url, instance_uuids):
     """{uuid: mapping as ``get`` returns it} of those of ``instance_uuids`` that exist."""
     if not instance_uuids:
         return {}
+    # Core, the columns used: nova-api reads the mapping of every server it is
+    # asked about (each poll of a server being built).
+    mapping, cell = InstanceMapping.__table__.c, CellMapping.__table__.c
     with session(api_url) as db:
         rows = db.execute(
-            sa.select(InstanceMapping, CellMapping)
-            .outerjoin(CellMapping, CellMapping.id == InstanceMapping.cell_id)
-            .filter(InstanceMapping.instance_uuid.in_(list(instance_uuids)))).all()
-        return {mapping.instance_uuid: {
-            "instance_uuid": mapping.instance_uuid, "project_id": mapping.project_id,
-            "user_id": mapping.user_id, "queued_for_delete": bool(mapping.queued_for_delete),
-            "cell": cell} for mapping, cell in rows}
+            sa.select(mapping.instance_uuid, mapping.project_id, mapping.user_id,
+                      mapping.queued_for_delete, cell.id, cell.uuid, cell.name,
+                      cell.transport_url, cell.database_connection, cell.disabled)
+            .select_from(InstanceMapping.__table__)
+            .outerjoin(CellMapping.__table__, cell.id == mapping.cell_id)
+            .where(mapping.instance_uuid.in_(list(instance_uuids)))).all()
+    return {uuid: {
+        "instance_uuid": uuid, "project_id": project_id, "user_id": user_id,
+        "queued_for_delete": bool(queued_for_delete),
+        "cell": None if cell_id is None else cells.Cell(
+            cell_id, cell_uuid, name, transport_url, database_connection, bool(disabled))}
+        for (uuid, project_id, user_id, queued_for_delete, cell_id, cell_uuid, name,
+             transport_url, database_connection, disabled) in rows}
 
 
 def queue_for_delete(api_url, instance_uuid):

@@ -20,7 +20,8 @@ from nova_runtime.db.main.models import (
 )
 from nova_runtime.objects import exceptions, fixed_ips, tags
 from nova_runtime.cells import session
-from nova_runtime.objects._db import as_dict, check_fields, compare_and_set, one_row
+from nova_runtime.objects._db import as_dict, check_fields, compare_and_set_row, one_row
+from nova_runtime.objects._db import insert_row, read_row
 
 # Columns that identify an instance or belong to the API's bookkeeping.
 # (deleted_at is settable: a soft delete, vm_state soft-delete, records its
@@ -39,29 +40,33 @@ def create(url, values, *, flavor=None, metadata=None, system_metadata=None, tag
     record."""
     check_fields(set(values) - {"uuid"}, UPDATABLE, "an instance")
     instance_uuid = values["uuid"]
+    # Core inserts (every build creates one): the rows the mapped objects made.
     try:
         with session(url) as db:
-            row = Instance(**values)
-            db.add(row)
-            db.flush()  # instance_extra and the metadata refer to its uuid
-            db.add(InstanceExtra(
-                instance_uuid=instance_uuid,
-                flavor=json.dumps({"cur": flavor, "old": None, "new": None}),
-                network_info="[]"))
-            for key, value in (metadata or {}).items():
-                db.add(InstanceMetadata(instance_uuid=instance_uuid, key=key, value=value))
-            for key, value in (system_metadata or {}).items():
-                db.add(InstanceSystemMetadata(instance_uuid=instance_uuid, key=key,
-                                              value=value))
-            db.add_all(Tag(resource_id=instance_uuid, tag=tag) for tag in sorted(set(tags)))
-        return as_dict(row)
+            row = insert_row(db, Instance.__table__, values)
+            insert_row(db, InstanceExtra.__table__, {
+                "instance_uuid": instance_uuid,
+                "flavor": json.dumps({"cur": flavor, "old": None, "new": None}),
+                "network_info": "[]"})
+            for model, pairs in ((InstanceMetadata, metadata), (InstanceSystemMetadata,
+                                                                 system_metadata)):
+                if pairs:
+                    db.execute(sa.insert(model.__table__), [
+                        {"instance_uuid": instance_uuid, "key": key, "value": value}
+                        for key, value in pairs.items()])
+            if tags:
+                db.execute(sa.insert(Tag.__table__), [
+                    {"resource_id": instance_uuid, "tag": tag} for tag in sorted(set(tags))])
+        return row
     except db_exc.DBDuplicateEntry:
         raise exceptions.RecordError(f"instance {instance_uuid} exists already") from None
 
 
 def get_by_uuid(url, instance_uuid):
+    table = Instance.__table__
     with session(url) as db:
-        return as_dict(_get(db, instance_uuid))
+        return read_row(db, table, table.c.uuid == instance_uuid, table.c.deleted == 0,
+                        not_found=_not_found(instance_uuid))
 
 
 def get_all_by_host(url, host, node=None):
@@ -133,12 +138,15 @@ def get_metadata(url, instance_uuid, system=False):
 def update(url, instance_uuid, values, expected_task_states=None):
     """Set ``values``; with ``expected_task_states`` (a list, which may hold
     None) only if the instance's task_state is one of them, else
-    UnexpectedTaskState (_db.compare_and_set)."""
+    UnexpectedTaskState (_db.compare_and_set_row)."""
     check_fields(values, UPDATABLE, "an instance")
+    table = Instance.__table__
     with session(url) as db:
-        row = _get(db, instance_uuid, lock=expected_task_states is not None)
-        return compare_and_set(row, values, "task_state", expected_task_states,
-                               f"instance {instance_uuid}")
+        row = read_row(db, table, table.c.uuid == instance_uuid, table.c.deleted == 0,
+                       not_found=_not_found(instance_uuid),
+                       lock=expected_task_states is not None)
+        return compare_and_set_row(db, table, row, values, "task_state", expected_task_states,
+                                   f"instance {instance_uuid}")
 
 
 def destroy(url, instance_uuid, values=None):
@@ -383,8 +391,11 @@ def delete_metadata_key(url, instance_uuid, key):
 
 def _get(db, instance_uuid, lock=False):
     return one_row(db, sa.select(Instance).filter_by(uuid=instance_uuid, deleted=0),
-                   exceptions.InstanceNotFound(f"Instance {instance_uuid} could not be found."),
-                   lock)
+                   _not_found(instance_uuid), lock)
+
+
+def _not_found(instance_uuid):
+    return exceptions.InstanceNotFound(f"Instance {instance_uuid} could not be found.")
 
 
 def set_system_metadata(url, instance_uuid, values):

@@ -101,20 +101,50 @@ def defaults(api_url, conf):
     return class_limits(api_url, conf, "default")
 
 
+def owner_limits(api_url, conf, project_id, user_id, resources=SERVER_RESOURCES):
+    """(the project's limits, the user's limits) of ``resources``, as
+    ``limits`` finds them with and without ``user_id``, from one read of the
+    quota rows (the user's limits are the project's when ``user_id`` is
+    None): what a create request checks (metadata items, instances, cores,
+    ram), read once rather than once per owner and resource."""
+    with session(api_url) as db:
+        return _owner_limits(db, conf, project_id, user_id, resources)
+
+
+def _owner_limits(db, conf, project_id, user_id, resources):
+    layers = _layers(db, project_id, user_id, ["default"])
+    project = _layered(conf, resources, layers[:2])
+    return project, (_layered(conf, resources, layers) if user_id else dict(project))
+
+
 def _limits(db, conf, project_id, user_id, resources, class_name="default"):
+    classes = ["default"] if class_name == "default" else ["default", class_name]
+    return _layered(conf, resources, _layers(db, project_id, user_id, classes))
+
+
+def _layers(db, project_id, user_id, classes):
+    """[the quota class rows (one list per class), the project's rows, the
+    user's rows] as [(resource, hard_limit)] lists, in the order in which
+    they override each other."""
+    queries = [sa.select(api_models.QuotaClass.resource, api_models.QuotaClass.hard_limit)
+               .filter_by(class_name=name) for name in classes]
+    if project_id:
+        queries.append(sa.select(api_models.Quota.resource, api_models.Quota.hard_limit)
+                       .filter_by(project_id=project_id))
+    if project_id and user_id:
+        queries.append(sa.select(api_models.ProjectUserQuota.resource,
+                                 api_models.ProjectUserQuota.hard_limit)
+                       .filter_by(project_id=project_id, user_id=user_id))
+    return [db.execute(query).all() for query in queries]
+
+
+def _layered(conf, resources, layers):
     values = {name: getattr(conf.quota, option) if option else -1
               for name, option in resources.items()}
-    classes = ["default"] if class_name == "default" else ["default", class_name]
-    layers = [sa.select(api_models.QuotaClass).filter_by(class_name=name) for name in classes]
-    if project_id:
-        layers.append(sa.select(api_models.Quota).filter_by(project_id=project_id))
-    if project_id and user_id:
-        layers.append(sa.select(api_models.ProjectUserQuota).filter_by(
-            project_id=project_id, user_id=user_id))
-    for query in layers:  # each layer overrides the one before
-        for row in db.scalars(query):
-            if row.resource in values and row.hard_limit is not None:
-                values[row.resource] = row.hard_limit
+    for rows in layers:  # each layer overrides the one before
+        for resource, hard_limit in rows:
+            if resource in values and hard_limit is not None:
+                values[resource] = hard_limit
     return values
 
 
@@ -159,7 +189,9 @@ def usage(dbs, project_id, user_id=None, exclude=()):
 
 def _instance_totals(url, project_id, user_id, exclude):
     """[instances, cores, ram of the project, the same of ``user_id``] in one cell."""
-    instance = cell_models.Instance
+    # Core, on a connection of its own (one statement: no ORM session): every
+    # create request and every admission runs it in each cell.
+    instance = cell_models.Instance.__table__.c
     mine = instance.user_id == (user_id or "")
     query = sa.select(
         sa.func.count(), sa.func.coalesce(sa.func.sum(instance.vcpus), 0),
@@ -167,11 +199,11 @@ def _instance_totals(url, project_id, user_id, exclude):
         sa.func.coalesce(sa.func.sum(sa.case((mine, 1), else_=0)), 0),
         sa.func.coalesce(sa.func.sum(sa.case((mine, instance.vcpus), else_=0)), 0),
         sa.func.coalesce(sa.func.sum(sa.case((mine, instance.memory_mb), else_=0)), 0),
-    ).filter_by(project_id=project_id, deleted=0)
+    ).where(instance.project_id == project_id, instance.deleted == 0)
     if exclude:
-        query = query.filter(instance.uuid.not_in(list(exclude)))
-    with session(url) as db:
-        return [int(value) for value in db.execute(query).one()]
+        query = query.where(instance.uuid.not_in(list(exclude)))
+    with engines.get_engine(url).connect() as connection:
+        return [int(value) for value in connection.execute(query).one()]
 
 
 def _add(totals, more):
@@ -204,9 +236,8 @@ def recheck(conf, api_url, cell_urls, instance):
               "ram": instance.get("memory_mb") or 0}
     project_id, user_id = instance["project_id"], instance.get("user_id")
     with session(api_url) as db:
-        project_limits = _limits(db, conf, project_id, None, SERVER_RESOURCES)
-        user_limits = _limits(db, conf, project_id, user_id, SERVER_RESOURCES) \
-            if user_id else None
+        project_limits, user_limits = _owner_limits(db, conf, project_id, user_id,
+                                                    SERVER_RESOURCES)
     project_used, user_used = instance_usage(cell_urls, project_id, user_id,
                                              exclude=[instance["uuid"]])
     check_fits(project_limits, project_used, wanted)
@@ -348,11 +379,14 @@ def _building_by_user(api_url, project_id):
     return found
 
 
-def allowed_servers(dbs, conf, project_id, user_id, flavor, min_count, max_count):
+def allowed_servers(dbs, conf, project_id, user_id, flavor, min_count, max_count,
+                    owner_limits_=None):
     """How many servers of ``flavor`` (between min_count and max_count) the
     instances, cores and ram quotas of the project and of the user still
     allow; QuotaExceeded (403) naming the first exceeded resource when not
-    even min_count fit, in upstream's words.
+    even min_count fit, in upstream's words. ``owner_limits_``: the
+    (project's, user's) limits as ``owner_limits`` returns them, when the
+    caller read them already.
 
     A first check only: requests checked at once all see the same room; the
     super-conductor counts again under a lock ([quota] recheck_quota,
@@ -360,8 +394,9 @@ def allowed_servers(dbs, conf, project_id, user_id, flavor, min_count, max_count
     wanted = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
     allowed = max_count
     in_use = _servers_usages(dbs, project_id, user_id)
-    for owner, used in zip((None, user_id), in_use):
-        limits_ = limits(dbs.api_url, conf, project_id, owner)
+    if owner_limits_ is None:
+        owner_limits_ = owner_limits(dbs.api_url, conf, project_id, user_id)
+    for limits_, used in zip(owner_limits_, in_use):
         for resource, each in wanted.items():
             limit = limits_[resource]
             if limit < 0 or each == 0:

@@ -52,17 +52,25 @@ _EQUAL = {"reservation_id": "reservation_id", "availability_zone": "availability
           "user_id": "user_id", "project_id": "project_id", "tenant_id": "project_id",
           "access_ip_v4": "access_ip_v4", "access_ip_v6": "access_ip_v6"}
 _ADMIN_SORT_KEYS = ("host", "node")
+# The quotas a create request is checked against.
+_CREATE_QUOTAS = dict(quotas.SERVER_RESOURCES,
+                      metadata_items=quotas.CONFIGURED["metadata_items"])
 
 
 # --- reading --------------------------------------------------------------------
 
 def get_server(req, server_id):
     """The instance dict of ``server_id`` if the caller may see it (404 otherwise)."""
+    return _get_server(req, server_id)[0]
+
+
+def _get_server(req, server_id):
+    """get_server's instance and its build request's whole instance (None
+    once it is in a cell): compute_api.get_with_build_request."""
     try:
-        instance = req.compute_api.get(req.context, server_id)
+        return req.compute_api.get_with_build_request(req.context, server_id)
     except exceptions.InstanceNotFound:
         raise errors.NotFound(f"Instance {server_id} could not be found.") from None
-    return instance
 
 
 def authorize(req, action, instance):
@@ -92,15 +100,17 @@ def server_view(req, server_groups=None, action=None):
                                    server_groups=server_groups, action=action)
 
 
-def view(req, instances, *, server_groups=None, shown=None):
+def view(req, instances, *, server_groups=None, shown=None, build_requests=None):
     """Full views of ``instances`` (a page), with what the microversion shows
-    (``shown``: the request's server_view, if made already)."""
+    (``shown``: the request's server_view, if made already; ``build_requests``:
+    the build requests' instances read already, by uuid)."""
     shown = shown or server_view(req, server_groups)
     details = server_listing.details(
         req.db, instances, request_specs=shown.pinned_zone or shown.hints,
         image_properties=shown.image_properties, with_tags=shown.tags,
         system_keys=shown.system_keys,
-        service_down_time=req.conf.service_down_time if shown.host_status else None)
+        service_down_time=req.conf.service_down_time if shown.host_status else None,
+        build_requests=build_requests)
     return [shown.show(instance, details[instance["uuid"]]) for instance in instances]
 
 
@@ -115,10 +125,11 @@ def _member_groups(req, server_id):
 
 
 def show(req, server_id):
-    instance = get_server(req, server_id)
+    instance, building = _get_server(req, server_id)
     authorize(req, SERVERS % "show", instance)
     groups = _member_groups(req, server_id) if req.version >= "2.71" else None
-    [body] = view(req, [instance], server_groups=groups)
+    known = {instance["uuid"]: building} if building is not None else None
+    [body] = view(req, [instance], server_groups=groups, build_requests=known)
     return util.json_response({"server": body})
 
 
@@ -298,10 +309,15 @@ def create(req):
     if zone and ":" in zone:
         context.can(SERVERS % "create:forced_host", target={"project_id": context.project_id})
     metadata = data.get("metadata") or {}
-    _check_metadata_quota(req, metadata)
+    # The limits this request is checked against (metadata items, instances, cores,
+    # ram; the project's and the user's), read once.
+    project_limits, user_limits = quotas.owner_limits(
+        req.db.api_url, req.conf, context.project_id, context.user_id, _CREATE_QUOTAS)
+    _check_metadata_quota(req, metadata, limit=user_limits["metadata_items"])
     key_name, key_data = _keypair(req, data.get("key_name"))
     count = quotas.allowed_servers(req.db, req.conf, context.project_id, context.user_id,
-                                   flavor, min_count, max_count)
+                                   flavor, min_count, max_count,
+                                   owner_limits_=(project_limits, user_limits))
     group = hints.get("group")
     if group:
         _check_group_quota(req, group, count)
@@ -423,9 +439,12 @@ def _check_security_groups(groups):
                 "'default').")
 
 
-def _check_metadata_quota(req, metadata):
-    limit = quotas.limit_for(req.db.api_url, req.conf, req.context.project_id, "metadata_items",
-                             user_id=req.context.user_id)
+def _check_metadata_quota(req, metadata, limit=None):
+    """QuotaExceeded when ``metadata`` has more items than the caller's
+    metadata_items limit (``limit``, when the caller read it already)."""
+    if limit is None:
+        limit = quotas.limit_for(req.db.api_url, req.conf, req.context.project_id,
+                                 "metadata_items", user_id=req.context.user_id)
     if limit >= 0 and len(metadata) > limit:
         raise errors.QuotaExceeded(f"Quota exceeded for metadata_items: Requested "
                                    f"{len(metadata)}, but the limit is {limit}.")

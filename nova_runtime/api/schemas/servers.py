@@ -7,6 +7,7 @@ key_name, 2.57 no personality and rebuild's user_data, 2.90 hostname.
 """
 
 import copy
+import functools
 
 from nova_runtime.api import validation
 
@@ -163,6 +164,7 @@ def _versioned(base, key, version, *, add=None, drop=(), required=()):
     return schema
 
 
+@functools.lru_cache(maxsize=None)  # one per microversion, built once: never changed
 def create_schema(version):
     add, required, drop = {}, [], []
     if version >= "2.19":
