@@ -27,23 +27,6 @@ def check_fields(values, allowed, what):
         raise exceptions.InvalidField(f"cannot set {', '.join(unknown)} of {what}")
 
 
-def compare_and_set(row, values, column, expected, what):
-    """Set ``values`` on ``row`` if its ``column`` is one of ``expected``
-    (a list, which may hold None; None: unconditionally), else
-    UnexpectedTaskState: the compare-and-swap that stops two requests acting
-    on one record at once. The caller reads ``row`` with a lock (FOR UPDATE)
-    whenever ``expected`` is given: a plain read gives InnoDB's snapshot, and
-    two requests that both read the old value would both "win" and both write
-    (the REPEATABLE READ trap of Placement). Returns the row as a dict."""
-    current = getattr(row, column)
-    if expected is not None and current not in expected:
-        raise exceptions.UnexpectedTaskState(
-            f"{what} has {column} {current!r}, expected one of {list(expected)!r}")
-    for key, value in values.items():
-        setattr(row, key, value)
-    return as_dict(row)
-
-
 # --- Core statements for the hot paths ----------------------------------------------
 # Every build updates its instance twice and its node once, and starts and ends
 # an action event: plain rows and Core statements there, not mapped objects,
@@ -91,9 +74,14 @@ def insert_row(db, table, values):
     return row
 
 
-def compare_and_set_row(db, table, row, values, column, expected, what):
-    """compare_and_set for a row read as a dict (read_row, with a lock
-    whenever ``expected`` is given)."""
+def compare_and_set(db, table, row, values, column, expected, what):
+    """Set ``values`` in ``row`` (read_row's dict) if its ``column`` is one of
+    ``expected`` (a list, which may hold None; None: unconditionally), else
+    UnexpectedTaskState: the compare-and-swap that stops two requests acting
+    on one record at once. The caller reads ``row`` with a lock (FOR UPDATE)
+    whenever ``expected`` is given: a plain read gives InnoDB's snapshot, and
+    two requests that both read the old value would both "win" and both write
+    (the REPEATABLE READ trap of Placement). Returns the row (update_row)."""
     current = row[column]
     if expected is not None and current not in expected:
         raise exceptions.UnexpectedTaskState(

@@ -20,7 +20,7 @@ from nova_runtime.db.main.models import (
 )
 from nova_runtime.objects import exceptions, fixed_ips, tags
 from nova_runtime.cells import session
-from nova_runtime.objects._db import as_dict, check_fields, compare_and_set_row, one_row
+from nova_runtime.objects._db import as_dict, check_fields, compare_and_set, one_row
 from nova_runtime.objects._db import insert_row, read_row
 
 # Columns that identify an instance or belong to the API's bookkeeping.
@@ -138,14 +138,14 @@ def get_metadata(url, instance_uuid, system=False):
 def update(url, instance_uuid, values, expected_task_states=None):
     """Set ``values``; with ``expected_task_states`` (a list, which may hold
     None) only if the instance's task_state is one of them, else
-    UnexpectedTaskState (_db.compare_and_set_row)."""
+    UnexpectedTaskState (_db.compare_and_set)."""
     check_fields(values, UPDATABLE, "an instance")
     table = Instance.__table__
     with session(url) as db:
         row = read_row(db, table, table.c.uuid == instance_uuid, table.c.deleted == 0,
                        not_found=_not_found(instance_uuid),
                        lock=expected_task_states is not None)
-        return compare_and_set_row(db, table, row, values, "task_state", expected_task_states,
+        return compare_and_set(db, table, row, values, "task_state", expected_task_states,
                                    f"instance {instance_uuid}")
 
 

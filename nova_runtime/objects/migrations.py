@@ -27,7 +27,7 @@ from nova_runtime import cells
 from nova_runtime.cells import session
 from nova_runtime.db.main.models import InstanceExtra, Migration
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import as_dict, check_fields, compare_and_set, one_row
+from nova_runtime.objects._db import as_dict, check_fields, compare_and_set, one_row, read_row
 
 PRE_MIGRATING = "pre-migrating"
 MIGRATING = "migrating"
@@ -65,9 +65,12 @@ def update(url, migration_id, values, expected_statuses=None):
     """Set ``values``; with ``expected_statuses`` only if the status is one
     of them, else UnexpectedTaskState (_db.compare_and_set)."""
     check_fields(values, UPDATABLE, "a migration")
+    table = Migration.__table__
     with session(url) as db:
-        row = _get(db, migration_id, lock=expected_statuses is not None)
-        return compare_and_set(row, values, "status", expected_statuses,
+        row = read_row(db, table, table.c.id == migration_id, table.c.deleted == 0,
+                       not_found=_not_found(migration_id),
+                       lock=expected_statuses is not None)
+        return compare_and_set(db, table, row, values, "status", expected_statuses,
                                f"migration {migration_id}")
 
 
@@ -147,4 +150,8 @@ def list_all(dbs, filters):
 
 def _get(db, migration_id, lock=False):
     return one_row(db, sa.select(Migration).filter_by(id=migration_id, deleted=0),
-                   exceptions.NotFound(f"migration {migration_id} could not be found"), lock)
+                   _not_found(migration_id), lock)
+
+
+def _not_found(migration_id):
+    return exceptions.NotFound(f"migration {migration_id} could not be found")
