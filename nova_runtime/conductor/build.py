@@ -274,9 +274,11 @@ class BuildTasks:
             s for s in host_list if (s["host"], s["nodename"]) not in tried])
         self.allocations.release(uuid)  # the failed host's claim in Placement
         fresh = None
-        if not alternates and retry["num_attempts"] < max_attempts:
+        if retry["num_attempts"] < max_attempts:
+            # A server group's member asks the scheduler again rather than take
+            # an alternate chosen before the other members' builds went anywhere.
             fresh = self._schedule_group_member_again(context, uuid, spec, tried)
-            alternates = fresh or []
+            alternates = fresh or alternates
         if retry["num_attempts"] >= max_attempts or not alternates:
             why = (f"Exceeded maximum number of retries ({max_attempts})"
                    if retry["num_attempts"] >= max_attempts else "No alternate host left")
