@@ -379,14 +379,12 @@ def _building_by_user(api_url, project_id):
     return found
 
 
-def allowed_servers(dbs, conf, project_id, user_id, flavor, min_count, max_count,
-                    owner_limits_=None):
+def allowed_servers(dbs, project_id, user_id, flavor, min_count, max_count, owner_limits_):
     """How many servers of ``flavor`` (between min_count and max_count) the
     instances, cores and ram quotas of the project and of the user still
     allow; QuotaExceeded (403) naming the first exceeded resource when not
     even min_count fit, in upstream's words. ``owner_limits_``: the
-    (project's, user's) limits as ``owner_limits`` returns them, when the
-    caller read them already.
+    (project's, user's) limits, as ``owner_limits`` returns them.
 
     A first check only: requests checked at once all see the same room; the
     super-conductor counts again under a lock ([quota] recheck_quota,
@@ -394,8 +392,6 @@ def allowed_servers(dbs, conf, project_id, user_id, flavor, min_count, max_count
     wanted = {"instances": 1, "cores": flavor["vcpus"], "ram": flavor["memory_mb"]}
     allowed = max_count
     in_use = _servers_usages(dbs, project_id, user_id)
-    if owner_limits_ is None:
-        owner_limits_ = owner_limits(dbs.api_url, conf, project_id, user_id)
     for limits_, used in zip(owner_limits_, in_use):
         for resource, each in wanted.items():
             limit = limits_[resource]

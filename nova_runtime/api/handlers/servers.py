@@ -315,9 +315,8 @@ def create(req):
         req.db.api_url, req.conf, context.project_id, context.user_id, _CREATE_QUOTAS)
     _check_metadata_quota(req, metadata, limit=user_limits["metadata_items"])
     key_name, key_data = _keypair(req, data.get("key_name"))
-    count = quotas.allowed_servers(req.db, req.conf, context.project_id, context.user_id,
-                                   flavor, min_count, max_count,
-                                   owner_limits_=(project_limits, user_limits))
+    count = quotas.allowed_servers(req.db, context.project_id, context.user_id, flavor,
+                                   min_count, max_count, (project_limits, user_limits))
     group = hints.get("group")
     if group:
         _check_group_quota(req, group, count)
