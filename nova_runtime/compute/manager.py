@@ -62,7 +62,9 @@ does a delete whose cast never arrived.
 
 A member of an affinity or anti-affinity server group is checked against
 the group once claimed (upstream's _validate_instance_group_policy): one
-that breaks the policy is refused and rescheduled.
+that breaks the policy is refused and rescheduled. The claim and the check
+are one step per group here, so of two members sent to this host at once
+the first is kept and only the second refused.
 """
 
 import contextlib
@@ -282,17 +284,24 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         ``group`` (the request spec's) is checked against the group's policy
         once claimed (_validate_instance_group_policy)."""
         uuid = instance["uuid"]
+        # Claim and check as one step: two members claimed here before either
+        # was checked would each see the other, and both would be refused.
+        with self._group_lock(group):
+            try:
+                claimed = self.resource_tracker.instance_claim(
+                    context, self.service["id"], instance, node, limits,
+                    also={"vm_state": vm_states.BUILDING, "task_state": task_states.SPAWNING},
+                    event=event, config_drive=configdrive.required(self.conf, instance))
+            except resource_tracker.ClaimFailed:
+                self._event_start(context, uuid, event)  # refused here: no step yet
+                raise
+            instance = claimed["instance"]
+            try:
+                self._validate_instance_group_policy(context, instance, group)
+            except BaseException:
+                self._undo_build(context, instance, node)  # its host freed before the next check
+                raise
         try:
-            claimed = self.resource_tracker.instance_claim(
-                context, self.service["id"], instance, node, limits,
-                also={"vm_state": vm_states.BUILDING, "task_state": task_states.SPAWNING},
-                event=event, config_drive=configdrive.required(self.conf, instance))
-        except resource_tracker.ClaimFailed:
-            self._event_start(context, uuid, event)  # refused here: the conductor has no step yet
-            raise
-        instance = claimed["instance"]
-        try:
-            self._validate_instance_group_policy(context, instance, group)
             with self._spawn_info(context, instance, admin_password, injected_files,
                                   claimed["spawn_info"]) as (network_info, block_device_info):
                 self.driver.spawn(context, instance, image or {}, injected_files,
@@ -318,29 +327,33 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
         refused (GroupPolicyViolated) and its build is rescheduled.
         Soft policies are only preferences: not checked. A conductor that
         cannot read the group (no [api_database] connection, an older one)
-        lets the build go on, with a warning."""
-        if not group or group.get("policy") not in ("anti-affinity", "affinity"):
+        lets the build go on, with a warning. The caller holds the group's
+        lock (_group_lock)."""
+        if not _hard_policy(group):
             return
-        with self._group_lock(group["uuid"]):
-            try:
-                hosts = self.conductor.instance_group_hosts(context, group["uuid"],
-                                                            exclude=instance["uuid"])
-            except (record_exc.NotFound, rpc.ServiceTooOld) as exc:
-                LOG.warning("Server group %s of instance %s not checked: %s", group["uuid"],
-                            instance["uuid"], _reason(exc))
-                return
-            if group["policy"] == "anti-affinity":
-                limit = int((group.get("rules") or {}).get("max_server_per_host", 1))
-                if hosts.count(self.host) >= limit:
-                    raise GroupPolicyViolated(
-                        "Anti-affinity instance group policy was violated.")
-            elif any(hosts) and self.host not in hosts:
-                raise GroupPolicyViolated("Affinity instance group policy was violated.")
+        try:
+            hosts = self.conductor.instance_group_hosts(context, group["uuid"],
+                                                        exclude=instance["uuid"])
+        except (record_exc.NotFound, rpc.ServiceTooOld) as exc:
+            LOG.warning("Server group %s of instance %s not checked: %s", group["uuid"],
+                        instance["uuid"], _reason(exc))
+            return
+        if group["policy"] == "anti-affinity":
+            limit = int((group.get("rules") or {}).get("max_server_per_host", 1))
+            if hosts.count(self.host) >= limit:
+                raise GroupPolicyViolated("Anti-affinity instance group policy was violated.")
+        elif any(hosts) and self.host not in hosts:
+            raise GroupPolicyViolated("Affinity instance group policy was violated.")
 
     @contextlib.contextmanager
-    def _group_lock(self, group_uuid):
+    def _group_lock(self, group):
+        """This process's lock of a server group with a hard policy: its
+        members' claims and late checks here, one at a time."""
+        if not _hard_policy(group):
+            yield
+            return
         with self._locks_guard:
-            lock = self._group_locks.setdefault(group_uuid, threading.Lock())
+            lock = self._group_locks.setdefault(group["uuid"], threading.Lock())
         with lock:
             yield
 
@@ -1040,6 +1053,10 @@ class ComputeManager(resize.ResizeMixin, service.Manager):
             # The first line only: a remote error's text carries its traceback.
             LOG.warning("%s failed: %s", function.__name__, (str(exc) or repr(exc)).splitlines()[0])
         return None
+
+
+def _hard_policy(group):
+    return bool(group) and group.get("policy") in ("anti-affinity", "affinity")
 
 
 class GroupPolicyViolated(Exception):
