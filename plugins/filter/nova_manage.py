@@ -27,27 +27,28 @@ def nova_manage_table(stdout):
     return table
 
 
-def nova_cell(list_cells_stdout, name):
-    """The row of ``cell_v2 list_cells`` for the cell called ``name``, or None.
+def nova_cell(cells, name):
+    """The cell called ``name``, or None: from the table of ``cell_v2 list_cells
+    --verbose``, or from a list of cells as dicts with the keys below (what
+    roles/nova/files/nova-db-revisions.py reads from the API database).
 
     Two cells with one name are ambiguous for the toolkit, which refers to
     cells by name: that is an error, not a guess.
     """
-    matches = [row for row in nova_manage_table(list_cells_stdout) if row["Name"] == name]
+    if isinstance(cells, str):
+        cells = [{
+            "name": row["Name"],
+            "uuid": row["UUID"],
+            "transport_url": row["Transport URL"],
+            "database_connection": row["Database Connection"],
+            "disabled": row["Disabled"] == "True",
+        } for row in nova_manage_table(cells)]
+    matches = [cell for cell in cells if cell["name"] == name]
     if len(matches) > 1:
-        uuids = ", ".join(row["UUID"] for row in matches)
+        uuids = ", ".join(cell["uuid"] for cell in matches)
         raise ValueError(f"more than one cell is named {name!r} ({uuids}); "
                          "rename or delete one with nova-manage cell_v2 update_cell/delete_cell")
-    if not matches:
-        return None
-    row = matches[0]
-    return {
-        "name": row["Name"],
-        "uuid": row["UUID"],
-        "transport_url": row["Transport URL"],
-        "database_connection": row["Database Connection"],
-        "disabled": row["Disabled"] == "True",
-    }
+    return matches[0] if matches else None
 
 
 def nova_mapped_hosts(list_hosts_stdout):

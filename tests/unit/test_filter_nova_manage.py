@@ -61,6 +61,29 @@ def test_two_cells_with_one_name_is_an_error():
         filters.nova_cell(doubled, "cell1")
 
 
+# What roles/nova/files/nova-db-revisions.py prints for the same cells.
+CELLS_READ = [
+    {"name": "cell0", "uuid": "00000000-0000-0000-0000-000000000000", "transport_url": "none:///",
+     "database_connection": "sqlite:////tmp/t/m.db_cell0", "disabled": False},
+    {"name": "cell1", "uuid": "b1286e29-b487-4269-a094-b5af6917a6f4",
+     "transport_url": "rabbit://openstack:RABBIT_PASS@10.77.0.10:5672/",
+     "database_connection": "sqlite:////tmp/t/m.db", "disabled": True},
+]
+
+
+def test_cell_from_the_cells_read_is_the_one_from_the_table():
+    for name in ("cell0", "cell1"):
+        assert filters.nova_cell(CELLS_READ, name) == filters.nova_cell(LIST_CELLS_VERBOSE, name)
+    assert filters.nova_cell(CELLS_READ, "cell2") is None
+    assert filters.nova_cell([], "cell1") is None
+
+
+def test_two_cells_read_with_one_name_is_an_error():
+    doubled = [CELLS_READ[1], dict(CELLS_READ[0], name="cell1")]
+    with pytest.raises(ValueError, match="more than one cell is named 'cell1'"):
+        filters.nova_cell(doubled, "cell1")
+
+
 def test_mapped_hosts():
     assert filters.nova_mapped_hosts(LIST_HOSTS) == ["c1", "c2"]
     assert filters.nova_mapped_hosts(EMPTY_HOSTS) == []
