@@ -23,6 +23,7 @@ import logging
 import oslo_messaging as messaging
 
 from nova_runtime import cells, rpc, service
+from nova_runtime.cells import session
 from nova_runtime.conductor import build, lost_builds, migrate, shelve
 from nova_runtime.db import engines
 from nova_runtime.network import api as network_api
@@ -147,9 +148,12 @@ class ConductorManager(service.Manager):
     @_endpoint
     def instance_update(self, context, instance_uuid, values, expected_task_states=None,
                         finish_event=None):
-        record = instances.update(self.db_url, instance_uuid, values, expected_task_states)
-        if finish_event is not None:  # 1.4
-            self._finish_event(context, instance_uuid, **finish_event)
+        if finish_event is None:
+            return instances.update(self.db_url, instance_uuid, values, expected_task_states)
+        with session(self.db_url) as db:  # 1.4: one transaction for both
+            record = instances.update(self.db_url, instance_uuid, values,
+                                      expected_task_states, db=db)
+            self._finish_event(context, instance_uuid, db=db, **finish_event)
         return record
 
     @_endpoint
@@ -160,14 +164,26 @@ class ConductorManager(service.Manager):
         gets ``values`` (its host and node; only while its task_state is one
         of ``expected_task_states``), the node its new usage, and the answer
         carries what the compute needs to spawn it (as instance_spawn_info)."""
-        if event is not None:
-            instance_actions.event_start(
-                self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
-                event=event, host=host)
-        record = instances.update(self.db_url, instance_uuid, values, expected_task_states)
-        node = compute_nodes.update(self.db_url, node_id, node_values)
-        return {"instance": record, "node": node,
-                "spawn_info": self._spawn_info(instance_uuid, config_drive)}
+        # One transaction (every build makes this call). Each step raises
+        # before it writes: what the steps before a refused one wrote stays,
+        # as in a transaction of its own (the event that the compute ends
+        # with an error when the instance was deleted meanwhile).
+        refused = None
+        with session(self.db_url) as db:
+            try:
+                if event is not None:
+                    instance_actions.event_start(
+                        self.db_url, instance_uuid=instance_uuid,
+                        request_id=context.request_id, event=event, host=host, db=db)
+                record = instances.update(self.db_url, instance_uuid, values,
+                                          expected_task_states, db=db)
+                node = compute_nodes.update(self.db_url, node_id, node_values, db=db)
+                spawn_info = self._spawn_info(instance_uuid, config_drive, db=db)
+            except exceptions.RecordError as exc:
+                refused = exc
+        if refused is not None:
+            raise refused
+        return {"instance": record, "node": node, "spawn_info": spawn_info}
 
     @_endpoint
     def instance_group_hosts(self, context, group_uuid, exclude=None):
@@ -221,13 +237,14 @@ class ConductorManager(service.Manager):
             self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
             event=event, result=result, traceback=traceback)
 
-    def _finish_event(self, context, instance_uuid, event, result, traceback=None):
-        """action_event_finish after another write of the same call: a step
-        that was never recorded is logged, not an error of that write."""
+    def _finish_event(self, context, instance_uuid, event, result, traceback=None, db=None):
+        """action_event_finish after another write of the same call (in its
+        session ``db``): a step that was never recorded is logged, not an
+        error of that write."""
         try:
             instance_actions.event_finish(
                 self.db_url, instance_uuid=instance_uuid, request_id=context.request_id,
-                event=event, result=result, traceback=traceback)
+                event=event, result=result, traceback=traceback, db=db)
         except exceptions.InstanceActionNotFound as exc:
             LOG.warning("Cannot finish event %s of instance %s: %s", event, instance_uuid, exc)
 
@@ -252,14 +269,16 @@ class ConductorManager(service.Manager):
     def instance_spawn_info(self, context, instance_uuid, config_drive=True):
         return self._spawn_info(instance_uuid, config_drive)
 
-    def _spawn_info(self, instance_uuid, config_drive):
+    def _spawn_info(self, instance_uuid, config_drive, db=None):
         """The instance's interfaces on the flat network (the driver's
         network_info) and, with ``config_drive`` (1.4: only then), its user
-        metadata and flavor, which only a config drive needs."""
-        info = {"network_info": network_api.get_network_info(self.db_url, instance_uuid)}
+        metadata and flavor, which only a config drive needs (``db``: read
+        in that session)."""
+        info = {"network_info": network_api.get_network_info(self.db_url, instance_uuid,
+                                                             db=db)}
         if config_drive:
-            info.update(metadata=instances.get_metadata(self.db_url, instance_uuid),
-                        flavor=instances.get_flavor(self.db_url, instance_uuid))
+            info.update(metadata=instances.get_metadata(self.db_url, instance_uuid, db=db),
+                        flavor=instances.get_flavor(self.db_url, instance_uuid, db=db))
         return info
 
     # --- migrations and the instance's flavors (1.3) ---------------------------------

@@ -54,9 +54,10 @@ def allocate_for_instance(conf, url, instance_uuid, host=None):
     return info
 
 
-def get_network_info(url, instance_uuid):
-    """The instance's interfaces for the virt driver ([] if it has none)."""
-    return fixed_ips.network_info(url, instance_uuid)
+def get_network_info(url, instance_uuid, db=None):
+    """The instance's interfaces for the virt driver ([] if it has none);
+    ``db``: read in that session."""
+    return fixed_ips.network_info(url, instance_uuid, db=db)
 
 
 def _warn_about_neutron(conf):

@@ -1,9 +1,24 @@
 """Row conversion shared by the record modules (sessions: nova_runtime.cells)."""
 
+import contextlib
+
 import sqlalchemy as sa
 
+from nova_runtime.cells import session
 from nova_runtime.db.base import utcnow
 from nova_runtime.objects import exceptions
+
+
+@contextlib.contextmanager
+def within(url, db=None):
+    """``db``, the caller's session (its transaction: several record
+    functions in one, as nova-conductor's build calls do), or a session of
+    its own on ``url``."""
+    if db is not None:
+        yield db
+        return
+    with session(url) as db:
+        yield db
 
 
 def as_dict(row):

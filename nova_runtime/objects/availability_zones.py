@@ -9,7 +9,7 @@ internal_service_availability_zone.
 
 import sqlalchemy as sa
 
-from nova_runtime.cells import session
+from nova_runtime.db import engines
 from nova_runtime.db.api.models import AggregateHost, AggregateMetadata
 
 AZ_KEY = "availability_zone"
@@ -25,8 +25,10 @@ def host_zones(api_url, hosts=None):
     if hosts is not None:
         query = query.filter(AggregateHost.host.in_(list(hosts)))
     zones = {}
-    with session(api_url) as db:
-        for host, zone in db.execute(query):
+    # One statement on a connection of its own, no ORM session: the
+    # super-conductor asks for every build's host.
+    with engines.get_engine(api_url).connect() as connection:
+        for host, zone in connection.execute(query):
             zones.setdefault(host, [])
             if zone not in zones[host]:
                 zones[host].append(zone)

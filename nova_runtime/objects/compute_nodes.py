@@ -10,7 +10,7 @@ from nova_runtime import cells
 from nova_runtime.cells import session
 from nova_runtime.db.main.models import ComputeNode, Instance, Service
 from nova_runtime.objects import exceptions
-from nova_runtime.objects._db import as_dict, check_fields, read_row, update_row
+from nova_runtime.objects._db import as_dict, check_fields, read_row, update_row, within
 
 # What nova-compute's resource tracker reports. Not 'mapped': only host
 # discovery (nova_runtime.objects.cell_mappings) sets it.
@@ -77,10 +77,11 @@ def _undelete(url, uuid, values):
         return as_dict(row)
 
 
-def update(url, node_id, values):
+def update(url, node_id, values, db=None):
+    """Set ``values`` (``db``: in that session); raises before it writes."""
     check_fields(values, REPORTED, "a compute node")
     table = ComputeNode.__table__
-    with session(url) as db:
+    with within(url, db) as db:
         row = read_row(db, table, table.c.id == node_id, table.c.deleted == 0,
                        not_found=exceptions.ComputeNodeNotFound(
                            f"compute node {node_id} does not exist"))

@@ -32,7 +32,7 @@ from nova_runtime.db.base import utcnow
 from nova_runtime.db.main.models import FixedIp, InstanceExtra, Network, VirtualInterface
 from nova_runtime.network.exceptions import AllocationContention, NoMoreFixedIps
 from nova_runtime.cells import session
-from nova_runtime.objects._db import as_dict
+from nova_runtime.objects._db import as_dict, within
 
 # OpenStack's MAC prefix (upstream's [DEFAULT] base_mac): locally administered.
 MAC_PREFIX = (0xfa, 0x16, 0x3e)
@@ -203,12 +203,12 @@ def release(db, instance_uuid, now=None):
 
 # --- reading ----------------------------------------------------------------------
 
-def network_info(url, instance_uuid):
+def network_info(url, instance_uuid, db=None):
     """The instance's interfaces, one dict each, in the order they were made:
     {"id": interface uuid, "address": MAC, "fixed_ip", "bridge", "cidr",
     "gateway", "dns": [...], "label", "network_id": network uuid}.
-    [] for an instance without addresses."""
-    with session(url) as db:
+    [] for an instance without addresses. ``db``: in that session."""
+    with within(url, db) as db:
         return _network_info(db, instance_uuid)
 
 

@@ -6,7 +6,7 @@ from nova_runtime.db.base import utcnow
 from nova_runtime.db.main.models import InstanceAction, InstanceActionEvent, InstanceFault
 from nova_runtime.objects import exceptions
 from nova_runtime.cells import session
-from nova_runtime.objects._db import as_dict, insert_row, update_row
+from nova_runtime.objects._db import as_dict, insert_row, read_row, update_row, within
 
 # instance_faults.message is VARCHAR(255); details keep the rest.
 _MESSAGE_LENGTH = 255
@@ -69,34 +69,44 @@ def actions_for(url, instance_uuid):
     return actions
 
 
-def event_start(url, *, instance_uuid, request_id, event, host=None):
+def event_start(url, *, instance_uuid, request_id, event, host=None, db=None):
     """Record that a step (e.g. compute_build_and_run_instance) of the action
-    that request ``request_id`` started on ``instance_uuid`` has begun."""
-    with session(url) as db:
+    that request ``request_id`` started on ``instance_uuid`` has begun.
+    ``db``: in that session; raises before it writes."""
+    with within(url, db) as db:
         action = _action_row(db, instance_uuid, request_id)
         return insert_row(db, InstanceActionEvent.__table__, {
             "action_id": action["id"], "event": event, "host": host, "start_time": utcnow()})
 
 
-def event_finish(url, *, instance_uuid, request_id, event, result, traceback=None):
+def event_finish(url, *, instance_uuid, request_id, event, result, traceback=None, db=None):
     """Close the step: result 'Success' or 'Error'. An error marks the whole
-    action's message 'Error', as os-instance-actions shows it."""
-    events = InstanceActionEvent.__table__
-    with session(url) as db:
-        action = _action_row(db, instance_uuid, request_id)
-        query = (sa.select(events)
-                 .where(events.c.action_id == action["id"], events.c.event == event,
-                        events.c.deleted == 0)
-                 .order_by(events.c.id.desc()).limit(1))
+    action's message 'Error', as os-instance-actions shows it. ``db``: in
+    that session; raises before it writes."""
+    events, actions = InstanceActionEvent.__table__, InstanceAction.__table__
+    # The newest event of that name of the request's newest action, in one read.
+    newest_action = (sa.select(sa.func.max(actions.c.id))
+                     .where(actions.c.instance_uuid == instance_uuid,
+                            actions.c.request_id == request_id, actions.c.deleted == 0)
+                     .scalar_subquery())
+    query = (sa.select(events)
+             .where(events.c.action_id == newest_action, events.c.event == event,
+                    events.c.deleted == 0)
+             .order_by(events.c.id.desc()).limit(1))
+    with within(url, db) as db:
         row = db.execute(query).mappings().first()
         if row is None:
+            _action_row(db, instance_uuid, request_id)  # no action at all: says so
             raise exceptions.InstanceActionNotFound(
                 f"event {event} of request {request_id} on instance {instance_uuid} "
                 "was never started")
         row = update_row(db, events, dict(row), {"finish_time": utcnow(), "result": result,
                                                  "traceback": traceback}, flushed=True)
         if result.lower() == "error":
-            update_row(db, InstanceAction.__table__, action, {"message": "Error"})
+            action = read_row(db, actions, actions.c.id == row["action_id"],
+                              not_found=exceptions.InstanceActionNotFound(
+                                  f"action {row['action_id']} is gone"))
+            update_row(db, actions, action, {"message": "Error"})
     return row
 
 

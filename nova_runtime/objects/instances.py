@@ -21,7 +21,7 @@ from nova_runtime.db.main.models import (
 from nova_runtime.objects import exceptions, fixed_ips, tags
 from nova_runtime.cells import session
 from nova_runtime.objects._db import as_dict, check_fields, compare_and_set, one_row
-from nova_runtime.objects._db import insert_row, read_row
+from nova_runtime.objects._db import insert_row, read_row, within
 
 # Columns that identify an instance or belong to the API's bookkeeping.
 # (deleted_at is settable: a soft delete, vm_state soft-delete, records its
@@ -94,15 +94,15 @@ def hosts_of(url, instance_uuids):
             .filter(Instance.uuid.in_(list(instance_uuids)), Instance.deleted == 0)).all())
 
 
-def get_flavor(url, instance_uuid):
+def get_flavor(url, instance_uuid, db=None):
     """The instance's current flavor (the dict given to create)."""
-    return get_flavors(url, instance_uuid)["cur"]
+    return get_flavors(url, instance_uuid, db=db)["cur"]
 
 
-def get_flavors(url, instance_uuid):
+def get_flavors(url, instance_uuid, db=None):
     """{"cur", "old", "new"}: the instance's flavors (old and new are None
-    unless a resize or migration is in progress)."""
-    with session(url) as db:
+    unless a resize or migration is in progress). ``db``: in that session."""
+    with within(url, db) as db:
         return json.loads(_extra(db, instance_uuid).flavor)
 
 
@@ -126,22 +126,23 @@ def _extra(db, instance_uuid):
 
 
 
-def get_metadata(url, instance_uuid, system=False):
+def get_metadata(url, instance_uuid, system=False, db=None):
     """The instance's user metadata (or with ``system``, its system metadata)."""
     model = InstanceSystemMetadata if system else InstanceMetadata
-    with session(url) as db:
+    with within(url, db) as db:
         return {row.key: row.value for row in db.scalars(
             sa.select(model).filter_by(instance_uuid=instance_uuid, deleted=0)
             .order_by(model.id))}
 
 
-def update(url, instance_uuid, values, expected_task_states=None):
+def update(url, instance_uuid, values, expected_task_states=None, db=None):
     """Set ``values``; with ``expected_task_states`` (a list, which may hold
     None) only if the instance's task_state is one of them, else
-    UnexpectedTaskState (_db.compare_and_set)."""
+    UnexpectedTaskState (_db.compare_and_set). ``db``: in that session.
+    Raises before it writes anything."""
     check_fields(values, UPDATABLE, "an instance")
     table = Instance.__table__
-    with session(url) as db:
+    with within(url, db) as db:
         row = read_row(db, table, table.c.uuid == instance_uuid, table.c.deleted == 0,
                        not_found=_not_found(instance_uuid),
                        lock=expected_task_states is not None)

@@ -16,7 +16,7 @@ from nova_runtime.db.base import utcnow
 from nova_runtime.db.main.models import ComputeNode, Instance, Service
 from nova_runtime.objects import exceptions
 from nova_runtime.cells import session
-from nova_runtime.objects._db import as_dict, check_fields
+from nova_runtime.objects._db import as_dict, check_fields, read_row
 
 # What an operator (os-services) or the service itself may change.
 UPDATABLE = ("disabled", "disabled_reason", "forced_down", "topic", "version")
@@ -89,14 +89,17 @@ def register(url, *, host, binary, topic, version):
 
 
 def heartbeat(url, service_id):
-    """Count one report and mark the service as seen now; returns the record."""
+    """Count one report and mark the service as seen now; returns the record.
+    Core statements: every service sends one every report_interval."""
+    table = Service.__table__
+    where = (table.c.id == service_id, table.c.deleted == 0)
     with session(url) as db:
-        result = db.execute(
-            sa.update(Service).filter_by(id=service_id, deleted=0)
-            .values(report_count=Service.report_count + 1, last_seen_up=utcnow()))
+        result = db.execute(sa.update(table).where(*where).values(
+            report_count=table.c.report_count + 1, last_seen_up=utcnow()))
         if result.rowcount == 0:
             raise exceptions.ServiceNotFound(f"service {service_id} does not exist")
-        return as_dict(_get(db, service_id))
+        return read_row(db, table, *where, not_found=exceptions.ServiceNotFound(
+            f"service {service_id} does not exist"))
 
 
 def update(url, service_id, values):

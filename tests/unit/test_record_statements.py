@@ -112,6 +112,37 @@ def test_events_start_and_finish_as_before(urls):
                                      event="build")
 
 
+def test_event_finish_ends_the_event_of_the_requests_newest_action(urls):
+    url = urls["cell"]
+    uuid_ = _instance(url)["uuid"]
+    for action in ("create", "reboot"):
+        instance_actions.action_start(url, instance_uuid=uuid_, request_id="req",
+                                      action=action, user_id="u", project_id="p")
+        if action == "create":
+            instance_actions.event_start(url, instance_uuid=uuid_, request_id="req",
+                                         event="build")
+    # Only the newest action of the request counts, as before: its step never started.
+    with pytest.raises(exceptions.InstanceActionNotFound, match="never started"):
+        instance_actions.event_finish(url, instance_uuid=uuid_, request_id="req",
+                                      event="build", result="Success")
+    with pytest.raises(exceptions.InstanceActionNotFound, match="no action"):
+        instance_actions.event_finish(url, instance_uuid=uuid_, request_id="other",
+                                      event="build", result="Success")
+    # Several record functions in one transaction (a conductor's build call).
+    with cells.session(url) as db:
+        instance_actions.event_start(url, instance_uuid=uuid_, request_id="req",
+                                     event="reboot", host="h", db=db)
+        instances.update(url, uuid_, {"task_state": "rebooting"},
+                         expected_task_states=["scheduling"], db=db)
+        finished = instance_actions.event_finish(url, instance_uuid=uuid_, request_id="req",
+                                                 event="reboot", result="Error", db=db)
+    assert finished["result"] == "Error" and finished["host"] == "h"
+    assert instances.get_by_uuid(url, uuid_)["task_state"] == "rebooting"
+    create, reboot = instance_actions.actions_for(url, uuid_)
+    assert (create["message"], reboot["message"]) == (None, "Error")
+    assert [e["event"] for e in reboot["events"]] == ["reboot"]
+
+
 def test_build_requests_and_mappings(urls):
     cell = cell_mappings.create_cell(urls["api"], "cell1", "fake://", urls["cell"])
     instance = {"uuid": str(uuid.uuid4()), "project_id": "p", "user_id": "u", "vcpus": 2}

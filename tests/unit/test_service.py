@@ -474,6 +474,15 @@ def test_a_build_claim_and_its_end_are_one_call_each(cell):
         api.instance_claim(context, instance_uuid, {"host": "c2"}, ["scheduling"], node["id"],
                            {"running_vms": 8})
     assert compute_nodes.get_by_host_and_nodename(db_url, "c1", "c1")["running_vms"] == 7
+    # The claim is one transaction, yet the step it started before the refusal
+    # stays (as action_event_start's own would), for the compute to end it.
+    with pytest.raises(exceptions.UnexpectedTaskState):
+        api.instance_claim(context, instance_uuid, {"host": "c2"}, ["scheduling"], node["id"],
+                           {"running_vms": 8}, event="compute_refused", host="c2")
+    assert compute_nodes.get_by_host_and_nodename(db_url, "c1", "c1")["running_vms"] == 7
+    [action] = instance_actions.actions_for(db_url, instance_uuid)
+    assert [(e["event"], e["host"], e["finish_time"]) for e in action["events"]] == [
+        (event, "c1", None), ("compute_refused", "c2", None)]
     assert api.instance_spawn_info(context, instance_uuid, config_drive=False) == {
         "network_info": []}
 
@@ -483,7 +492,7 @@ def test_a_build_claim_and_its_end_are_one_call_each(cell):
     assert done["vm_state"] == "active"
     [action] = instance_actions.actions_for(db_url, instance_uuid)
     assert [(e["event"], e["host"], e["result"]) for e in action["events"]] == [
-        (event, "c1", "Success")]
+        (event, "c1", "Success"), ("compute_refused", "c2", None)]
     # A step that never started does not undo the update it came with.
     again = api.instance_update(context, instance_uuid, {"display_name": "x"},
                                 finish_event={"event": "compute_other", "result": "Success"})
