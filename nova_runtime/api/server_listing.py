@@ -239,22 +239,23 @@ def details(db, servers, *, request_specs=False, image_properties=False,
                 by_cell.setdefault(cell_uuid, []).append(
                     {"uuid": uuid, "vm_state": None, "host": None})
     cells = {cell.uuid: cell for cell in db.cells(include_cell0=True)}
-    reads = []  # (future, what it reads, cell uuid, the cell's servers), in merge order
+    calls = []  # ((function, *args), what it reads, cell uuid, the cell's servers), in merge order
     for cell_uuid, members in by_cell.items():
         url = cells[cell_uuid].database_connection
         # Faults are shown for servers in ERROR (or DELETED) only.
         errored = [server["uuid"] for server in members
                    if server["vm_state"] in ("error", "deleted")]
-        reads.append((_READERS.submit(_cell_details, url, [server["uuid"] for server in members],
-                                      errored, image_properties, with_tags, system_keys),
-                      "details", cell_uuid, members))
+        calls.append(((_cell_details, url, [server["uuid"] for server in members], errored,
+                       image_properties, with_tags, system_keys), "details", cell_uuid, members))
         if service_down_time is not None:
             hosts = {server["host"] for server in members if server["host"]}
-            reads.append((_READERS.submit(_host_statuses, url, hosts, service_down_time),
+            calls.append(((_host_statuses, url, hosts, service_down_time),
                           "host_status", cell_uuid, members))
-    specs = None
-    if request_specs:
-        specs = _READERS.submit(_request_specs, db, [server["uuid"] for server in servers])
+    specs_call = [(_request_specs, db, [server["uuid"] for server in servers])] \
+        if request_specs else []
+    futures = _side_by_side([call for call, *_ in calls] + specs_call)
+    specs = futures.pop() if specs_call else None
+    reads = [(future, *rest) for future, (_, *rest) in zip(futures, calls)]
     for future, what, cell_uuid, members in reads:
         try:
             found = future.result()
@@ -277,6 +278,21 @@ def details(db, servers, *, request_specs=False, image_properties=False,
         for uuid, entry in result.items():
             entry["request_spec"] = found.get(uuid)
     return result
+
+
+def _side_by_side(calls):
+    """Futures of ``calls`` ((function, *args) each): run by the readers side
+    by side, or here when there is only one (the show of one server): handing
+    a single read to another thread costs more than it saves."""
+    if len(calls) != 1:
+        return [_READERS.submit(*call) for call in calls]
+    future = concurrent.futures.Future()
+    function, *args = calls[0]
+    try:
+        future.set_result(function(*args))
+    except Exception as exc:  # raised by result(), as from a reader
+        future.set_exception(exc)
+    return [future]
 
 
 def _no_details():
@@ -355,39 +371,27 @@ def _cell_details(url, uuids, faults_of, image_properties, with_tags=False, syst
     metadata (few instances have any: a lock's reason, a changed security
     group membership).
 
-    One query reads the instance_extra blobs with the metadata and image
-    properties folded into a JSON object per instance by the database, so
+    One query reads the instance_extra blobs with the metadata, the image
+    properties and the system keys folded into JSON objects per instance by
+    the database, so
     that a page costs one row per server rather than one per key: decoding
     rows is most of the time a listing takes."""
     found = {}
     if not uuids:
         return found
-    extra, instance = cell_models.InstanceExtra, cell_models.Instance
-    system_metadata = cell_models.InstanceSystemMetadata
-    columns = [instance.uuid, extra.flavor, extra.network_info,
-               _key_values(cell_models.InstanceMetadata)]
-    if image_properties:
-        columns.append(_key_values(
-            system_metadata, system_metadata.key.startswith("image_", autoescape=True),
-            system_metadata.key.not_in(server_views.IMAGE_BASE_KEYS)))
-    else:
-        columns.append(sa.null())
-    # An instance has one instance_extra row (made with it); the outer join
-    # keeps the metadata of one that lost it.
-    statement = (sa.select(*columns)
-                 .select_from(instance)
-                 .outerjoin(extra, extra.instance_uuid == instance.uuid)
-                 .where(instance.uuid.in_(uuids)))
     flavors = _Decoded(_current_flavor)
     metadatas = _Decoded()
     properties = _Decoded(server_views.image_properties)
     with engines.get_engine(url).connect() as connection:
-        for uuid, flavor, network_info, metadata, image in connection.execute(statement):
+        for uuid, flavor, network_info, metadata, image, system in connection.execute(
+                _details_statement(bool(image_properties), tuple(system_keys)),
+                {"uuids": list(uuids)}):
             found[uuid] = {
                 "flavor": flavors[flavor] if flavor else None,
                 "metadata": metadatas[metadata] if metadata else {},
                 "network_info": orjson.loads(network_info) if network_info else (),
-                "fixed_ips": (), "fault": None, "system": {},
+                "fixed_ips": (), "fault": None,
+                "system": metadatas[system] if system else {},
                 "image_properties": (properties[image] if image else {})
                 if image_properties else None}
         if faults_of:
@@ -400,13 +404,6 @@ def _cell_details(url, uuids, faults_of, image_properties, with_tags=False, syst
                 if uuid in found:  # the newest stays
                     found[uuid]["fault"] = {"code": code, "message": message,
                                             "details": fault_details, "created_at": created_at}
-        if system_keys:
-            for uuid, key, value in connection.execute(
-                    sa.select(system_metadata.instance_uuid, system_metadata.key,
-                              system_metadata.value)
-                    .where(system_metadata.instance_uuid.in_(list(found)),
-                           system_metadata.key.in_(system_keys), system_metadata.deleted == 0)):
-                found[uuid]["system"][key] = value
         if with_tags:
             for uuid, names in tags.of_instances(connection, list(found)).items():
                 found[uuid]["tags"] = names
@@ -424,6 +421,33 @@ def _cell_details(url, uuids, faults_of, image_properties, with_tags=False, syst
                     entry["fixed_ips"] = []
                 entry["fixed_ips"].append({"address": address, "network": label})
     return found
+
+
+@functools.cache
+def _details_statement(image_properties, system_keys):
+    """_cell_details' first statement, for the instances of the bound
+    parameter ``uuids``; built once per form (every show of a server runs
+    it, and building it costs more than running it)."""
+    extra, instance = cell_models.InstanceExtra, cell_models.Instance
+    system_metadata = cell_models.InstanceSystemMetadata
+    columns = [instance.uuid, extra.flavor, extra.network_info,
+               _key_values(cell_models.InstanceMetadata)]
+    if image_properties:
+        columns.append(_key_values(
+            system_metadata, system_metadata.key.startswith("image_", autoescape=True),
+            system_metadata.key.not_in(server_views.IMAGE_BASE_KEYS)))
+    else:
+        columns.append(sa.null())
+    if system_keys:
+        columns.append(_key_values(system_metadata, system_metadata.key.in_(system_keys)))
+    else:
+        columns.append(sa.null())
+    # An instance has one instance_extra row (made with it); the outer join
+    # keeps the metadata of one that lost it.
+    return (sa.select(*columns)
+            .select_from(instance)
+            .outerjoin(extra, extra.instance_uuid == instance.uuid)
+            .where(instance.uuid.in_(sa.bindparam("uuids", expanding=True))))
 
 
 def _request_specs(db, uuids):

@@ -20,6 +20,7 @@ from nova_runtime.db.api.models import (
     InstanceMapping,
     RequestSpec,
 )
+from nova_runtime.db import engines
 from nova_runtime.objects import exceptions
 from nova_runtime.cells import session
 
@@ -64,15 +65,18 @@ def create(api_url, requests, group_uuid=None):
             f"a build request exists already ({', '.join(exc.columns)})") from None
 
 
+# Core, built once (the API reads it at every poll of a server being
+# scheduled, the conductor at every build): the four columns, not a mapped object.
+_GET = sa.select(BuildRequest.__table__.c.instance_uuid, BuildRequest.__table__.c.project_id,
+                 BuildRequest.__table__.c.instance, BuildRequest.__table__.c.created_at).where(
+    BuildRequest.__table__.c.instance_uuid == sa.bindparam("instance_uuid"))
+
+
 def get(api_url, instance_uuid):
     """{"instance_uuid", "project_id", "instance" (dict), "created_at"}."""
-    # Core (the API reads it at every poll of a server being scheduled, the
-    # conductor at every build): the four columns, not a mapped object.
-    table = BuildRequest.__table__
-    with session(api_url) as db:
-        row = db.execute(sa.select(table.c.instance_uuid, table.c.project_id,
-                                   table.c.instance, table.c.created_at)
-                         .where(table.c.instance_uuid == instance_uuid)).first()
+    # A plain connection: one statement, nothing to commit.
+    with engines.get_engine(api_url).connect() as connection:
+        row = connection.execute(_GET, {"instance_uuid": instance_uuid}).first()
         if row is None:
             raise exceptions.BuildRequestNotFound(
                 f"no build request for instance {instance_uuid}")

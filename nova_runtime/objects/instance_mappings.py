@@ -5,6 +5,7 @@ import sqlalchemy as sa
 from nova_runtime.db.api.models import CellMapping, InstanceMapping
 from nova_runtime.objects import exceptions
 from nova_runtime import cells
+from nova_runtime.db import engines
 from nova_runtime.cells import session
 
 
@@ -19,21 +20,28 @@ def get(api_url, instance_uuid):
     return found[instance_uuid]
 
 
-def get_many(api_url, instance_uuids):
-    """{uuid: mapping as ``get`` returns it} of those of ``instance_uuids`` that exist."""
-    if not instance_uuids:
-        return {}
-    # Core, the columns used: nova-api reads the mapping of every server it is
-    # asked about (each poll of a server being built).
+def _mappings_statement():
     mapping, cell = InstanceMapping.__table__.c, CellMapping.__table__.c
-    with session(api_url) as db:
-        rows = db.execute(
-            sa.select(mapping.instance_uuid, mapping.project_id, mapping.user_id,
+    return (sa.select(mapping.instance_uuid, mapping.project_id, mapping.user_id,
                       mapping.queued_for_delete, cell.id, cell.uuid, cell.name,
                       cell.transport_url, cell.database_connection, cell.disabled)
             .select_from(InstanceMapping.__table__)
             .outerjoin(CellMapping.__table__, cell.id == mapping.cell_id)
-            .where(mapping.instance_uuid.in_(list(instance_uuids)))).all()
+            .where(mapping.instance_uuid.in_(sa.bindparam("uuids", expanding=True))))
+
+
+# Core, the columns used, built once: nova-api reads the mapping of every
+# server it is asked about (each poll of a server being built).
+_MAPPINGS = _mappings_statement()
+
+
+def get_many(api_url, instance_uuids):
+    """{uuid: mapping as ``get`` returns it} of those of ``instance_uuids`` that exist."""
+    if not instance_uuids:
+        return {}
+    # A plain connection: one statement, nothing to commit.
+    with engines.get_engine(api_url).connect() as connection:
+        rows = connection.execute(_MAPPINGS, {"uuids": list(instance_uuids)}).all()
     return {uuid: {
         "instance_uuid": uuid, "project_id": project_id, "user_id": user_id,
         "queued_for_delete": bool(queued_for_delete),

@@ -20,11 +20,12 @@ with upstream's "Quota exceeded" fault.
 """
 
 import contextlib
+import functools
 import hashlib
-import json
 import logging
 import threading
 
+import orjson
 import sqlalchemy as sa
 
 from nova_runtime.db import engines
@@ -107,8 +108,9 @@ def owner_limits(api_url, conf, project_id, user_id, resources=SERVER_RESOURCES)
     quota rows (the user's limits are the project's when ``user_id`` is
     None): what a create request checks (metadata items, instances, cores,
     ram), read once rather than once per owner and resource."""
-    with session(api_url) as db:
-        return _owner_limits(db, conf, project_id, user_id, resources)
+    # A plain connection: one statement, nothing to commit (every create request).
+    with engines.get_engine(api_url).connect() as connection:
+        return _owner_limits(connection, conf, project_id, user_id, resources)
 
 
 def _owner_limits(db, conf, project_id, user_id, resources):
@@ -125,17 +127,37 @@ def _limits(db, conf, project_id, user_id, resources, class_name="default"):
 def _layers(db, project_id, user_id, classes):
     """[the quota class rows (one list per class), the project's rows, the
     user's rows] as [(resource, hard_limit)] lists, in the order in which
-    they override each other."""
-    queries = [sa.select(api_models.QuotaClass.resource, api_models.QuotaClass.hard_limit)
-               .filter_by(class_name=name) for name in classes]
-    if project_id:
-        queries.append(sa.select(api_models.Quota.resource, api_models.Quota.hard_limit)
-                       .filter_by(project_id=project_id))
-    if project_id and user_id:
-        queries.append(sa.select(api_models.ProjectUserQuota.resource,
-                                 api_models.ProjectUserQuota.hard_limit)
-                       .filter_by(project_id=project_id, user_id=user_id))
-    return [db.execute(query).all() for query in queries]
+    they override each other; read with one statement (``db``: a session or
+    a connection)."""
+    with_user = bool(project_id and user_id)
+    statement = _layers_statement(len(classes), bool(project_id), with_user)
+    params = {f"class_{index}": name for index, name in enumerate(classes)}
+    params.update(project_id=project_id, user_id=user_id)
+    layers = [[] for _ in range(len(classes) + bool(project_id) + with_user)]
+    for layer, resource, hard_limit in db.execute(statement, params):
+        layers[layer].append((resource, hard_limit))
+    return layers
+
+
+@functools.cache
+def _layers_statement(classes, with_project, with_user):
+    """The UNION of _layers' reads, each row tagged with its layer, with the
+    bound parameters class_0..., project_id and user_id; built once per form
+    (every create request reads the limits)."""
+    class_, project, user = (api_models.QuotaClass.__table__.c,
+                             api_models.Quota.__table__.c,
+                             api_models.ProjectUserQuota.__table__.c)
+    queries = [sa.select(sa.literal(index), class_.resource, class_.hard_limit)
+               .where(class_.class_name == sa.bindparam(f"class_{index}"))
+               for index in range(classes)]
+    if with_project:
+        queries.append(sa.select(sa.literal(len(queries)), project.resource, project.hard_limit)
+                       .where(project.project_id == sa.bindparam("project_id")))
+    if with_user:
+        queries.append(sa.select(sa.literal(len(queries)), user.resource, user.hard_limit)
+                       .where(user.project_id == sa.bindparam("project_id"),
+                              user.user_id == sa.bindparam("user_id")))
+    return sa.union_all(*queries)
 
 
 def _layered(conf, resources, layers):
@@ -187,23 +209,37 @@ def usage(dbs, project_id, user_id=None, exclude=()):
     return counts
 
 
-def _instance_totals(url, project_id, user_id, exclude):
-    """[instances, cores, ram of the project, the same of ``user_id``] in one cell."""
-    # Core, on a connection of its own (one statement: no ORM session): every
-    # create request and every admission runs it in each cell.
+def _totals_statement(excluding):
+    """_instance_totals' statement, with the bound parameters project_id,
+    user_id and (``excluding``) the uuids to leave out."""
     instance = cell_models.Instance.__table__.c
-    mine = instance.user_id == (user_id or "")
+    mine = instance.user_id == sa.bindparam("user_id")
     query = sa.select(
         sa.func.count(), sa.func.coalesce(sa.func.sum(instance.vcpus), 0),
         sa.func.coalesce(sa.func.sum(instance.memory_mb), 0),
         sa.func.coalesce(sa.func.sum(sa.case((mine, 1), else_=0)), 0),
         sa.func.coalesce(sa.func.sum(sa.case((mine, instance.vcpus), else_=0)), 0),
         sa.func.coalesce(sa.func.sum(sa.case((mine, instance.memory_mb), else_=0)), 0),
-    ).where(instance.project_id == project_id, instance.deleted == 0)
+    ).where(instance.project_id == sa.bindparam("project_id"), instance.deleted == 0)
+    if excluding:
+        query = query.where(instance.uuid.not_in(sa.bindparam("exclude", expanding=True)))
+    return query
+
+
+# Built once: every create request and every admission runs one in each cell,
+# and building and keying the statement cost more than running it.
+_TOTALS = {excluding: _totals_statement(excluding) for excluding in (False, True)}
+
+
+def _instance_totals(url, project_id, user_id, exclude):
+    """[instances, cores, ram of the project, the same of ``user_id``] in one cell."""
+    # Core, on a connection of its own (one statement: no ORM session).
+    params = {"project_id": project_id, "user_id": user_id or ""}
     if exclude:
-        query = query.where(instance.uuid.not_in(list(exclude)))
+        params["exclude"] = list(exclude)
     with engines.get_engine(url).connect() as connection:
-        return [int(value) for value in connection.execute(query).one()]
+        return [int(value) for value in
+                connection.execute(_TOTALS[bool(exclude)], params).one()]
 
 
 def _add(totals, more):
@@ -365,15 +401,20 @@ def revert(api_url, project_id, user_id=None):
             db.execute(sa.delete(api_models.ProjectUserQuota).filter_by(project_id=project_id))
 
 
+_BUILDING = sa.select(api_models.BuildRequest.__table__.c.instance_uuid,
+                      api_models.BuildRequest.__table__.c.instance).where(
+    api_models.BuildRequest.__table__.c.project_id == sa.bindparam("project_id"))
+
+
 def _building_by_user(api_url, project_id):
     """{uuid: (cores, ram, user_id)} of the project's build requests: its
     servers not in a cell yet."""
     found = {}
-    with session(api_url) as db:
-        for uuid, row in db.execute(sa.select(
-                api_models.BuildRequest.instance_uuid, api_models.BuildRequest.instance).filter_by(
-                project_id=project_id)):
-            instance = json.loads(row)
+    # A plain connection (one statement, nothing to commit) and orjson: every
+    # create request reads the whole instance of each build on its way.
+    with engines.get_engine(api_url).connect() as connection:
+        for uuid, row in connection.execute(_BUILDING, {"project_id": project_id}):
+            instance = orjson.loads(row)
             found[uuid] = (instance.get("vcpus") or 0, instance.get("memory_mb") or 0,
                            instance.get("user_id"))
     return found
