@@ -37,8 +37,9 @@ harness/keystone.py, harness/placement.py, harness/glance.py):
 - cells set up with nova-manage (api_db sync, map_cell0, create_cell, db
   sync), computes mapped with ``nova-manage cell_v2 discover_hosts`` once all
   of them reported; the flat network is 10.0.0.0/18 (16,381 addresses);
-- over HTTP (the default): Keystone with memcached as auth_token's token
-  cache, Glance with the ``cirros`` image, and nova-api (cheroot) with
+- over HTTP (the default): Keystone, with memcached as its own cache and as
+  auth_token's token cache (as roles/keystone and the services' roles
+  configure them), Glance with the ``cirros`` image, and nova-api (cheroot) with
   keystonemiddleware, policy, schemas, the Glance lookup and quota. The
   daemons run on the interpreter of the virtualenv this script runs from
   (the console scripts next to it): the deployment runs Debian's
@@ -181,12 +182,13 @@ class Cloud:
         self.keystone = self.placement = self.glance = None
         self.memcached = self.api = None
         http = not args.in_process
+        if http:
+            self._start_memcached(stack)
         if http or not args.no_placement:
             self.keystone = self._start_keystone(stack)
         if not args.no_placement:
             self.placement = self._start_placement(stack)
         if http:
-            self._start_memcached(stack)
             self.glance = self._start_glance(stack)
         self.urls = self._databases(stack)
         stack.callback(self._stop_daemons)
@@ -212,7 +214,8 @@ class Cloud:
                 log(line)
 
     def _start_keystone(self, stack):
-        keystone = Keystone(tempfile.mkdtemp(dir=self.workdir, prefix="keystone-")).start()
+        keystone = Keystone(tempfile.mkdtemp(dir=self.workdir, prefix="keystone-"),
+                            memcached=self.memcached).start()
         stack.callback(keystone.stop)
         return keystone
 
@@ -223,7 +226,8 @@ class Cloud:
         return placement
 
     def _start_memcached(self, stack):
-        """auth_token's token cache, as deployed (both sides' nova-api use it)."""
+        """auth_token's token cache and Keystone's own cache, as deployed (both
+        sides' nova-api use it)."""
         self.memcached_process, self.memcached = start_memcached(self.workdir)
         if self.memcached_process is not None:
             stack.callback(stop, self.memcached_process)
