@@ -94,9 +94,7 @@ def _get_statement(visible, with_specs):
     flavor, specs = Flavor.__table__, ExtraSpec.__table__
     query = sa.select(flavor).where(flavor.c.flavorid == sa.bindparam("flavorid"))
     if visible:
-        shared = sa.select(Access.__table__.c.flavor_id).where(
-            Access.__table__.c.project_id == sa.bindparam("project_id"))
-        query = query.where(sa.or_(flavor.c.is_public.is_(True), flavor.c.id.in_(shared)))
+        query = _visible(query, sa.bindparam("project_id"))
     if with_specs:
         query = (query.add_columns(specs.c.key.label("spec_key"),
                                    specs.c.value.label("spec_value"))

@@ -7,19 +7,10 @@ import uuid
 import pytest
 
 from nova_runtime import cells, config
-from nova_runtime.db import engines, migration
 from nova_runtime.db.api import models as api_models
 from nova_runtime.objects import (build_requests, cell_mappings, exceptions, flavors,
                                   instance_mappings, instances, quotas)
-
-
-@pytest.fixture
-def urls(tmp_path):
-    found = {"api": f"sqlite:///{tmp_path}/api.sqlite", "cell": f"sqlite:///{tmp_path}/c.sqlite"}
-    migration.sync("api", found["api"])
-    migration.sync("main", found["cell"])
-    yield found
-    engines.dispose_all()
+from tests.unit.test_record_statements import urls  # noqa: F401  the same databases
 
 
 def test_flavor_with_its_extra_specs_as_each_caller_may_see_it(urls):
