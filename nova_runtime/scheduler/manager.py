@@ -136,6 +136,8 @@ class SchedulerManager(service.Manager):
         self._discovered_at = None
         self._placed = collections.OrderedDict()  # instance uuid -> host chosen for it
         self.placement = placement.from_conf(conf)  # PlacementConfigError: cannot start
+        # Claims of decisions made at the same time go to Placement together.
+        self._claims = placement_claims.ClaimQueue()
         self._candidate_queries = Coalescer(
             max_age=conf.scheduler.placement_candidates_max_age, clock=clock)
         if self.placement is None:
@@ -288,7 +290,7 @@ class SchedulerManager(service.Manager):
         host state's consumption moved to it), or None."""
         for index, selection in enumerate(host_list):
             allocation_request = spec.allocation_requests.get(selection.compute_node_uuid)
-            if allocation_request is not None and placement_claims.claim(
+            if allocation_request is not None and self._claims.claim(
                     self.placement, instance_uuid, allocation_request, project_id, user_id):
                 if index:
                     self._move_consumption(spec, host_list[0], selection)

@@ -2,6 +2,8 @@
 against a recording Placement double (the real one: tests/functional/test_placement.py)."""
 
 import logging
+import threading
+import time
 
 import pytest
 
@@ -164,3 +166,104 @@ def test_compute_without_placement_warns_once(tmp_path, caplog):
     [warning] = [r.getMessage() for r in caplog.records]
     assert warning.startswith("[placement] has no auth_type in the configuration: "
                               "nova-compute runs without Placement")
+
+
+# --- claims made at the same time (ClaimQueue) -----------------------------------------
+
+class GatedPlacement(Placement):
+    """The first PUT waits until ``waiting()`` claims queued behind it. A
+    claim on a provider of ``full`` is refused (409), one of a consumer in
+    ``errors`` raises that error; POSTs are kept, and refused as a whole
+    when one of their claims would be (the POST raises ``post_error``)."""
+
+    def __init__(self, waiting, full=(), errors=None, post_error=None):
+        super().__init__()
+        self.waiting, self.full, self.errors = waiting, set(full), dict(errors or {})
+        self.post_error, self.posts = post_error, []
+        self.entered = threading.Event()
+
+    def put_allocations(self, consumer, allocations, *args):
+        if not self.entered.is_set():
+            self.entered.set()
+            deadline = time.monotonic() + 10
+            while not self.waiting() and time.monotonic() < deadline:
+                time.sleep(0.01)
+        self.puts.append((consumer, allocations, *args))
+        if consumer in self.errors:
+            raise self.errors[consumer]
+        if self.full & set(allocations):
+            raise conflict("placement.undefined_code")
+
+    def post_allocations(self, consumers):
+        self.posts.append(consumers)
+        if self.post_error is not None:
+            raise self.post_error
+        if any(self.full & set(body["allocations"]) for body in consumers.values()):
+            raise conflict("placement.undefined_code")
+
+
+def request_on(provider):
+    return {"allocations": {provider: {"resources": {"VCPU": 1}}}}
+
+
+def claim_at_once(queue, placement_double, providers):
+    """Claim i0 on providers[0], then i1.. on the others while i0 is in
+    Placement; {consumer: answer, or the exception raised}."""
+    answers = {}
+
+    def one(index):
+        try:
+            answers[f"i{index}"] = queue.claim(placement_double, f"i{index}",
+                                               request_on(providers[index]), "p", "u")
+        except Exception as exc:
+            answers[f"i{index}"] = exc
+
+    threads = [threading.Thread(target=one, args=(index,)) for index in range(len(providers))]
+    threads[0].start()
+    assert placement_double.entered.wait(10)  # i0 is in its PUT
+    for thread in threads[1:]:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    return answers
+
+
+def queued(queue, count):
+    """Whether ``count`` claims wait behind the one in Placement."""
+    return lambda: len(queue._waiting) == count
+
+
+def test_claims_that_queue_behind_one_in_placement_go_together_in_one_post():
+    queue = claims.ClaimQueue()
+    double = GatedPlacement(queued(queue, 3))
+    answers = claim_at_once(queue, double, ["n0", "n1", "n2", "n3"])
+    assert answers == {"i0": True, "i1": True, "i2": True, "i3": True}
+    assert [put[0] for put in double.puts] == ["i0"]  # alone: nothing waited for a batch
+    [batch] = double.posts
+    assert batch == {f"i{index}": {"allocations": {f"n{index}": {"resources": {"VCPU": 1}}},
+                                   "project_id": "p", "user_id": "u",
+                                   "consumer_generation": None} for index in (1, 2, 3)}
+    assert queue.batches == 1
+    # Nothing in Placement now: the next claim is a PUT of its own again.
+    assert queue.claim(double, "i9", request_on("n9"), "p", "u")
+    assert double.puts[-1][0] == "i9" and len(double.posts) == 1
+
+
+def test_a_refused_batch_is_made_claim_by_claim_each_with_its_own_answer():
+    queue = claims.ClaimQueue()
+    double = GatedPlacement(queued(queue, 3), full={"n2"})
+    answers = claim_at_once(queue, double, ["n0", "n1", "n2", "n3"])
+    assert answers == {"i0": True, "i1": True, "i2": False, "i3": True}
+    assert len(double.posts) == 1 and queue.batches == 0
+    assert sorted(put[0] for put in double.puts) == ["i0", "i1", "i2", "i3"]
+
+
+def test_an_error_of_one_claim_reaches_its_caller_only():
+    queue = claims.ClaimQueue()
+    down = placement.PlacementUnavailable("Placement cannot be reached")
+    double = GatedPlacement(queued(queue, 2), errors={"i2": down}, post_error=down)
+    answers = claim_at_once(queue, double, ["n0", "n1", "n2"])
+    assert answers == {"i0": True, "i1": True, "i2": down}
+    # Made alone after the batch failed; the queue serves the next claim.
+    assert [put[0] for put in double.puts] == ["i0", "i1", "i2"]
+    assert queue.claim(double, "i3", request_on("n3"), "p", "u")
