@@ -382,9 +382,9 @@ class BuildTasks:
 
 @contextlib.contextmanager
 def _admitted(conf, api_url, cell_urls, instance, group_uuid):
-    with quotas.project_lock(api_url, instance["project_id"]):
+    with quotas.project_lock(api_url, instance["project_id"]) as locked:
         # Counted after the lock was taken, each cell in a transaction of its own.
-        quotas.recheck(conf, api_url, cell_urls, instance)
+        quotas.recheck(conf, api_url, cell_urls, instance, locked)
         if group_uuid:
             quotas.recheck_group_members(conf, api_url, cell_urls, instance, group_uuid)
         yield

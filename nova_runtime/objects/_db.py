@@ -1,6 +1,7 @@
 """Row conversion shared by the record modules (sessions: nova_runtime.cells)."""
 
 import contextlib
+import functools
 
 import sqlalchemy as sa
 
@@ -49,14 +50,25 @@ def check_fields(values, allowed, what):
 # writes: an UPDATE of the columns whose value changes, with updated_at (the
 # column's onupdate) when any does, and none when nothing changes.
 
-def read_row(db, table, *where, not_found, lock=False):
-    """The one row of ``table`` matching ``where`` as a dict of every column
-    (read FOR UPDATE with ``lock``); raises ``not_found`` when there is none."""
-    query = sa.select(table).where(*where).limit(1)
-    row = db.execute(query.with_for_update() if lock else query).mappings().first()
+# The statements are built once per table (and key column, and lock), with bound
+# parameters: building one and working out its cache key cost more than
+# running it.
+
+def read_row(db, table, key, value, *, not_found, lock=False):
+    """The live row (deleted = 0) of ``table`` whose column ``key`` is
+    ``value``, as a dict of every column (read FOR UPDATE with ``lock``);
+    raises ``not_found`` when there is none."""
+    row = db.execute(_live_row(table, key, lock), {"key": value}).mappings().first()
     if row is None:
         raise not_found
     return dict(row)
+
+
+@functools.cache
+def _live_row(table, key, lock):
+    query = sa.select(table).where(table.c[key] == sa.bindparam("key"),
+                                   table.c.deleted == 0).limit(1)
+    return query.with_for_update() if lock else query
 
 
 def update_row(db, table, row, values, flushed=False):
@@ -75,18 +87,29 @@ def update_row(db, table, row, values, flushed=False):
         changed["updated_at"] = utcnow()
         if flushed:
             updated["updated_at"] = changed["updated_at"]
-    db.execute(sa.update(table).where(table.c.id == row["id"]).values(changed))
+    # SET takes the columns of the parameters; "row_id" is the WHERE's.
+    db.execute(_update_by_id(table), dict(changed, row_id=row["id"]))
     return updated
+
+
+@functools.cache
+def _update_by_id(table):
+    return sa.update(table).where(table.c.id == sa.bindparam("row_id"))
 
 
 def insert_row(db, table, values):
     """INSERT ``values`` into ``table``; the new row as the ORM would return
     it: every column, with the columns' defaults and the new id."""
-    result = db.execute(sa.insert(table).values(values))
+    result = db.execute(_insert(table), values)
     params = result.last_inserted_params()
     row = {column.name: params.get(column.key) for column in table.columns}
     row["id"] = result.inserted_primary_key[0]
     return row
+
+
+@functools.cache
+def _insert(table):
+    return sa.insert(table)
 
 
 def compare_and_set(db, table, row, values, column, expected, what):

@@ -82,7 +82,7 @@ def update(url, node_id, values, db=None):
     check_fields(values, REPORTED, "a compute node")
     table = ComputeNode.__table__
     with within(url, db) as db:
-        row = read_row(db, table, table.c.id == node_id, table.c.deleted == 0,
+        row = read_row(db, table, "id", node_id,
                        not_found=exceptions.ComputeNodeNotFound(
                            f"compute node {node_id} does not exist"))
         return update_row(db, table, row, values)

@@ -103,7 +103,7 @@ def event_finish(url, *, instance_uuid, request_id, event, result, traceback=Non
         row = update_row(db, events, dict(row), {"finish_time": utcnow(), "result": result,
                                                  "traceback": traceback}, flushed=True)
         if result.lower() == "error":
-            action = read_row(db, actions, actions.c.id == row["action_id"],
+            action = read_row(db, actions, "id", row["action_id"],
                               not_found=exceptions.InstanceActionNotFound(
                                   f"action {row['action_id']} is gone"))
             update_row(db, actions, action, {"message": "Error"})

@@ -63,9 +63,9 @@ def create(url, values, *, flavor=None, metadata=None, system_metadata=None, tag
 
 
 def get_by_uuid(url, instance_uuid):
-    table = Instance.__table__
-    with session(url) as db:
-        return read_row(db, table, table.c.uuid == instance_uuid, table.c.deleted == 0,
+    # A plain connection: one statement, nothing to commit (every poll reads it).
+    with engines.get_engine(url).connect() as connection:
+        return read_row(connection, Instance.__table__, "uuid", instance_uuid,
                         not_found=_not_found(instance_uuid))
 
 
@@ -143,7 +143,7 @@ def update(url, instance_uuid, values, expected_task_states=None, db=None):
     check_fields(values, UPDATABLE, "an instance")
     table = Instance.__table__
     with within(url, db) as db:
-        row = read_row(db, table, table.c.uuid == instance_uuid, table.c.deleted == 0,
+        row = read_row(db, table, "uuid", instance_uuid,
                        not_found=_not_found(instance_uuid),
                        lock=expected_task_states is not None)
         return compare_and_set(db, table, row, values, "task_state", expected_task_states,

@@ -67,7 +67,7 @@ def update(url, migration_id, values, expected_statuses=None):
     check_fields(values, UPDATABLE, "a migration")
     table = Migration.__table__
     with session(url) as db:
-        row = read_row(db, table, table.c.id == migration_id, table.c.deleted == 0,
+        row = read_row(db, table, "id", migration_id,
                        not_found=_not_found(migration_id),
                        lock=expected_statuses is not None)
         return compare_and_set(db, table, row, values, "status", expected_statuses,

@@ -33,6 +33,7 @@ from nova_runtime.db.api import models as api_models
 from nova_runtime.db.main import models as cell_models
 from nova_runtime.objects import exceptions, instance_groups
 from nova_runtime.cells import session
+from nova_runtime.objects._db import within
 from nova_runtime import cells
 
 LOG = logging.getLogger(__name__)
@@ -264,14 +265,15 @@ def check_fits(limits_, used, wanted, error=OverQuota):
                         f"used {used[resource]} of {limit} {resource}")
 
 
-def recheck(conf, api_url, cell_urls, instance):
+def recheck(conf, api_url, cell_urls, instance, locked=None):
     """OverQuota unless ``instance`` (a build request's values: uuid,
     project_id, user_id, vcpus, memory_mb) fits next to the project's and
-    its user's live instances; run it under ``project_lock``."""
+    its user's live instances; run it under ``project_lock`` (``locked``:
+    the connection it yielded, where the limits are read)."""
     wanted = {"instances": 1, "cores": instance.get("vcpus") or 0,
               "ram": instance.get("memory_mb") or 0}
     project_id, user_id = instance["project_id"], instance.get("user_id")
-    with session(api_url) as db:
+    with within(api_url, locked) as db:
         project_limits, user_limits = _owner_limits(db, conf, project_id, user_id,
                                                     SERVER_RESOURCES)
     project_used, user_used = instance_usage(cell_urls, project_id, user_id,
@@ -329,7 +331,8 @@ def project_lock(api_url, project_id, timeout=LOCK_TIMEOUT):
     The block's own reads must start after this returns: a transaction
     begun before the lock would read from a snapshot older than the
     previous holder's commit (the REPEATABLE READ trap that let Placement
-    overcommit)."""
+    overcommit). Yields the connection that holds the lock (None on SQLite),
+    on which the block may read the API database."""
     name = lock_name(project_id)
     with _local_guard:
         local = _local_locks.setdefault(name, threading.Lock())
@@ -338,7 +341,7 @@ def project_lock(api_url, project_id, timeout=LOCK_TIMEOUT):
     try:
         engine = engines.get_engine(api_url)
         if engine.dialect.name != "mysql":
-            yield
+            yield None
             return
         with engine.connect() as connection:
             got = connection.execute(sa.text("SELECT GET_LOCK(:name, :timeout)"),
@@ -347,7 +350,7 @@ def project_lock(api_url, project_id, timeout=LOCK_TIMEOUT):
             if got != 1:
                 raise QuotaLockTimeout(f"quota lock {name} not acquired in {timeout} s")
             try:
-                yield
+                yield connection
             finally:
                 try:
                     connection.execute(sa.text("SELECT RELEASE_LOCK(:name)"),

@@ -98,7 +98,7 @@ def heartbeat(url, service_id):
             report_count=table.c.report_count + 1, last_seen_up=utcnow()))
         if result.rowcount == 0:
             raise exceptions.ServiceNotFound(f"service {service_id} does not exist")
-        return read_row(db, table, *where, not_found=exceptions.ServiceNotFound(
+        return read_row(db, table, "id", service_id, not_found=exceptions.ServiceNotFound(
             f"service {service_id} does not exist"))
 
 
