@@ -13,13 +13,20 @@ from nova_runtime.api import errors
 
 class RequestContext(nova_context.RequestContext):
     def __init__(self, *, enforcer=None, service_catalog=None, remote_address=None, **kwargs):
+        if enforcer is not None:
+            # is_admin means the 'context_is_admin' rule passes (upstream's meaning),
+            # checked when first read (oslo.context's None): most requests of a
+            # project's own servers never ask.
+            kwargs.setdefault("is_admin", None)
         super().__init__(**kwargs)
         self.enforcer = enforcer
         self.remote_address = remote_address
         self.service_catalog = service_catalog or []
-        if enforcer is not None:
-            # is_admin means the 'context_is_admin' rule passes (upstream's meaning).
-            self.is_admin = enforcer.check_is_admin(self)
+
+    def check_is_admin(self):
+        if self.enforcer is None:
+            return False
+        return self.enforcer.check_is_admin(self)
 
     @classmethod
     def from_request(cls, req, enforcer, use_forwarded_for=False):

@@ -34,6 +34,7 @@ import time
 from keystoneauth1 import exceptions as ks_exceptions
 from keystoneauth1 import session as ks_session
 from keystoneauth1 import token_endpoint
+import requests
 
 # Glance v2 attributes that are not image properties.
 BASE_ATTRIBUTES = frozenset((
@@ -89,13 +90,30 @@ def endpoint(context, conf=None, attempt=0):
         "in the Keystone catalog")
 
 
-def session(context, conf=None, attempt=0):
-    """(keystoneauth session, Glance base URL) carrying the caller's token."""
-    url = endpoint(context, conf, attempt)
+# Connections to Glance kept per process, more than nova-api's request threads
+# ([wsgi] server_threads) that may call Glance at once.
+POOL_SIZE = 64
+
+
+def _process_session():
+    """The process's one keystoneauth session: its connections to Glance are
+    kept and reused (a session per call opened a new connection for every
+    image lookup). Each call brings the caller's token as its own auth."""
+    http = requests.Session()
+    adapter = ks_session.TCPKeepAliveAdapter(pool_maxsize=POOL_SIZE)
+    for scheme in ("https://", "http://"):
+        http.mount(scheme, adapter)
+    return ks_session.Session(session=http, timeout=TIMEOUT)
+
+
+_SESSION = _process_session()
+
+
+def _auth(context, url):
+    """The caller's token, for one call to Glance at ``url``."""
     if not context.auth_token:
         raise ImageServiceError("The request has no token to call Glance with")
-    auth = token_endpoint.Token(url, context.auth_token)
-    return ks_session.Session(auth=auth, timeout=TIMEOUT), url
+    return token_endpoint.Token(url, context.auth_token)
 
 
 def request(context, method, path, conf=None, **kwargs):
@@ -105,10 +123,12 @@ def request(context, method, path, conf=None, **kwargs):
     data = kwargs.get("data")
     start = _position(data)
     for attempt in range(attempts):
-        sess, url = session(context, conf, attempt)
+        url = endpoint(context, conf, attempt)
+        auth = _auth(context, url)
         last = attempt == attempts - 1
         try:
-            response = sess.request(f"{url}{path}", method, raise_exc=False, **kwargs)
+            response = _SESSION.request(f"{url}{path}", method, auth=auth, raise_exc=False,
+                                        **kwargs)
         except (ks_exceptions.ConnectFailure, ks_exceptions.ConnectTimeout) as error:
             if last or not _rewind(data, start):
                 raise ImageServiceError(f"Glance at {url} cannot be reached: {error}") from error

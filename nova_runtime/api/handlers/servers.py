@@ -77,7 +77,7 @@ def authorize(req, action, instance):
     """Policy ``action`` on the server's project; also 404 rather than 403
     for a server of another project, so that its existence does not leak."""
     context = req.context
-    if not context.is_admin and instance["project_id"] != context.project_id:
+    if instance["project_id"] != context.project_id and not context.is_admin:
         raise errors.NotFound(f"Instance {instance['uuid']} could not be found.")
     context.can(action, target={"project_id": instance["project_id"],
                                 "user_id": instance["user_id"]})
