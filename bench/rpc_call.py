@@ -4,7 +4,8 @@ A private RabbitMQ (harness/rabbitmq.py), an oslo.messaging RPC server in a
 process of its own (one ``ping`` endpoint), and a caller process that makes
 N calls with a pause of G seconds after each; the caller's CPU during the
 calls, less what it spends idle for as long, divided by N. Both use
-nova_runtime.rpc's transport, as the daemons do.
+nova_runtime.rpc's transport, server and client base (its context
+serializer), as the daemons do.
 
 Why: nova-compute's share of the boot storm (bench/boot_storm.py) is nearly
 all oslo.messaging, and it grows when each compute gets its messages far
@@ -31,7 +32,7 @@ import nova_runtime  # noqa: E402,F401  first: it selects oslo.service's threadi
 
 import oslo_messaging as messaging  # noqa: E402
 
-from nova_runtime import config, rpc  # noqa: E402
+from nova_runtime import config, context as nova_context, rpc  # noqa: E402
 from harness.rabbitmq import RabbitMQ  # noqa: E402
 
 TOPIC = "bench-rpc-call"
@@ -41,8 +42,16 @@ WARM_UP_S = 6  # after the first call: the burst of wakeups it caused is over
 class _Endpoint:
     target = messaging.Target(version="1.0")
 
+    @rpc.expose
     def ping(self, context, value=None):
         return value
+
+
+class _PingAPI(rpc.RPCAPI):
+    TOPIC = TOPIC
+
+    def ping(self, context, value):
+        return self._prepare("1.0", server="s").call(context, "ping", value=value)
 
 
 def _transport(url):
@@ -52,8 +61,8 @@ def _transport(url):
 
 
 def serve(url):
-    server = messaging.get_rpc_server(_transport(url), messaging.Target(topic=TOPIC, server="s"),
-                                      [_Endpoint()], executor="threading")
+    server = rpc.get_server(_transport(url), messaging.Target(topic=TOPIC, server="s"),
+                            [_Endpoint()])
     server.start()
     while True:
         time.sleep(3600)
@@ -61,12 +70,12 @@ def serve(url):
 
 def call(url, gap, calls):
     """{gap_s, calls, cpu_ms_per_call} of this process as the caller."""
-    client = messaging.get_rpc_client(_transport(url), messaging.Target(topic=TOPIC, server="s"))
-    client.call({}, "ping", value=0)
+    client, context = _PingAPI(_transport(url)), nova_context.get_admin_context()
+    client.ping(context, 0)
     time.sleep(WARM_UP_S)
     began_cpu, began = time.process_time(), time.monotonic()
     for index in range(calls):
-        client.call({}, "ping", value=index)
+        client.ping(context, index)
         time.sleep(gap)
     busy_cpu, elapsed = time.process_time() - began_cpu, time.monotonic() - began
     time.sleep(WARM_UP_S)
