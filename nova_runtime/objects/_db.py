@@ -12,9 +12,9 @@ from nova_runtime.objects import exceptions
 
 @contextlib.contextmanager
 def within(url, db=None):
-    """``db``, the caller's session (its transaction: several record
-    functions in one, as nova-conductor's build calls do), or a session of
-    its own on ``url``."""
+    """``db``, the caller's session or connection (its transaction: several
+    record functions in one, as nova-conductor's build calls do; the quota
+    lock's connection), or a session of its own on ``url``."""
     if db is not None:
         yield db
         return
